@@ -1,0 +1,111 @@
+"""Small torch helpers shared by the front ends: devices, modes, dtypes."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+__all__ = ["resolve_device", "eval_mode", "frozen_copy", "floating_dtype", "module_device"]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn a user's ``device`` parameter into a :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``'auto'`` or None picks CUDA when :func:`torch.cuda.is_available`, else the CPU.
+        Anything else is passed to :class:`torch.device`.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        If the string is not a device, or CUDA is asked for but is not available.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was asked for but CUDA is not available "
+                "(torch.cuda.is_available() is False: a CPU build of torch or no GPU); "
+                "use device='cpu', or device='auto' to take CUDA only when present."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was asked for but only {torch.cuda.device_count()} "
+                "CUDA device(s) are visible."
+            )
+    return dev
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module | None) -> Iterator[None]:
+    """Put modules in eval mode for the duration of a block, then restore them exactly.
+
+    Every sub-module's own ``training`` flag is recorded and restored (also after an
+    exception), so a model whose parts were deliberately in different modes (a frozen
+    BatchNorm in an otherwise training network, say) comes back as it was.
+    ``requires_grad`` flags are not touched.
+    """
+    saved: list[tuple[nn.Module, bool]] = []
+    for module in modules:
+        if module is None:
+            continue
+        saved.extend((m, m.training) for m in module.modules())
+    try:
+        for module in modules:
+            if module is not None:
+                module.eval()
+        yield
+    finally:
+        for m, training in saved:
+            m.training = training
+
+
+def frozen_copy(module: nn.Module, device: torch.device | None = None) -> nn.Module:
+    """A deep copy of ``module`` in eval mode with ``requires_grad=False``, on ``device``.
+
+    The caller's module is not modified: not its weights, its mode, its device nor its
+    ``requires_grad`` flags.
+    """
+    clone = copy.deepcopy(module)
+    if device is not None:
+        clone = clone.to(device)
+    clone.eval()
+    clone.requires_grad_(False)
+    return clone
+
+
+def floating_dtype(module: nn.Module, default: torch.dtype = torch.float32) -> torch.dtype:
+    """The dtype of the first floating-point parameter or buffer of ``module``."""
+    for tensor in _tensors(module):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return default
+
+
+def module_device(module: nn.Module, default: torch.device | None = None) -> torch.device:
+    """The device of the first parameter or buffer of ``module`` (CPU if it has none)."""
+    for tensor in _tensors(module):
+        return tensor.device
+    return default if default is not None else torch.device("cpu")
+
+
+def _tensors(module: nn.Module) -> Iterator[torch.Tensor]:
+    yield from module.parameters()
+    yield from module.buffers()

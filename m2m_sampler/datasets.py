@@ -1,0 +1,839 @@
+"""Datasets for imbalanced / long-tailed classification.
+
+* :func:`make_long_tailed` builds the exponential ("long-tailed") class profile of M2m and
+  LDAM-DRW from any labelled data set.
+* :func:`load_digits_lt` is an offline long-tailed image task built from scikit-learn's
+  bundled 8x8 digits.
+* :func:`load_cifar10_lt`, :func:`load_tabular` read the shared data directory (see
+  :func:`get_data_dir`); :func:`load_csv` reads any CSV file with a label column.
+
+The shared data directory is found by :func:`get_data_dir`: the ``data_dir`` argument, else
+the environment variable ``M2M_DATA_DIR``, else ``../shared/data`` relative to the current
+working directory, else ``../shared/data`` relative to the repository root (the folder that
+holds the ``m2m_sampler`` package).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+from sklearn.utils import Bunch, check_random_state
+
+from .metrics import class_frequency_order
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "get_data_dir",
+    "has_data_dir",
+    "list_tabular",
+    "load_cifar10_lt",
+    "load_csv",
+    "load_digits_lt",
+    "load_tabular",
+    "long_tailed_counts",
+    "make_long_tailed",
+]
+
+DATA_DIR_ENV = "M2M_DATA_DIR"
+"""Name of the environment variable that points at the shared data directory."""
+
+_CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+# name -> (file under tabular/, columns that are neither features nor the label)
+_TABULAR: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dermatology": ("dermatology.csv", ()),
+    "ecoli": ("ecoli.csv", ()),
+    "glass": ("glass.csv", ()),
+    "letter": ("letter.csv", ()),
+    "optdigits": ("optdigits.csv", ()),
+    "pendigits": ("pendigits.csv", ()),
+    "satimage": ("satimage.csv", ("uci_split",)),
+}
+
+
+# --------------------------------------------------------------------------------------
+# Data directory
+# --------------------------------------------------------------------------------------
+
+
+def _candidate_dirs() -> list[tuple[str, Path]]:
+    repo_root = Path(__file__).resolve().parents[1]
+    return [
+        ("../shared/data relative to the current directory", Path.cwd() / ".." / "shared" / "data"),
+        ("../shared/data relative to the repository root", repo_root / ".." / "shared" / "data"),
+    ]
+
+
+def get_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Locate the shared data directory.
+
+    The first of these that applies wins:
+
+    1. the ``data_dir`` argument;
+    2. the environment variable ``M2M_DATA_DIR``;
+    3. ``../shared/data`` relative to the current working directory;
+    4. ``../shared/data`` relative to the repository root (parent of the package folder).
+
+    An explicit argument or environment variable that names a missing directory is an error
+    (there is no silent fall-back past it).
+
+    Parameters
+    ----------
+    data_dir : str or path-like, default=None
+        Directory to use.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The resolved, existing directory.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no directory is found; the message lists the places searched.
+    """
+    if data_dir is not None:
+        path = Path(data_dir).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"The data directory {str(path)!r} does not exist.")
+        return path.resolve()
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"The environment variable {DATA_DIR_ENV}={env!r} names a directory that "
+                "does not exist; point it at the shared data directory or unset it."
+            )
+        return path.resolve()
+    searched = []
+    for what, path in _candidate_dirs():
+        if path.is_dir():
+            return path.resolve()
+        searched.append(f"{path} ({what})")
+    raise FileNotFoundError(
+        "Cannot find the shared data directory. Pass data_dir=... or set the environment "
+        f"variable {DATA_DIR_ENV} to the folder that holds cifar10_test.npz and tabular/. "
+        "Searched: " + "; ".join(searched) + "."
+    )
+
+
+def has_data_dir(*files: str, data_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the shared data directory exists (and holds ``files``, if given).
+
+    Meant for ``pytest.mark.skipif`` and for examples that need optional data.
+
+    Parameters
+    ----------
+    *files : str
+        Paths relative to the data directory that must exist, e.g. ``"cifar10_test.npz"``.
+    data_dir : str or path-like, default=None
+        Passed to :func:`get_data_dir`.
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        root = get_data_dir(data_dir)
+    except FileNotFoundError:
+        return False
+    return all((root / f).exists() for f in files)
+
+
+def _data_file(relpath: str, data_dir: str | os.PathLike[str] | None) -> Path:
+    root = get_data_dir(data_dir)
+    path = root / relpath
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Missing data file {relpath!r} in the data directory {str(root)!r}. Pass "
+            f"data_dir=... or set {DATA_DIR_ENV} to a directory that holds it."
+        )
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Long-tailed subsets
+# --------------------------------------------------------------------------------------
+
+
+def long_tailed_counts(n_max: int, n_classes: int, imbalance_ratio: float) -> np.ndarray:
+    """Per-class sizes of the exponential long-tailed profile.
+
+    Class ``k`` (0-based position in the class order) keeps
+    ``n_k = int(n_max * (1 / imbalance_ratio) ** (k / (n_classes - 1)))`` samples: the
+    closed form of LDAM-DRW, which equals M2m's ``int(n_max * mu ** k)`` with
+    ``mu = (1 / rho) ** (1 / (K - 1))`` on CIFAR-10. (For CIFAR-100, ``n_max=500``, M2m's
+    form rounds the last class down to 4 / 49 where this one gives 5 / 50.)
+
+    Parameters
+    ----------
+    n_max : int
+        Size of the first (largest) class.
+    n_classes : int
+        Number of classes ``K``.
+    imbalance_ratio : float
+        ``rho = n_0 / n_{K-1}`` (before flooring), at least 1.
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (n_classes,)
+
+    Examples
+    --------
+    >>> long_tailed_counts(5000, 10, 100).tolist()
+    [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    """
+    rho = float(imbalance_ratio)
+    if not np.isfinite(rho) or rho < 1:
+        raise ValueError(f"imbalance_ratio must be a finite number >= 1; got {imbalance_ratio!r}.")
+    n_max = int(n_max)
+    if n_max < 1:
+        raise ValueError(f"n_max must be a positive integer; got {n_max}.")
+    n_classes = int(n_classes)
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer; got {n_classes}.")
+    if n_classes == 1:
+        return np.array([n_max], dtype=np.int64)
+    return np.array(
+        [int(n_max * (1.0 / rho) ** (k / (n_classes - 1))) for k in range(n_classes)],
+        dtype=np.int64,
+    )
+
+
+def _builtin(value: Any) -> Any:
+    """A numpy scalar as the matching Python builtin (for error messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _take(data: Any, indices: np.ndarray) -> Any:
+    """Rows ``indices`` of an array, a pandas object or a list (pandas keeps its index)."""
+    if hasattr(data, "iloc"):
+        return data.iloc[indices]
+    if isinstance(data, np.ndarray):
+        return data[indices]
+    return np.asarray(data)[indices]
+
+
+def make_long_tailed(
+    X: Any,
+    y: ArrayLike,
+    imbalance_ratio: float,
+    *,
+    class_order: Literal["frequency"] | Sequence[Hashable] | None = None,
+    n_max: int | None = None,
+    selection: Literal["first", "random"] = "first",
+    random_state: int | np.random.RandomState | None = None,
+    return_indices: bool = False,
+) -> Any:
+    """Sub-sample a data set to the exponential long-tailed profile of M2m / LDAM-DRW.
+
+    The class at position ``k`` of ``class_order`` keeps
+    ``n_k = int(n_max * (1 / imbalance_ratio) ** (k / (K - 1)))`` samples (see
+    :func:`long_tailed_counts`). By default these are the **first** ``n_k`` samples of the
+    class in the given order, the rule of the M2m reference code (which built CIFAR-LT this
+    way); ``selection="random"`` draws them without replacement instead (LDAM-DRW shuffles
+    before taking ``n_k``).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...) or None
+        Samples: a numpy array of any number of dimensions (e.g. images ``(N, C, H, W)``), a
+        pandas DataFrame / Series or a list. May be ``None`` when ``return_indices=True``.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    imbalance_ratio : float
+        ``rho >= 1``: ratio between the first and the last class size (before flooring).
+    class_order : "frequency", sequence of labels or None, default=None
+        Order of the classes along the profile (largest first). ``None`` / ``"frequency"``:
+        by decreasing frequency in ``y``, ties by sorted label. A sequence must list every
+        class of ``y`` exactly once (the paper uses ``0, 1, ..., K-1`` on CIFAR).
+    n_max : int, default=None
+        Size of the first class; by default the number of samples of the first class in
+        ``class_order``.
+    selection : {"first", "random"}, default="first"
+        Which samples of each class to keep.
+    random_state : int, RandomState instance or None, default=None
+        Seed for ``selection="random"`` (ignored otherwise).
+    return_indices : bool, default=False
+        Return the kept indices instead of the data.
+
+    Returns
+    -------
+    indices : ndarray of int64
+        If ``return_indices``: positions of the kept samples, sorted increasingly, so the
+        subset keeps the original order (classes interleaved).
+    X_lt, y_lt
+        Otherwise: the kept rows of ``X`` and ``y`` in the original order (pandas inputs stay
+        pandas, with their index).
+
+    Raises
+    ------
+    ValueError
+        If ``imbalance_ratio < 1``, if a class would keep 0 samples (lower the ratio or raise
+        ``n_max``), or if a class has fewer samples than its ``n_k``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.repeat(np.arange(3), 100)
+    >>> X = np.zeros((300, 1, 4, 4))
+    >>> X_lt, y_lt = make_long_tailed(X, y, imbalance_ratio=4)
+    >>> np.bincount(y_lt).tolist(), X_lt.shape
+    ([100, 50, 25], (175, 1, 4, 4))
+    """
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = y_arr.ravel()
+    if y_arr.ndim != 1 or y_arr.shape[0] == 0:
+        raise ValueError(f"y must be a non-empty 1-D array of labels; got shape {y_arr.shape}.")
+    if X is None:
+        if not return_indices:
+            raise ValueError("X=None is only allowed with return_indices=True.")
+    elif len(X) != y_arr.shape[0]:
+        raise ValueError(f"X and y have different lengths ({len(X)} and {y_arr.shape[0]}).")
+    if selection not in ("first", "random"):
+        raise ValueError(f"selection must be 'first' or 'random'; got {selection!r}.")
+
+    labels = np.unique(y_arr)
+    if class_order is None or (isinstance(class_order, str) and class_order == "frequency"):
+        order = class_frequency_order(y_arr)
+    elif isinstance(class_order, str):
+        raise ValueError(
+            f"class_order must be 'frequency' or a sequence of labels; got {class_order!r}."
+        )
+    else:
+        order = np.asarray(list(class_order))
+        if order.ndim != 1 or np.unique(order).shape[0] != order.shape[0]:
+            raise ValueError("class_order must list each class label exactly once.")
+        missing = np.setdiff1d(labels, order)
+        extra = np.setdiff1d(order, labels)
+        if missing.shape[0] or extra.shape[0]:
+            raise ValueError(
+                "class_order must be a permutation of the classes in y; "
+                f"missing: {missing.tolist()}, not in y: {extra.tolist()}."
+            )
+
+    members = [np.flatnonzero(y_arr == lab) for lab in order]
+    if n_max is None:
+        n_max = members[0].shape[0]
+    counts = long_tailed_counts(n_max, len(order), imbalance_ratio)
+    if counts[-1] < 1:
+        zero = [_builtin(order[i]) for i in np.flatnonzero(counts == 0)]
+        raise ValueError(
+            f"With n_max={n_max} and imbalance_ratio={imbalance_ratio} the classes {zero} "
+            f"would keep 0 samples; use an imbalance_ratio of at most {n_max} or a larger "
+            "n_max."
+        )
+    short = [
+        f"{_builtin(order[i])!r} has {m.shape[0]} < {n}"
+        for i, (m, n) in enumerate(zip(members, counts))
+        if m.shape[0] < n
+    ]
+    if short:
+        raise ValueError(
+            "Some classes have fewer samples than the long-tailed profile asks for: "
+            + ", ".join(short)
+            + ". Lower n_max, or reorder the classes with class_order."
+        )
+
+    if selection == "first":
+        kept = [m[:n] for m, n in zip(members, counts)]
+    else:
+        rng = check_random_state(random_state)
+        kept = [rng.choice(m, size=int(n), replace=False) for m, n in zip(members, counts)]
+    indices = np.sort(np.concatenate(kept)).astype(np.int64)
+    if return_indices:
+        return indices
+    return _take(X, indices), _take(y, indices)
+
+
+# --------------------------------------------------------------------------------------
+# Digits (scikit-learn, offline)
+# --------------------------------------------------------------------------------------
+
+
+def load_digits_lt(
+    imbalance_ratio: float = 10,
+    *,
+    test_per_class: int = 50,
+    selection: Literal["first", "random"] = "first",
+    random_state: int | np.random.RandomState | None = None,
+    flatten: bool = True,
+    return_X_y: bool = False,
+) -> Any:
+    """Long-tailed 8x8 digits: a small, offline image task shaped like CIFAR-LT-10.
+
+    Built from :func:`sklearn.datasets.load_digits` (1,797 images, 174-183 per class):
+
+    * **test**: the *last* ``test_per_class`` images of every class in the original order
+      (balanced, deterministic);
+    * **train**: the remaining images (128-133 per class with the default 50) sub-sampled by
+      :func:`make_long_tailed` with the classes in the order 0, 1, ..., 9, so class 0 is the
+      largest (``n_max`` = its pool size, 128) and class 9 the smallest, as on CIFAR-LT.
+
+    With the default ``imbalance_ratio=10`` the training counts are
+    128, 99, 76, 59, 46, 35, 27, 21, 16, 12 (519 images); ``imbalance_ratio=100`` gives
+    128, 76, 46, 27, 16, 9, 5, 3, 2, 1 (313 images).
+
+    Parameters
+    ----------
+    imbalance_ratio : float, default=10
+        ``rho``: ratio between the largest and the smallest training class.
+    test_per_class : int, default=50
+        Number of test images per class.
+    selection : {"first", "random"}, default="first"
+        Which training images of each class to keep (see :func:`make_long_tailed`).
+    random_state : int, RandomState instance or None, default=None
+        Seed for ``selection="random"``.
+    flatten : bool, default=True
+        Return ``X`` as ``(n, 64)`` (scikit-learn / imbalanced-learn friendly) instead of
+        ``(n, 1, 8, 8)``.
+    return_X_y : bool, default=False
+        Return ``(X_train, y_train, X_test, y_test)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train``, ``y_train``, ``X_test``, ``y_test`` (float32 pixels in [0, 1], i.e. the
+        original 0-16 values divided by 16; int64 labels), ``train_indices`` and
+        ``test_indices`` (rows of ``load_digits()``), ``image_shape=(1, 8, 8)``,
+        ``class_names`` (``"0"`` ... ``"9"``), ``counts`` (training images per class) and
+        ``DESCR``.
+
+    Examples
+    --------
+    >>> d = load_digits_lt()
+    >>> d.X_train.shape, d.X_test.shape, d.counts.tolist()[:3]
+    ((519, 64), (500, 64), [128, 99, 76])
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X_all = (digits.data / 16.0).astype(np.float32)
+    y_all = digits.target.astype(np.int64)
+    classes = np.unique(y_all)
+    per_class = np.bincount(y_all)
+    test_per_class = int(test_per_class)
+    if not 1 <= test_per_class < per_class.min():
+        raise ValueError(
+            f"test_per_class must be between 1 and {per_class.min() - 1} (the smallest digits "
+            f"class has {per_class.min()} images); got {test_per_class}."
+        )
+    test_idx = np.sort(
+        np.concatenate([np.flatnonzero(y_all == c)[-test_per_class:] for c in classes])
+    )
+    pool_idx = np.setdiff1d(np.arange(y_all.shape[0]), test_idx)
+    lt = make_long_tailed(
+        None,
+        y_all[pool_idx],
+        imbalance_ratio,
+        class_order=classes.tolist(),
+        selection=selection,
+        random_state=random_state,
+        return_indices=True,
+    )
+    train_idx = pool_idx[lt]
+    shape = (1, 8, 8)
+
+    def _x(idx: np.ndarray) -> np.ndarray:
+        x = X_all[idx]
+        return x if flatten else x.reshape((-1, *shape))
+
+    X_train, y_train = _x(train_idx), y_all[train_idx]
+    X_test, y_test = _x(test_idx), y_all[test_idx]
+    if return_X_y:
+        return X_train, y_train, X_test, y_test
+    counts = np.bincount(y_train, minlength=len(classes))
+    descr = (
+        "Long-tailed digits (m2m_sampler.datasets.load_digits_lt): scikit-learn's 8x8 digits; "
+        f"test = last {test_per_class} images of each class; train = the rest, sub-sampled "
+        f"to imbalance ratio {imbalance_ratio} (classes 0..9 from largest to smallest, "
+        f"selection={selection!r}); per-class train counts {counts.tolist()}."
+    )
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        train_indices=train_idx,
+        test_indices=test_idx,
+        image_shape=shape,
+        class_names=[str(c) for c in classes],
+        counts=counts,
+        imbalance_ratio=imbalance_ratio,
+        DESCR=descr,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# CIFAR-10-LT (shared data)
+# --------------------------------------------------------------------------------------
+
+
+def _convert_images(
+    x: np.ndarray, dtype: DTypeLike, channels_first: bool, flatten: bool
+) -> np.ndarray:
+    if channels_first:
+        x = x.transpose(0, 3, 1, 2)
+    dt = np.dtype(dtype)
+    if dt == np.uint8:
+        out = np.ascontiguousarray(x)
+    elif np.issubdtype(dt, np.floating):
+        out = np.ascontiguousarray(x).astype(dt)
+        np.divide(out, dt.type(255), out=out)
+    else:
+        raise ValueError(f"dtype must be a floating dtype or uint8; got {dt}.")
+    return out.reshape(out.shape[0], -1) if flatten else out
+
+
+def load_cifar10_lt(
+    imbalance_ratio: int = 100,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    val_per_class: int = 0,
+    dtype: DTypeLike = np.float32,
+    channels_first: bool = True,
+    flatten: bool = False,
+) -> Bunch:
+    """CIFAR-LT-10 of M2m / LDAM-DRW, read from the shared data directory.
+
+    Reads ``cifar10_lt_train_r{imbalance_ratio}.npz`` (first ``n_k`` images of class ``k``
+    in the original training order, see :func:`make_long_tailed`) and ``cifar10_test.npz``
+    (the full balanced test set, 1,000 images per class).
+
+    Memory: as float32, the training set takes about 152 MB (rho=100, 12,406 images) or
+    251 MB (rho=10, 20,431 images) and the test set 123 MB; ``dtype=np.uint8`` keeps the raw
+    bytes (4x less).
+
+    Parameters
+    ----------
+    imbalance_ratio : {100, 10}, default=100
+        Which long-tailed training set to read.
+    data_dir : str or path-like, default=None
+        See :func:`get_data_dir`.
+    val_per_class : int, default=0
+        If positive, the first ``val_per_class`` test images of each class (in the original
+        test order) form a validation set and the test set keeps the rest: M2m's reference
+        code uses 100 (and reports on the remaining 900 per class).
+    dtype : dtype, default=np.float32
+        A floating dtype gives pixels scaled to [0, 1]; ``np.uint8`` keeps 0-255.
+    channels_first : bool, default=True
+        Images as ``(N, 3, 32, 32)`` (PyTorch layout); ``False`` keeps ``(N, 32, 32, 3)``.
+    flatten : bool, default=False
+        Return each image as one row of 3,072 values (in the chosen layout).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train``, ``y_train`` (int64), ``X_test``, ``y_test``, and with
+        ``val_per_class > 0`` also ``X_val``, ``y_val``; ``counts`` (training images per
+        class), ``orig_index`` (rows of the original 50,000-image training set),
+        ``class_names``, ``image_shape`` (``(3, 32, 32)`` or ``(32, 32, 3)``) and ``DESCR``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the data directory or a file is missing (the message says what to set).
+    """
+    if imbalance_ratio not in (10, 100):
+        raise ValueError(
+            f"imbalance_ratio must be 10 or 100 (the shared files); got {imbalance_ratio!r}. "
+            "For another ratio, apply make_long_tailed to a full training set."
+        )
+    val_per_class = int(val_per_class)
+    if not 0 <= val_per_class < 1000:
+        raise ValueError(f"val_per_class must be in [0, 1000); got {val_per_class}.")
+    train_path = _data_file(f"cifar10_lt_train_r{imbalance_ratio}.npz", data_dir)
+    test_path = _data_file("cifar10_test.npz", data_dir)
+    with np.load(train_path) as z:
+        x_train, y_train = z["x"], z["y"].astype(np.int64)
+        orig_index, counts = z["orig_index"], z["counts"]
+        class_names = [str(c) for c in z["class_names"]]
+    with np.load(test_path) as z:
+        x_test, y_test = z["x"], z["y"].astype(np.int64)
+
+    out = Bunch(
+        X_train=_convert_images(x_train, dtype, channels_first, flatten),
+        y_train=y_train,
+        counts=counts,
+        orig_index=orig_index,
+        class_names=class_names,
+        image_shape=(3, 32, 32) if channels_first else (32, 32, 3),
+        imbalance_ratio=imbalance_ratio,
+    )
+    del x_train
+    if val_per_class:
+        val_idx = np.sort(
+            np.concatenate([np.flatnonzero(y_test == k)[:val_per_class] for k in np.unique(y_test)])
+        )
+        test_idx = np.setdiff1d(np.arange(y_test.shape[0]), val_idx)
+        out.X_val = _convert_images(x_test[val_idx], dtype, channels_first, flatten)
+        out.y_val = y_test[val_idx]
+        x_test, y_test = x_test[test_idx], y_test[test_idx]
+    out.X_test = _convert_images(x_test, dtype, channels_first, flatten)
+    out.y_test = y_test
+    out.DESCR = (
+        f"CIFAR-LT-10, imbalance ratio {imbalance_ratio}: {y_train.shape[0]} training images "
+        f"(per class {counts.tolist()}), {out.y_test.shape[0]} test images"
+        + (f", {out.y_val.shape[0]} validation images" if val_per_class else "")
+        + f"; read from {train_path.parent}."
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Tabular data
+# --------------------------------------------------------------------------------------
+
+
+def list_tabular() -> list[str]:
+    """Names of the shared tabular data sets accepted by :func:`load_tabular`.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> list_tabular()
+    ['dermatology', 'ecoli', 'glass', 'letter', 'optdigits', 'pendigits', 'satimage']
+    """
+    return sorted(_TABULAR)
+
+
+def _parse_labels(values: list[str]) -> np.ndarray:
+    """Integers if every label is an integer literal, otherwise strings."""
+    try:
+        return np.array([int(v) for v in values], dtype=np.int64)
+    except ValueError:
+        return np.array(values, dtype=str)
+
+
+def load_tabular(
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    return_X_y: bool = False,
+) -> Any:
+    """Load one of the shared UCI / KEEL tabular data sets (no pandas needed).
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_tabular`: ``dermatology``, ``ecoli``, ``glass``, ``letter``,
+        ``optdigits``, ``pendigits``, ``satimage``.
+    data_dir : str or path-like, default=None
+        See :func:`get_data_dir`; the files live in its ``tabular/`` folder.
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``data`` (float64, ``(n_samples, n_features)``), ``target`` (the labels as in the
+        file: int64 when all are integers, else str), ``feature_names``, ``target_names``
+        (sorted classes), ``counts`` (dict class -> size) and ``DESCR``. For ``satimage``
+        also ``uci_split`` (``"train"`` / ``"test"``: the original UCI split, 4,435 / 2,000
+        rows), which is not a feature.
+
+    Examples
+    --------
+    >>> X, y = load_tabular("ecoli", return_X_y=True)  # doctest: +SKIP
+    >>> X.shape                                          # doctest: +SKIP
+    (336, 7)
+    """
+    if name not in _TABULAR:
+        raise ValueError(f"Unknown tabular data set {name!r}; choose one of {list_tabular()}.")
+    filename, extra_cols = _TABULAR[name]
+    path = _data_file(f"tabular/{filename}", data_dir)
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], [r for r in rows[1:] if r]
+    if "label" not in header:
+        raise ValueError(f"{path} has no 'label' column.")
+    label_pos = header.index("label")
+    extra_pos = [header.index(c) for c in extra_cols]
+    feat_pos = [i for i in range(len(header)) if i != label_pos and i not in extra_pos]
+    X = np.array([[float(r[i]) for i in feat_pos] for r in body], dtype=np.float64)
+    y = _parse_labels([r[label_pos] for r in body])
+    if return_X_y:
+        return X, y
+    classes, sizes = np.unique(y, return_counts=True)
+    out = Bunch(
+        data=X,
+        target=y,
+        feature_names=[header[i] for i in feat_pos],
+        target_names=classes,
+        counts={c.item(): int(n) for c, n in zip(classes, sizes)},
+        DESCR=f"{name}: {X.shape[0]} samples, {X.shape[1]} features, {classes.shape[0]} "
+        f"classes (max/min class size {sizes.max() / sizes.min():.1f}); from {path}.",
+    )
+    for c, pos in zip(extra_cols, extra_pos):
+        out[c] = np.array([r[pos] for r in body], dtype=str)
+    return out
+
+
+def _import_pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "load_csv needs pandas: pip install pandas (or pip install 'm2m-sampler[bench]')."
+        ) from exc
+    return pd
+
+
+def load_csv(
+    path: str | os.PathLike[str],
+    label_column: str,
+    *,
+    categorical: Literal["auto"] | Sequence[str] | None = "auto",
+    drop_columns: Sequence[str] = (),
+    dropna: bool = False,
+    return_X_y: bool = False,
+    **read_csv_kwargs: Any,
+) -> Any:
+    """Load any CSV file with a label column into a numeric feature matrix.
+
+    Categorical feature columns are one-hot encoded; the new features are named
+    ``"<column>=<value>"`` (values sorted as strings) and replace the column in place, so the
+    feature order follows the file. Requires pandas (an optional dependency).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file (read with :func:`pandas.read_csv`).
+    label_column : str
+        Name of the class column.
+    categorical : "auto", sequence of str or None, default="auto"
+        Columns to one-hot encode. ``"auto"``: every non-numeric feature column (strings,
+        categories); boolean columns become 0/1. ``None`` or ``()``: none (a non-numeric
+        column is then an error).
+    drop_columns : sequence of str, default=()
+        Columns to ignore (ids, split markers, ...).
+    dropna : bool, default=False
+        Missing values are an error listing the affected columns unless ``dropna=True``,
+        which drops the rows with a missing feature or label (``n_dropped`` tells how many).
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of a Bunch.
+    **read_csv_kwargs
+        Passed to :func:`pandas.read_csv` (e.g. ``sep=";"``).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``data`` (float64), ``target`` (int64 for integer labels, str for text labels, else
+        the column's values), ``feature_names``, ``target_names``, ``categories`` (dict column
+        -> list of its values, for the encoded columns) and ``n_dropped``.
+
+    Examples
+    --------
+    >>> import io
+    >>> csv_text = "size,colour,label\\n1.5,red,yes\\n2.0,blue,no\\n0.5,red,yes\\n"
+    >>> d = load_csv(io.StringIO(csv_text), "label")
+    >>> d.feature_names
+    ['size', 'colour=blue', 'colour=red']
+    >>> d.data.tolist()
+    [[1.5, 0.0, 1.0], [2.0, 1.0, 0.0], [0.5, 0.0, 1.0]]
+    """
+    pd = _import_pandas()
+    df = pd.read_csv(path, **read_csv_kwargs)
+    if label_column not in df.columns:
+        raise ValueError(
+            f"Label column {label_column!r} not found; columns are {list(map(str, df.columns))}."
+        )
+    unknown = [c for c in drop_columns if c not in df.columns]
+    if unknown:
+        raise ValueError(f"drop_columns names unknown columns: {unknown}.")
+    feat_cols = [c for c in df.columns if c != label_column and c not in set(drop_columns)]
+    df = df[[*feat_cols, label_column]]
+
+    n_dropped = 0
+    na = df.isna().sum()
+    na = na[na > 0]
+    if len(na):
+        if not dropna:
+            detail = ", ".join(f"{c!r} ({n})" for c, n in na.items())
+            raise ValueError(
+                f"Missing values in columns {detail}. Impute them first, drop those columns "
+                "with drop_columns=..., or pass dropna=True to drop the incomplete rows."
+            )
+        before = len(df)
+        df = df.dropna()
+        n_dropped = before - len(df)
+        if len(df) == 0:
+            raise ValueError("No row is left after dropping the rows with missing values.")
+
+    def _numeric(col: Any) -> bool:
+        return pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col])
+
+    if isinstance(categorical, str):
+        if categorical != "auto":
+            raise ValueError(
+                f"categorical must be 'auto', a list of columns or None; got {categorical!r}."
+            )
+        cat_cols = [c for c in feat_cols if not _numeric(c)]
+    else:
+        cat_cols = list(categorical or ())
+        bad = [c for c in cat_cols if c not in feat_cols]
+        if bad:
+            raise ValueError(f"categorical names columns that are not features: {bad}.")
+        non_numeric = [c for c in feat_cols if c not in cat_cols and not _numeric(c)]
+        if non_numeric:
+            raise ValueError(
+                f"Non-numeric feature columns {non_numeric} are not listed in categorical; "
+                "add them there or to drop_columns."
+            )
+
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    categories: dict[str, list[str]] = {}
+    for c in feat_cols:
+        if c in cat_cols:
+            values = df[c].astype(str).to_numpy()
+            cats = sorted(set(values.tolist()))
+            categories[str(c)] = cats
+            blocks.append((values[:, None] == np.array(cats)[None, :]).astype(np.float64))
+            names.extend(f"{c}={v}" for v in cats)
+        else:
+            blocks.append(df[c].to_numpy(dtype=np.float64)[:, None])
+            names.append(str(c))
+    X = np.hstack(blocks) if blocks else np.empty((len(df), 0), dtype=np.float64)
+
+    label = df[label_column]
+    if pd.api.types.is_integer_dtype(label):
+        y = label.to_numpy(dtype=np.int64)
+    elif pd.api.types.is_numeric_dtype(label) or pd.api.types.is_bool_dtype(label):
+        y = label.to_numpy()
+    else:
+        y = label.astype(str).to_numpy(dtype=str)
+    if return_X_y:
+        return X, y
+    return Bunch(
+        data=X,
+        target=y,
+        feature_names=names,
+        target_names=np.unique(y),
+        categories=categories,
+        n_dropped=n_dropped,
+        DESCR=f"{path}: {X.shape[0]} samples, {X.shape[1]} features "
+        f"({len(cat_cols)} one-hot encoded columns), label column {label_column!r}.",
+    )

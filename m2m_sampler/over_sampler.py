@@ -1,0 +1,474 @@
+"""``M2MOverSampler``: Algorithm 1 of the paper as an imbalanced-learn over-sampler.
+
+Where each step of Algorithm 1 lives:
+
+* lines 2-6 (how many samples per class, seed class ``k0 ~ Q(k0|k)``, seed ``x0``):
+  :func:`m2m_sampler.seeding.plan_translations`;
+* lines 7-11 (random start and ``T`` normalised gradient steps):
+  :func:`m2m_sampler.translation.translate`;
+* lines 12-15 (rejection by ``gamma`` and ``beta``, replacement by a real sample):
+  :mod:`m2m_sampler.rejection`, applied in :meth:`M2MOverSampler._fit_resample`;
+* line 16 (the balanced data set): the rows returned by ``fit_resample``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+from imblearn.over_sampling.base import BaseOverSampler
+from imblearn.utils import check_target_type
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn_compat.utils.validation import validate_data
+from torch import nn
+
+from ._torch_utils import eval_mode, frozen_copy, resolve_device
+from .converters import as_torch_classifier, default_generator, fit_quietly
+from .rejection import draw_beta_survivors, passes_gamma
+from .seeding import plan_translations
+from .translation import translate
+
+__all__ = ["M2MOverSampler"]
+
+
+class M2MOverSampler(BaseOverSampler):
+    """Over-sample minority classes by translating majority samples (M2m, Algorithm 1).
+
+    For every sample to add to a class ``k``, a seed class ``k0`` is drawn among the
+    strictly larger classes with ``Q(k0|k) ∝ 1 - beta^(N_k0 - N_k)`` (Eq. 5), a seed
+    ``x0`` uniformly among the samples of ``k0``, and ``x0`` is moved by ``n_steps``
+    normalised gradient steps of length ``step_size`` on
+    ``CE(g(x), k) + lam * f_k0(x)`` (Eq. 2) until ``g`` sees class ``k``. The result is
+    labelled ``k`` and **accepted** iff ``g``'s probability of ``k`` is at least ``gamma``
+    and a Bernoulli draw of probability ``1 - beta^(N_k0 - N_k)`` succeeds (Eq. 3); a
+    rejected sample is replaced by a random real sample of class ``k``. The original
+    samples are kept; translations are added, so the class counts are exactly those
+    ``sampling_strategy`` asks for.
+
+    Read more in the README, section "M2MOverSampler".
+
+    Parameters
+    ----------
+    g : torch.nn.Module, skorch NeuralNetClassifier, scikit-learn classifier or None, \
+default=None
+        The pre-trained classifier that drives the translation (the paper's ``g``,
+        trained by plain ERM on the imbalanced data). Accepted:
+
+        - a :class:`torch.nn.Module` mapping ``(n, *input_shape)`` to ``(n, K)`` logits,
+          one per class in sorted-label order;
+        - a fitted skorch ``NeuralNetClassifier``;
+        - a fitted scikit-learn ``LogisticRegression``, ``SGDClassifier(loss='log_loss')``
+          or ``MLPClassifier`` (or a ``Pipeline`` of StandardScaler/MinMaxScaler/
+          MaxAbsScaler steps ending in one), converted exactly to torch;
+        - ``None``: the sampler fits its own ``g`` on ``(X, y)`` by ERM, a
+          ``StandardScaler`` + ``MLPClassifier(hidden_layer_sizes=(100,), max_iter=300)``
+          seeded from ``random_state`` (see :func:`m2m_sampler.converters.default_generator`),
+          so the sampler is a drop-in replacement for SMOTE in any pipeline.
+
+        The caller's object is never modified: a frozen copy is used.
+    f : same kinds as ``g`` or None, default=None
+        A snapshot of the target classifier for the ``lam * f_k0(x)`` term of Eq. (2),
+        which keeps the translated sample away from what ``f`` sees as the seed class.
+        ``None`` skips the term (the paper's ``lambda = 0`` ablation, Table 4: 76.9 vs
+        78.3 bACC on CIFAR-LT-10).
+    sampling_strategy : float, str, dict or callable, default='auto'
+        How many samples each class should have after resampling; see
+        imbalanced-learn's documentation. ``'auto'`` balances every class with the
+        largest one, as the paper does.
+    beta : float in [0, 1], default=0.999
+        Reliability of ``g`` for small seed classes. A translation from ``k0`` to ``k``
+        is kept with probability ``1 - beta^(N_k0 - N_k)``, which is also the weight of
+        ``k0`` as a seed class. Choose it from the class-size gaps of your data:
+        ``1 - beta^gap`` is about ``gap * (1 - beta)`` for small gaps, 63% at
+        ``gap = 1 / (1 - beta)`` (1000 for 0.999) and 99% at ``4.6 / (1 - beta)``.
+        For small tabular data sets (gaps of tens of samples) 0.9-0.99 keeps most
+        translations; 0.999 suits gaps in the thousands (CIFAR-LT). ``beta = 1``
+        rejects every translation.
+    lam : float >= 0, default=0.5
+        ``lambda`` of Eq. (2), weight of ``f``'s raw logit of the seed class. Ignored
+        when ``f`` is None.
+    gamma : float in [0, 1], default=0.9
+        Minimum probability ``g`` must give the target class at ``x*`` for the sample
+        to be kept. This follows the authors' code; the paper's text writes the same
+        rule as a loss threshold, ``CE(g(x*), k) <= -log(gamma)`` (0.105 for 0.9).
+    step_size : float > 0, default=0.1
+        ``eta``: the L2 length of every step, over all features of a sample, in input
+        units. 0.1 suits images in [0, 1] (the paper) and standardised tabular data
+        (put a ``StandardScaler`` before the sampler); the paper used 1.0 for
+        bag-of-words Reuters. As a rule, ``step_size * n_steps`` should be a small
+        fraction of the typical distance between samples.
+    n_steps : int >= 0, default=10
+        ``T``: number of gradient steps.
+    noise : float >= 0, default=0.5
+        L2 norm of the random start ``x0 + delta``, relative to ``step_size``.
+    clip : None, 'minmax' or (low, high), default=None
+        Bounds the translated samples stay in: ``None`` for unbounded features,
+        ``(0, 1)`` for images in pixel space, ``(low, high)`` arrays of length
+        ``n_features`` for per-feature bounds, or ``'minmax'`` for the per-feature range
+        observed in ``X``.
+    input_shape : tuple of int or None, default=None
+        Shape of one sample as ``g`` and ``f`` expect it, e.g. ``(3, 32, 32)``; ``X``
+        stays 2-D (rows of ``prod(input_shape)`` values, C order). None: vectors.
+    batch_size : int, default=512
+        Number of seeds translated together (memory is bounded by one batch). Larger is
+        faster on a GPU.
+    device : str or torch.device, default='auto'
+        Where translation runs; ``'auto'`` picks CUDA when present.
+    random_state : int, RandomState instance or None, default=None
+        Controls seed choice, random starts, rejection draws and the default ``g``. The
+        same ``random_state`` on the same device gives the same output.
+    verbose : int, default=0
+        0: silent; 1: a summary per class after resampling; 2: also progress during
+        translation.
+
+    Attributes
+    ----------
+    sampling_strategy_ : dict
+        Class label -> number of samples to add.
+    classes_ : ndarray of shape (n_classes,)
+        Sorted class labels (the order of ``g``'s logits).
+    g_ : torch.nn.Module
+        Frozen copy of the resolved ``g`` (logits), on ``device_``.
+    g_estimator_ : object
+        The estimator ``g`` came from: the fitted default pipeline when ``g=None``,
+        otherwise the caller's ``g``.
+    f_ : torch.nn.Module or None
+        Frozen copy of the resolved ``f``.
+    device_ : torch.device
+        The device translation ran on.
+    class_stats_ : dict
+        Class label -> dict with ``n_new`` (samples added), ``n_accepted``
+        (translations kept), ``n_rejected_gamma`` (translations below ``gamma``),
+        ``n_rejected_beta`` (rejected by the Bernoulli draw of Eq. 3, not translated),
+        ``n_fallback`` (copies because the class has no larger class to seed from).
+        ``n_new = n_accepted + n_rejected_gamma + n_rejected_beta + n_fallback``.
+    seed_indices_ : ndarray of shape (n_new_samples,)
+        For each added row (in output order, after the original rows), the row of ``X``
+        it started from: the seed ``x0`` of a translation, or the real sample copied in
+        place of a rejected or fallback one.
+    is_translated_ : ndarray of shape (n_new_samples,), bool
+        True for the added rows that are accepted translations.
+    translation_time_ : float
+        Seconds spent translating (the engine only).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has string feature names.
+
+    See Also
+    --------
+    m2m_sampler.M2MClassifier : the paper's online, batch-wise variant for skorch.
+    imblearn.over_sampling.SMOTE : interpolation between minority neighbours.
+
+    References
+    ----------
+    J. Kim, J. Jeong and J. Shin. M2m: Imbalanced Classification via Major-to-minor
+    Translation. CVPR 2020.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> from sklearn.datasets import make_classification
+    >>> from m2m_sampler import M2MOverSampler
+    >>> X, y = make_classification(n_samples=300, n_classes=3, n_informative=4,
+    ...                            weights=[0.7, 0.2, 0.1], random_state=0)
+    >>> X_res, y_res = M2MOverSampler(beta=0.9, random_state=0).fit_resample(X, y)
+    >>> sorted(Counter(y_res).items())
+    [(0, 209), (1, 209), (2, 209)]
+    """
+
+    _parameter_constraints: dict = {
+        **BaseOverSampler._parameter_constraints,
+        "g": "no_validation",
+        "f": "no_validation",
+        "beta": [Interval(numbers.Real, 0, 1, closed="both")],
+        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "gamma": [Interval(numbers.Real, 0, 1, closed="both")],
+        "step_size": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_steps": [Interval(numbers.Integral, 0, None, closed="left")],
+        "noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "clip": [None, StrOptions({"minmax"}), tuple, list],
+        "input_shape": [None, tuple, list],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        g=None,
+        *,
+        f=None,
+        sampling_strategy="auto",
+        beta=0.999,
+        lam=0.5,
+        gamma=0.9,
+        step_size=0.1,
+        n_steps=10,
+        noise=0.5,
+        clip=None,
+        input_shape=None,
+        batch_size=512,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(sampling_strategy=sampling_strategy)
+        self.g = g
+        self.f = f
+        self.beta = beta
+        self.lam = lam
+        self.gamma = gamma
+        self.step_size = step_size
+        self.n_steps = n_steps
+        self.noise = noise
+        self.clip = clip
+        self.input_shape = input_shape
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ validation
+    def _check_X_y(self, X, y, accept_sparse=None):
+        # Translations are real-valued: integer input is converted to float64, and sparse
+        # input is refused (gradient steps make every value non-zero).
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        X, y = validate_data(
+            self,
+            X=X,
+            y=y,
+            reset=True,
+            accept_sparse=False,
+            dtype=[np.float64, np.float32],
+        )
+        return X, y, binarize_y
+
+    def _sample_shape(self, n_features: int) -> tuple[int, ...]:
+        if self.input_shape is None:
+            return (n_features,)
+        shape = tuple(int(s) for s in self.input_shape)
+        if any(s < 1 for s in shape) or math.prod(shape) != n_features:
+            raise ValueError(
+                f"input_shape={tuple(self.input_shape)} holds {math.prod(shape)} values per "
+                f"sample but X has {n_features} features; X must hold one flattened sample "
+                "per row (C order), e.g. X.reshape(len(X), -1)."
+            )
+        return shape
+
+    def _clip_range(self, X: np.ndarray, shape: tuple[int, ...], device: torch.device):
+        if self.clip is None:
+            return None
+        if isinstance(self.clip, str):  # 'minmax'
+            low, high = X.min(axis=0), X.max(axis=0)
+        else:
+            if len(self.clip) != 2:
+                raise ValueError(
+                    f"clip must be None, 'minmax' or a (low, high) pair; got {self.clip!r}."
+                )
+            low, high = self.clip
+
+        def bound(b):
+            if b is None:
+                return None
+            arr = np.asarray(b, dtype=np.float32)
+            if arr.ndim == 0:
+                return float(arr)
+            if arr.size != math.prod(shape):
+                raise ValueError(
+                    f"a per-feature clip bound must have {math.prod(shape)} values "
+                    f"(n_features); got {arr.size}."
+                )
+            return torch.as_tensor(arr.reshape(shape), device=device)
+
+        return bound(low), bound(high)
+
+    def _resolve_model(self, est, name, X, y, classes, shape, device, rng):
+        """Frozen torch copy of ``g`` or ``f`` on ``device``, checked on a few rows of X."""
+        if est is None:
+            return None, None
+        module, checkable = as_torch_classifier(est, classes=classes, name=name)
+        module = frozen_copy(module, device)
+        probe = X[: min(len(X), 64)]
+        x = torch.as_tensor(np.array(probe, dtype=np.float32), device=device).reshape(-1, *shape)
+        try:
+            with torch.no_grad():
+                out = module(x)
+        except Exception as exc:  # re-raised with context
+            raise RuntimeError(
+                f"{name} failed on a batch of {len(probe)} rows of X reshaped to "
+                f"{tuple(x.shape)} on {device}: {type(exc).__name__}: {exc}. Check that "
+                f"input_shape matches the input {name} expects and that {name} accepts "
+                "float32 tensors."
+            ) from exc
+        if out.ndim != 2 or out.shape[1] != len(classes):
+            raise ValueError(
+                f"{name} returns outputs of shape {tuple(out.shape)} for {len(probe)} samples, "
+                f"but y has {len(classes)} classes {list(classes)[:10]}; {name} must return "
+                "one logit per class, in sorted label order."
+            )
+        if checkable:
+            self._check_probabilities(est, module, probe, x, name)
+        return module, est
+
+    @staticmethod
+    def _check_probabilities(est, module, probe, x, name):
+        """The converted module must reproduce the estimator's predict_proba."""
+        modules = [getattr(est, "module_", None), getattr(est, "criterion_", None)]
+        with eval_mode(*[m for m in modules if isinstance(m, nn.Module)]), torch.no_grad():
+            if hasattr(est, "module_"):  # skorch: feed the shape the net was trained on
+                expected = est.predict_proba(x.cpu().numpy())
+            else:
+                expected = est.predict_proba(probe)
+            got = module(x).float().softmax(dim=1).cpu().numpy()
+        err = float(np.max(np.abs(np.asarray(expected, dtype=np.float64) - got)))
+        if not err <= 1e-3:
+            raise ValueError(
+                f"the torch module derived from {name} ({type(est).__name__}) does not "
+                f"reproduce its predict_proba (max abs difference {err:.3g}); pass the torch "
+                "module that returns logits directly."
+            )
+
+    # ------------------------------------------------------------------ resampling
+    def _fit_resample(self, X, y):
+        rng = check_random_state(self.random_state)
+        device = resolve_device(self.device)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"y has a single class ({classes[0]!r}); M2m needs at least two classes."
+            )
+        shape = self._sample_shape(X.shape[1])
+        clip = self._clip_range(X, shape, device)
+
+        g = self.g
+        if g is None:
+            g = fit_quietly(
+                default_generator(random_state=rng.randint(np.iinfo(np.int32).max)), X, y
+            )
+        self.classes_ = classes
+        self.device_ = device
+        self.g_, self.g_estimator_ = self._resolve_model(
+            g, "g", X, y, classes, shape, device, rng
+        )
+        self.f_, _ = self._resolve_model(self.f, "f", X, y, classes, shape, device, rng)
+
+        # Algorithm 1, lines 2-6: targets, seed classes and seeds for every new sample.
+        n_new = {
+            int(np.searchsorted(classes, label)): int(n)
+            for label, n in self.sampling_strategy_.items()
+        }
+        plan = plan_translations(y_idx, n_new, self.beta, rng)
+        n_total = len(plan.target)
+        # Line 12, drawn before translating (it does not depend on x*): see rejection.py.
+        survive_beta = draw_beta_survivors(plan.accept_probability, random_state=rng)
+        survive_beta &= ~plan.fallback
+        # Line 14's replacement, one random real sample of class k per new row.
+        members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]
+        replacement = np.empty(n_total, dtype=np.int64)
+        for c in np.unique(plan.target):
+            sel = plan.target == c
+            replacement[sel] = rng.choice(members[c], size=int(sel.sum()))
+        torch_seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        # Lines 7-11 and the gamma test of line 13, in chunks of batch_size.
+        to_translate = np.flatnonzero(survive_beta)
+        accepted = np.zeros(n_total, dtype=bool)
+        new_rows = X[replacement].copy()
+        new_rows[plan.fallback] = X[plan.seed_index[plan.fallback]]
+        generator = torch.Generator(device=device).manual_seed(torch_seed)
+        start_time = time.perf_counter()
+        for start in range(0, len(to_translate), self.batch_size):
+            pos = to_translate[start : start + self.batch_size]
+            x0 = torch.as_tensor(X[plan.seed_index[pos]], device=device)
+            x_star, prob = translate(
+                self.g_,
+                x0.reshape(len(pos), *shape),
+                torch.as_tensor(plan.seed_class[pos], device=device),
+                torch.as_tensor(plan.target[pos], device=device),
+                f=self.f_,
+                lam=self.lam,
+                step_size=self.step_size,
+                n_steps=self.n_steps,
+                clip=clip,
+                noise=self.noise,
+                batch_size=None,
+                generator=generator,
+            )
+            ok = passes_gamma(prob, self.gamma).cpu().numpy()
+            keep = pos[ok]
+            accepted[keep] = True
+            new_rows[keep] = x_star[torch.as_tensor(ok, device=device)].reshape(
+                len(keep), -1
+            ).cpu().numpy().astype(X.dtype, copy=False)
+            if self.verbose >= 2:
+                done = min(start + self.batch_size, len(to_translate))
+                rate = done / max(time.perf_counter() - start_time, 1e-9)
+                print(
+                    f"[M2MOverSampler] translated {done}/{len(to_translate)} seeds "
+                    f"({rate:.0f} samples/s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        self.translation_time_ = time.perf_counter() - start_time
+
+        self.seed_indices_ = np.where(
+            accepted | plan.fallback, plan.seed_index, replacement
+        ).astype(np.int64)
+        self.is_translated_ = accepted
+        self.class_stats_ = self._class_stats(classes, plan, survive_beta, accepted)
+        self._report()
+
+        X_resampled = np.vstack([X, new_rows]) if n_total else X.copy()
+        y_resampled = np.hstack([y, classes[plan.target]]) if n_total else y.copy()
+        return X_resampled, y_resampled
+
+    @staticmethod
+    def _class_stats(classes, plan, survive_beta, accepted) -> dict:
+        stats = {}
+        for c in np.unique(plan.target):
+            sel = plan.target == c
+            fallback = plan.fallback[sel]
+            survived = survive_beta[sel]
+            acc = accepted[sel]
+            stats[classes[c].item() if hasattr(classes[c], "item") else classes[c]] = {
+                "n_new": int(sel.sum()),
+                "n_accepted": int(acc.sum()),
+                "n_rejected_gamma": int((survived & ~acc).sum()),
+                "n_rejected_beta": int((~survived & ~fallback).sum()),
+                "n_fallback": int(fallback.sum()),
+            }
+        return stats
+
+    def _report(self) -> None:
+        fallback = {c: s["n_fallback"] for c, s in self.class_stats_.items() if s["n_fallback"]}
+        if fallback:
+            warnings.warn(
+                "no strictly larger class to translate from for class(es) "
+                f"{list(fallback)}; added {sum(fallback.values())} copies of real samples "
+                "instead (see class_stats_['n_fallback']). With 'auto' this cannot happen; "
+                "it does when sampling_strategy asks to grow the largest class, or beta=1.",
+                UserWarning,
+                stacklevel=4,
+            )
+        if self.verbose >= 1:
+            n_acc = int(self.is_translated_.sum())
+            print(
+                f"[M2MOverSampler] added {len(self.is_translated_)} samples, {n_acc} accepted "
+                f"translations in {self.translation_time_:.2f}s on {self.device_}",
+                file=sys.stderr,
+            )
+            for c, s in self.class_stats_.items():
+                print(f"  class {c!r}: {s}", file=sys.stderr)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,238 @@
+"""Seed selection: Eq. (5) and Algorithm 1 lines 2-6, and the paper's batch-wise rule.
+
+* :func:`acceptance_probability` -- ``P_accept(k0|k) = 1 - beta^((N_k0 - N_k)^+)``,
+  the complement of the rejection probability of Eq. (3);
+* :func:`seed_class_distribution` -- ``Q(k0|k)`` of Eq. (5), proportional to it;
+* :func:`plan_translations` -- Algorithm 1 lines 2-6 for a whole data set: for every
+  sample to add, its target class ``k``, its seed class ``k0 ~ Q(.|k)`` and a seed drawn
+  uniformly among the samples of ``k0`` (used by :class:`~m2m_sampler.M2MOverSampler`);
+* :func:`plan_batch_translations` -- the "practical implementation via re-sampling"
+  paragraph, for one mini-batch (used by :class:`~m2m_sampler.M2MClassifier`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = [
+    "acceptance_probability",
+    "seed_class_distribution",
+    "TranslationPlan",
+    "plan_translations",
+    "BatchPlan",
+    "plan_batch_translations",
+]
+
+
+def acceptance_probability(counts: np.ndarray, beta: float) -> np.ndarray:
+    """Matrix ``A[k, k0] = 1 - beta ** max(N_k0 - N_k, 0)``.
+
+    The probability that a sample translated from class ``k0`` to class ``k`` survives the
+    random rejection of Eq. (3). Zero whenever ``N_k0 <= N_k``: only strictly larger
+    classes can seed a class.
+
+    Parameters
+    ----------
+    counts : array-like of shape (K,)
+        Training samples per class, ``N_k``.
+    beta : float in [0, 1]
+
+    Returns
+    -------
+    ndarray of shape (K, K), float64
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    gap = np.maximum(counts[None, :] - counts[:, None], 0.0)
+    with np.errstate(under="ignore"):
+        return np.where(gap > 0, 1.0 - np.power(float(beta), gap), 0.0)
+
+
+def seed_class_distribution(counts: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """``Q(k0|k)`` of Eq. (5), one row per target class ``k``.
+
+    Returns
+    -------
+    Q : ndarray of shape (K, K)
+        Row ``k`` sums to one where ``has_seed[k]``; all zeros otherwise.
+    has_seed : ndarray of shape (K,), bool
+        False for a class with no strictly larger class to seed from (the largest class,
+        classes tied with it) or when ``beta == 1`` (every translation would be rejected).
+    """
+    accept = acceptance_probability(counts, beta)
+    total = accept.sum(axis=1)
+    has_seed = total > 0
+    q = np.zeros_like(accept)
+    q[has_seed] = accept[has_seed] / total[has_seed, None]
+    return q, has_seed
+
+
+@dataclass
+class TranslationPlan:
+    """What Algorithm 1 lines 2-6 decide for every sample to add.
+
+    Attributes
+    ----------
+    target : ndarray of shape (n_new,)
+        Target class index ``k`` of each new sample (grouped by class, in the order of the
+        strategy).
+    seed_class : ndarray of shape (n_new,)
+        Seed class index ``k0``; -1 where the target class has no larger class to seed from.
+    seed_index : ndarray of shape (n_new,)
+        Row of the data set used as seed ``x0``; for a fallback it is a random real sample
+        of the target class.
+    fallback : ndarray of shape (n_new,), bool
+        True where the class has no possible seed class: the new sample is a copy.
+    accept_probability : ndarray of shape (n_new,)
+        ``1 - beta^((N_k0 - N_k)^+)`` of each planned translation (0 for fallbacks).
+    """
+
+    target: np.ndarray
+    seed_class: np.ndarray
+    seed_index: np.ndarray
+    fallback: np.ndarray
+    accept_probability: np.ndarray
+
+
+def plan_translations(
+    y_index: np.ndarray,
+    n_new: Mapping[int, int],
+    beta: float,
+    random_state: np.random.RandomState,
+) -> TranslationPlan:
+    """Algorithm 1 lines 2-6: seed class and seed sample for every sample to add.
+
+    Parameters
+    ----------
+    y_index : ndarray of shape (n_samples,)
+        Class index (0..K-1) of every training sample.
+    n_new : mapping class index -> int
+        How many samples to add to each class (imbalanced-learn's ``sampling_strategy_``
+        for an over-sampler, keyed by class index).
+    beta : float in [0, 1]
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    TranslationPlan
+    """
+    y_index = np.asarray(y_index)
+    n_classes = int(y_index.max()) + 1 if y_index.size else 0
+    counts = np.bincount(y_index, minlength=n_classes)
+    members = [np.flatnonzero(y_index == c) for c in range(n_classes)]
+    q, has_seed = seed_class_distribution(counts, beta)
+    accept = acceptance_probability(counts, beta)
+
+    targets, seed_classes, seed_indices, fallbacks = [], [], [], []
+    for k, n in n_new.items():
+        n = int(n)
+        if n <= 0:
+            continue
+        targets.append(np.full(n, k, dtype=np.int64))
+        if has_seed[k]:
+            k0 = random_state.choice(n_classes, size=n, p=q[k])
+            # Uniform seed within its class: one uniform draw mapped to a member index.
+            u = random_state.random_sample(n)
+            seed = np.empty(n, dtype=np.int64)
+            for c in np.unique(k0):
+                sel = k0 == c
+                pos = np.minimum((u[sel] * counts[c]).astype(np.int64), counts[c] - 1)
+                seed[sel] = members[c][pos]
+            seed_classes.append(k0.astype(np.int64))
+            seed_indices.append(seed)
+            fallbacks.append(np.zeros(n, dtype=bool))
+        else:
+            seed_classes.append(np.full(n, -1, dtype=np.int64))
+            seed_indices.append(random_state.choice(members[k], size=n))
+            fallbacks.append(np.ones(n, dtype=bool))
+    if not targets:
+        empty = np.empty(0, dtype=np.int64)
+        return TranslationPlan(empty, empty, empty, np.empty(0, bool), np.empty(0))
+    target = np.concatenate(targets)
+    seed_class = np.concatenate(seed_classes)
+    fallback = np.concatenate(fallbacks)
+    p_accept = np.where(fallback, 0.0, accept[target, np.maximum(seed_class, 0)])
+    return TranslationPlan(
+        target=target,
+        seed_class=seed_class,
+        seed_index=np.concatenate(seed_indices),
+        fallback=fallback,
+        accept_probability=p_accept,
+    )
+
+
+@dataclass
+class BatchPlan:
+    """The batch-wise generation rule applied to one mini-batch.
+
+    Attributes
+    ----------
+    target_pos : torch.LongTensor of shape (m,)
+        Positions in the batch chosen as generation targets that found a seed.
+    seed_pos : torch.LongTensor of shape (m,)
+        For each of them, the position of its seed in the same batch.
+    n_targets : int
+        Positions chosen as targets, including those that found no eligible seed.
+    n_no_seed : int
+        Targets with no strictly larger class in the batch (they keep their real sample).
+    """
+
+    target_pos: torch.Tensor
+    seed_pos: torch.Tensor
+    n_targets: int
+    n_no_seed: int
+
+
+def plan_batch_translations(
+    y: torch.Tensor,
+    counts: torch.Tensor,
+    beta: float,
+    generator: torch.Generator | None = None,
+) -> BatchPlan:
+    """The paper's batch-wise rule ("Practical implementation via re-sampling").
+
+    Entry ``i`` of a (class-balanced) batch becomes a generation target with probability
+    ``1 - N_{y_i} / N_max``; its seed is drawn from the same batch with weights
+    ``1 - beta^((N_{y_j} - N_{y_i})^+)`` (strictly larger classes only). A target with no
+    eligible seed in the batch keeps its real sample. Runs on ``y``'s device, with no
+    host synchronisation other than the two returned counts.
+
+    Parameters
+    ----------
+    y : torch.LongTensor of shape (B,)
+        Class indices of the batch.
+    counts : torch.Tensor of shape (K,)
+        Training samples per class ``N_k``, on ``y``'s device.
+    beta : float in [0, 1]
+    generator : torch.Generator, optional
+        On ``y``'s device.
+
+    Returns
+    -------
+    BatchPlan
+    """
+    counts = counts.to(device=y.device, dtype=torch.float64)
+    n_y = counts[y]
+    p_target = 1.0 - n_y / counts.max()
+    is_target = torch.rand(y.shape, generator=generator, device=y.device, dtype=torch.float64)
+    is_target = is_target < p_target
+    gap = (n_y[None, :] - n_y[:, None]).clamp_min(0.0)  # [i, j] = (N_{y_j} - N_{y_i})^+
+    weights = torch.where(gap > 0, 1.0 - torch.pow(torch.as_tensor(beta, dtype=gap.dtype), gap),
+                          torch.zeros_like(gap))
+    has_seed = weights.sum(dim=1) > 0
+    chosen = is_target & has_seed
+    target_pos = torch.nonzero(chosen).view(-1)
+    if target_pos.numel():
+        seed_pos = torch.multinomial(weights[target_pos], 1, generator=generator).view(-1)
+    else:
+        seed_pos = target_pos.clone()
+    n_targets = int(is_target.sum())
+    return BatchPlan(
+        target_pos=target_pos,
+        seed_pos=seed_pos,
+        n_targets=n_targets,
+        n_no_seed=n_targets - int(target_pos.numel()),
+    )

@@ -1,0 +1,267 @@
+"""The translation engine: Eq. (2) of the paper, Algorithm 1 lines 7-11.
+
+One function, :func:`translate`, written once in plain torch and used by both front ends
+(:class:`~m2m_sampler.M2MOverSampler` and :class:`~m2m_sampler.M2MClassifier`).
+
+Starting from seeds ``x0`` of classes ``k0``, it takes ``n_steps`` normalised gradient
+steps
+
+    x <- clip(x - eta * d / ||d||_2),   d = grad_x [ CE(g(x), k) + lam * f_k0(x) ]
+
+from ``x0 + delta`` (a small random start, Algorithm 1 line 7), and returns the final
+points ``x*`` together with ``g``'s probability of the target class ``k`` at ``x*``
+(what the rejection rule of :mod:`m2m_sampler.rejection` compares with ``gamma``).
+
+Properties the front ends rely on:
+
+* vectorised over a chunk of seeds; chunks of ``batch_size`` bound the memory whatever
+  the number of seeds;
+* any input shape (``x0`` is ``(n, *input_shape)``), any device (the device of ``x0``),
+  float32 master copy of ``x`` so that bf16 models (or ``amp_dtype=torch.bfloat16``
+  autocast) keep the step direction exact enough;
+* ``g`` and ``f`` run in eval mode (BatchNorm running statistics, no dropout) and every
+  sub-module's mode is restored afterwards;
+* gradients are taken with respect to the input only (:func:`torch.autograd.grad`), so
+  nothing accumulates in the models' ``.grad`` and no ``requires_grad`` flag is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._torch_utils import eval_mode, floating_dtype
+
+__all__ = ["translate", "target_probability", "random_start"]
+
+ClipRange = tuple[float | torch.Tensor, float | torch.Tensor] | None
+
+
+def translate(
+    g: nn.Module,
+    x0: torch.Tensor,
+    k0: torch.Tensor | Sequence[int],
+    k: torch.Tensor | Sequence[int],
+    *,
+    f: nn.Module | None = None,
+    lam: float = 0.5,
+    step_size: float = 0.1,
+    n_steps: int = 10,
+    clip: ClipRange = None,
+    noise: float = 0.5,
+    batch_size: int | None = 512,
+    generator: torch.Generator | None = None,
+    amp_dtype: torch.dtype | None = None,
+    callback: Callable[[int, int], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translate seeds ``x0`` of classes ``k0`` towards target classes ``k`` (Eq. 2).
+
+    Parameters
+    ----------
+    g : torch.nn.Module
+        The pre-trained classifier: maps ``(m, *input_shape)`` to ``(m, K)`` logits.
+    x0 : torch.Tensor of shape (n, *input_shape)
+        The seeds. The computation runs on ``x0.device``; ``g`` and ``f`` must live there.
+    k0 : tensor or sequence of int, shape (n,)
+        Class index (0..K-1) of each seed; used by the ``lam * f_k0(x)`` term.
+    k : tensor or sequence of int, shape (n,)
+        Target class index of each seed.
+    f : torch.nn.Module, optional
+        The target classifier. ``None`` skips the ``lam`` term (the paper's
+        ``lambda = 0`` ablation), as does ``lam == 0``.
+    lam : float, default=0.5
+        Weight of ``f``'s raw logit of the seed class (``lambda`` in Eq. 2).
+    step_size : float, default=0.1
+        ``eta``: L2 length of every step, in input units.
+    n_steps : int, default=10
+        ``T``: number of steps.
+    clip : (low, high) or None, default=None
+        Box the iterate is clamped to after the random start and after every step (for
+        instance ``(0.0, 1.0)`` for images in pixel space). ``low`` and ``high`` may be
+        scalars or tensors broadcastable to one sample (per-feature bounds).
+        ``None`` leaves it unbounded (tabular data).
+    noise : float, default=0.5
+        L2 norm of the random start ``delta``, relative to ``step_size``: ``delta`` is a
+        uniformly random direction of length ``noise * step_size`` (Algorithm 1 line 7).
+    batch_size : int or None, default=512
+        Number of seeds translated together. ``None`` translates all at once.
+    generator : torch.Generator, optional
+        Source of the random start, on ``x0``'s device, for reproducible output.
+    amp_dtype : torch.dtype, optional
+        Run the forward passes under :func:`torch.autocast` with this dtype
+        (``torch.bfloat16`` on GPUs). The iterate itself stays float32.
+    callback : callable, optional
+        Called as ``callback(n_done, n_total)`` after every chunk (progress reports).
+
+    Returns
+    -------
+    x_star : torch.Tensor of shape (n, *input_shape)
+        The translated points, in the dtype of ``x0``.
+    prob : torch.Tensor of shape (n,)
+        ``softmax(g(x_star))[k]`` in float32.
+
+    Notes
+    -----
+    The per-sample L2 norm runs over all input values of the sample; a sample whose
+    gradient is exactly zero does not move. There is no epsilon-ball projection, as in
+    the authors' code. Per-sample gradients are obtained from one backward pass of the
+    summed loss, which is exact because ``g`` and ``f`` act on samples independently in
+    eval mode.
+    """
+    if x0.ndim < 2:
+        raise ValueError(f"x0 must have shape (n, *input_shape); got shape {tuple(x0.shape)}.")
+    n = x0.shape[0]
+    device = x0.device
+    k0_t = torch.as_tensor(k0, dtype=torch.long, device=device).reshape(-1)
+    k_t = torch.as_tensor(k, dtype=torch.long, device=device).reshape(-1)
+    if k0_t.numel() != n or k_t.numel() != n:
+        raise ValueError(
+            f"x0 has {n} seeds but k0 has {k0_t.numel()} and k has {k_t.numel()} entries."
+        )
+    if n_steps < 0 or step_size < 0 or noise < 0:
+        raise ValueError("n_steps, step_size and noise must be non-negative.")
+    use_f = f is not None and lam != 0
+    chunk = n if batch_size is None else int(batch_size)
+    if chunk < 1:
+        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size}.")
+
+    xs: list[torch.Tensor] = []
+    probs: list[torch.Tensor] = []
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(eval_mode(g, f if use_f else None))
+        stack.enter_context(torch.inference_mode(False))
+        for start in range(0, n, max(chunk, 1)):
+            stop = min(start + chunk, n)
+            x_star, prob = _translate_chunk(
+                g,
+                f if use_f else None,
+                x0[start:stop],
+                k0_t[start:stop],
+                k_t[start:stop],
+                lam=lam,
+                step_size=step_size,
+                n_steps=n_steps,
+                clip=clip,
+                noise=noise,
+                generator=generator,
+                amp_dtype=amp_dtype,
+            )
+            xs.append(x_star.to(x0.dtype))
+            probs.append(prob)
+            if callback is not None:
+                callback(stop, n)
+    if not xs:
+        return x0.clone(), torch.empty(0, device=device)
+    return torch.cat(xs), torch.cat(probs)
+
+
+def target_probability(
+    g: nn.Module,
+    x: torch.Tensor,
+    k: torch.Tensor,
+    *,
+    amp_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """``softmax(g(x))[k]`` per sample, in float32, without gradients (g in eval mode)."""
+    with eval_mode(g), torch.no_grad():
+        logits = _forward(g, x, amp_dtype)
+        return logits.softmax(dim=1).gather(1, k.view(-1, 1)).squeeze(1)
+
+
+def random_start(
+    x0: torch.Tensor,
+    radius: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``x0 + delta`` with ``delta`` uniform on the L2 sphere of ``radius`` (per sample).
+
+    Returned in float32 (the engine's master copy).
+    """
+    x = x0.detach().to(torch.float32).clone()
+    if radius > 0:
+        direction = torch.randn(x.shape, generator=generator, device=x.device)
+        direction = direction / _per_sample_norm(direction).clamp_min(1e-12)
+        x = x + radius * direction
+    return x
+
+
+def _translate_chunk(
+    g: nn.Module,
+    f: nn.Module | None,
+    x0: torch.Tensor,
+    k0: torch.Tensor,
+    k: torch.Tensor,
+    *,
+    lam: float,
+    step_size: float,
+    n_steps: int,
+    clip: ClipRange,
+    noise: float,
+    generator: torch.Generator | None,
+    amp_dtype: torch.dtype | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    low, high = _clip_bounds(clip, x0)
+    x = _clamp(random_start(x0, noise * step_size, generator), low, high)
+    for _ in range(n_steps):
+        x.requires_grad_(True)
+        with torch.enable_grad():
+            logits = _forward(g, x, amp_dtype)
+            loss = F.cross_entropy(logits, k, reduction="sum")
+            if f is not None:
+                f_logits = _forward(f, x, amp_dtype)
+                loss = loss + lam * f_logits.gather(1, k0.view(-1, 1)).sum()
+        (d,) = torch.autograd.grad(loss, x)
+        with torch.no_grad():
+            norm = _per_sample_norm(d).clamp_min(torch.finfo(torch.float32).tiny)
+            x = _clamp(x.detach() - step_size * d / norm, low, high)
+    prob = target_probability(g, x, k, amp_dtype=amp_dtype)
+    return x.detach(), prob
+
+
+def _forward(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -> torch.Tensor:
+    """Logits of ``model`` at ``x`` as float32 (n, K); casts ``x`` to the model's dtype."""
+    if amp_dtype is not None:
+        with torch.autocast(device_type=x.device.type, dtype=amp_dtype):
+            out = model(x)
+    else:
+        out = model(x.to(floating_dtype(model)))
+    if out.ndim != 2 or out.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"the model must return logits of shape (n_samples, n_classes); for an input of "
+            f"shape {tuple(x.shape)} it returned shape {tuple(out.shape)}."
+        )
+    return out.float()
+
+
+def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
+    """L2 norm of each sample over all its values, shaped to broadcast against ``t``."""
+    norm = t.flatten(1).norm(dim=1)
+    return norm.view(-1, *([1] * (t.ndim - 1)))
+
+
+def _clip_bounds(
+    clip: ClipRange, like: torch.Tensor
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    if clip is None:
+        return None, None
+    try:
+        low, high = clip
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"clip must be None or a (low, high) pair; got {clip!r}.") from exc
+
+    def as_bound(b: float | torch.Tensor | None) -> torch.Tensor | None:
+        if b is None:
+            return None
+        return torch.as_tensor(b, dtype=torch.float32, device=like.device)
+
+    return as_bound(low), as_bound(high)
+
+
+def _clamp(x: torch.Tensor, low: torch.Tensor | None, high: torch.Tensor | None) -> torch.Tensor:
+    if low is None and high is None:
+        return x
+    return torch.clamp(x, min=low, max=high)
