@@ -12,7 +12,8 @@ sorted-label order. Accepted:
 * a fitted scikit-learn ``LogisticRegression``, ``SGDClassifier(loss='log_loss')`` or
   ``MLPClassifier``, converted *exactly* (same ``predict_proba`` up to float32 rounding);
 * a fitted scikit-learn ``Pipeline`` of ``StandardScaler`` / ``MinMaxScaler`` /
-  ``MaxAbsScaler`` steps ending in one of those classifiers.
+  ``MaxAbsScaler`` steps ending in one of those classifiers;
+* any of these wrapped in :class:`sklearn.frozen.FrozenEstimator`.
 
 :func:`default_generator` builds the ``g`` that :class:`~m2m_sampler.M2MOverSampler` fits
 when none is given.
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -278,6 +280,8 @@ def as_torch_classifier(
     """
     if isinstance(estimator, nn.Module):
         return estimator, False
+    if isinstance(estimator, FrozenEstimator):
+        estimator = estimator.estimator
     if _is_skorch_net(estimator):
         module = _skorch_to_torch(estimator)
     elif hasattr(estimator, "predict_proba") or isinstance(

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
+from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn_compat.utils.validation import validate_data
@@ -234,6 +235,19 @@ default=None
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_clone__(self):
+        """Clone the hyper-parameters, but share ``g`` and ``f``.
+
+        ``g`` and ``f`` are pre-trained models, not estimators to refit: scikit-learn's
+        default ``clone`` would return them *unfitted* (scikit-learn and skorch models)
+        and break ``GridSearchCV`` and ``cross_validate``. They are shared instead, which
+        is safe because the sampler never modifies them (it works on frozen copies).
+        """
+        params = self.get_params(deep=False)
+        shared = {"g": params.pop("g"), "f": params.pop("f")}
+        cloned = {name: clone(value, safe=False) for name, value in params.items()}
+        return type(self)(**shared, **cloned)
+
     # ------------------------------------------------------------------ validation
     def _check_X_y(self, X, y, accept_sparse=None):
         # Translations are real-valued: integer input is converted to float64, and sparse
@@ -403,9 +417,8 @@ default=None
             ok = passes_gamma(prob, self.gamma).cpu().numpy()
             keep = pos[ok]
             accepted[keep] = True
-            new_rows[keep] = x_star[torch.as_tensor(ok, device=device)].reshape(
-                len(keep), -1
-            ).cpu().numpy().astype(X.dtype, copy=False)
+            rows = x_star[torch.as_tensor(ok, device=device)].reshape(len(keep), X.shape[1])
+            new_rows[keep] = rows.cpu().numpy().astype(X.dtype, copy=False)
             if self.verbose >= 2:
                 done = min(start + self.batch_size, len(to_translate))
                 rate = done / max(time.perf_counter() - start_time, 1e-9)

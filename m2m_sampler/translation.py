@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -115,13 +116,6 @@ def translate(
     if x0.ndim < 2:
         raise ValueError(f"x0 must have shape (n, *input_shape); got shape {tuple(x0.shape)}.")
     n = x0.shape[0]
-    device = x0.device
-    k0_t = torch.as_tensor(k0, dtype=torch.long, device=device).reshape(-1)
-    k_t = torch.as_tensor(k, dtype=torch.long, device=device).reshape(-1)
-    if k0_t.numel() != n or k_t.numel() != n:
-        raise ValueError(
-            f"x0 has {n} seeds but k0 has {k0_t.numel()} and k has {k_t.numel()} entries."
-        )
     if n_steps < 0 or step_size < 0 or noise < 0:
         raise ValueError("n_steps, step_size and noise must be non-negative.")
     use_f = f is not None and lam != 0
@@ -134,6 +128,13 @@ def translate(
     with contextlib.ExitStack() as stack:
         stack.enter_context(eval_mode(g, f if use_f else None))
         stack.enter_context(torch.inference_mode(False))
+        device = x0.device
+        k0_t = _as_index(k0, device)
+        k_t = _as_index(k, device)
+        if k0_t.numel() != n or k_t.numel() != n:
+            raise ValueError(
+                f"x0 has {n} seeds but k0 has {k0_t.numel()} and k has {k_t.numel()} entries."
+            )
         for start in range(0, n, max(chunk, 1)):
             stop = min(start + chunk, n)
             x_star, prob = _translate_chunk(
@@ -155,7 +156,7 @@ def translate(
             if callback is not None:
                 callback(stop, n)
     if not xs:
-        return x0.clone(), torch.empty(0, device=device)
+        return x0.clone(), torch.empty(0, device=x0.device)
     return torch.cat(xs), torch.cat(probs)
 
 
@@ -179,11 +180,13 @@ def random_start(
 ) -> torch.Tensor:
     """``x0 + delta`` with ``delta`` uniform on the L2 sphere of ``radius`` (per sample).
 
-    Returned in float32 (the engine's master copy).
+    Returned as the engine's master copy: float64 for float64 seeds, float32 otherwise
+    (float16/bfloat16 seeds included).
     """
-    x = x0.detach().to(torch.float32).clone()
+    master = torch.float64 if x0.dtype == torch.float64 else torch.float32
+    x = x0.detach().to(master).clone()
     if radius > 0:
-        direction = torch.randn(x.shape, generator=generator, device=x.device)
+        direction = torch.randn(x.shape, generator=generator, device=x.device).to(master)
         direction = direction / _per_sample_norm(direction).clamp_min(1e-12)
         x = x + radius * direction
     return x
@@ -216,14 +219,17 @@ def _translate_chunk(
                 loss = loss + lam * f_logits.gather(1, k0.view(-1, 1)).sum()
         (d,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
-            norm = _per_sample_norm(d).clamp_min(torch.finfo(torch.float32).tiny)
+            norm = _per_sample_norm(d).clamp_min(torch.finfo(d.dtype).tiny)
             x = _clamp(x.detach() - step_size * d / norm, low, high)
     prob = target_probability(g, x, k, amp_dtype=amp_dtype)
     return x.detach(), prob
 
 
 def _forward(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -> torch.Tensor:
-    """Logits of ``model`` at ``x`` as float32 (n, K); casts ``x`` to the model's dtype."""
+    """Logits of ``model`` at ``x`` as float32 (float64 for a float64 model), shape (n, K).
+
+    ``x`` is cast to the model's floating dtype (a differentiable cast: the gradient comes
+    back in the dtype of the master copy)."""
     if amp_dtype is not None:
         with torch.autocast(device_type=x.device.type, dtype=amp_dtype):
             out = model(x)
@@ -234,7 +240,13 @@ def _forward(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -
             f"the model must return logits of shape (n_samples, n_classes); for an input of "
             f"shape {tuple(x.shape)} it returned shape {tuple(out.shape)}."
         )
-    return out.float()
+    return out if out.dtype == torch.float64 else out.float()
+
+
+def _as_index(labels: torch.Tensor | Sequence[int], device: torch.device) -> torch.Tensor:
+    if isinstance(labels, torch.Tensor):
+        return labels.to(device=device, dtype=torch.long).reshape(-1).clone()
+    return torch.as_tensor(np.asarray(labels), dtype=torch.long, device=device).reshape(-1)
 
 
 def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
@@ -256,7 +268,8 @@ def _clip_bounds(
     def as_bound(b: float | torch.Tensor | None) -> torch.Tensor | None:
         if b is None:
             return None
-        return torch.as_tensor(b, dtype=torch.float32, device=like.device)
+        dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
+        return torch.as_tensor(b, dtype=dtype, device=like.device)
 
     return as_bound(low), as_bound(high)
 
