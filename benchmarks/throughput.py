@@ -1,0 +1,253 @@
+"""Translation throughput of the M2m engine against the same model's training throughput.
+
+For each model (an MLP on tabular data, a small CNN and the paper's ResNet-32 on 32x32
+images) this measures, in one run on one machine:
+
+* ``train``: samples/s of plain SGD steps (forward, backward, optimizer step) at the
+  same batch size, model in train mode;
+* ``translate``: seeds/s of :func:`m2m_sampler.translate` (``n_steps`` input-gradient
+  steps plus the final forward of ``g``), without and with ``f``;
+* ``ratio = translate x n_steps / train``: above 1, one translation step costs less
+  than one training step per sample (the goals: >= 1.0 without f, >= 0.5 with f);
+* ``sampler``: end-to-end ``M2MOverSampler.fit_resample`` (seeds/s of accepted and
+  rejected translations, wall seconds), and imbalanced-learn's ``SMOTE`` wall time on
+  the same data.
+
+Usage::
+
+    python benchmarks/throughput.py                      # CPU, writes benchmarks/results/
+    python benchmarks/throughput.py --device cuda --out /tmp/gpu
+
+Timings on shared machines are noisy: compare the ratios of one run, not absolute
+numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from imblearn.over_sampling import SMOTE
+from torch import nn
+
+from m2m_sampler import M2MOverSampler, translate
+from m2m_sampler._torch_utils import resolve_device
+from m2m_sampler.datasets import load_digits_lt
+from m2m_sampler.models import MLP, ResNet32
+
+
+class SmallCNN(nn.Module):
+    """Three conv-BN-ReLU blocks (32/64/128 channels), global pooling, linear head."""
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                                 nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.features = nn.Sequential(block(3, 32), nn.MaxPool2d(2), block(32, 64),
+                                      nn.MaxPool2d(2), block(64, 128),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(128, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_throughput(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
+                     steps: int) -> float:
+    """Samples/s of SGD steps (forward, backward, momentum step) at ``batch``."""
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
+    n = x.shape[0]
+
+    def step(i: int) -> None:
+        idx = torch.arange(i * batch, (i + 1) * batch, device=x.device) % n
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+        opt.step()
+
+    step(0)  # warm-up
+    _sync(x.device)
+    start = time.perf_counter()
+    for i in range(steps):
+        step(i + 1)
+    _sync(x.device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def translate_throughput(g: nn.Module, f: nn.Module | None, x: torch.Tensor,
+                         n_classes: int, batch: int, n_steps: int) -> float:
+    """Seeds/s of the engine (``n_steps`` steps plus the final forward of g)."""
+    n = x.shape[0]
+    gen = torch.Generator(device=x.device).manual_seed(0)
+    k0 = torch.zeros(n, dtype=torch.long, device=x.device)
+    k = torch.randint(1, n_classes, (n,), generator=gen, device=x.device)
+    translate(g, x[:batch], k0[:batch], k[:batch], f=f, n_steps=1, batch_size=batch)  # warm
+    _sync(x.device)
+    start = time.perf_counter()
+    translate(g, x, k0, k, f=f, n_steps=n_steps, batch_size=batch, generator=gen)
+    _sync(x.device)
+    return n / (time.perf_counter() - start)
+
+
+def _bench_model(name: str, make, x: np.ndarray, y: np.ndarray, input_shape, *, device,
+                 batches, n_seeds, train_steps, n_steps, sampler_data) -> dict:
+    torch.manual_seed(0)
+    g, f = make().to(device), make().to(device)
+    xt = torch.as_tensor(x[:n_seeds], dtype=torch.float32, device=device)
+    xt = xt.reshape(-1, *input_shape)
+    yt = torch.as_tensor(y[:n_seeds], dtype=torch.long, device=device)
+    n_classes = int(y.max()) + 1
+    rows = []
+    for batch in batches:
+        train = train_throughput(make().to(device), xt, yt, batch, train_steps)
+        g.eval()
+        f.eval()
+        no_f = translate_throughput(g, None, xt, n_classes, batch, n_steps)
+        with_f = translate_throughput(g, f, xt, n_classes, batch, n_steps)
+        rows.append({
+            "batch_size": batch,
+            "train_samples_per_s": round(train, 1),
+            "translate_seeds_per_s_without_f": round(no_f, 1),
+            "translate_seeds_per_s_with_f": round(with_f, 1),
+            "ratio_without_f": round(no_f * n_steps / train, 3),
+            "ratio_with_f": round(with_f * n_steps / train, 3),
+        })
+        print(f"[{name}] batch {batch}: train {train:.0f}/s, translate {no_f:.0f}/s "
+              f"(with f {with_f:.0f}/s), ratio {rows[-1]['ratio_without_f']:.2f} / "
+              f"{rows[-1]['ratio_with_f']:.2f}", flush=True)
+    Xs, ys = sampler_data
+    sampler = M2MOverSampler(g, f=f, input_shape=input_shape, batch_size=max(batches),
+                             device=str(device), random_state=0, beta=0.9)
+    start = time.perf_counter()
+    X_res, _ = sampler.fit_resample(Xs, ys)
+    wall = time.perf_counter() - start
+    n_translated = sum(s["n_accepted"] + s["n_rejected_gamma"]
+                       for s in sampler.class_stats_.values())
+    start = time.perf_counter()
+    SMOTE(random_state=0, k_neighbors=min(5, int(np.bincount(ys).min()) - 1)).fit_resample(
+        Xs, ys)
+    smote = time.perf_counter() - start
+    sampler_row = {
+        "n_samples_in": int(len(Xs)),
+        "n_samples_added": int(len(X_res) - len(Xs)),
+        "n_translated": int(n_translated),
+        "translate_seconds": round(sampler.translation_time_, 3),
+        "translated_per_s": round(n_translated / max(sampler.translation_time_, 1e-9), 1),
+        "fit_resample_seconds": round(wall, 3),
+        "smote_seconds": round(smote, 3),
+    }
+    print(f"[{name}] M2MOverSampler (with f): {sampler_row}", flush=True)
+    return {"model": name, "input_shape": list(input_shape),
+            "n_parameters": sum(p.numel() for p in g.parameters()),
+            "n_seeds": int(xt.shape[0]), "rows": rows, "sampler": sampler_row}
+
+
+def _images(n: int, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    try:
+        from m2m_sampler.datasets import load_cifar10_lt
+
+        d = load_cifar10_lt(100, data_dir=data_dir, flatten=True)
+        return d.X_train[:n], d.y_train[:n], "CIFAR-LT-10 rho=100 (first rows)"
+    except (FileNotFoundError, OSError):
+        rng = np.random.RandomState(0)
+        y = rng.randint(0, 10, n)
+        return rng.rand(n, 3 * 32 * 32).astype(np.float32), y, "uniform random pixels"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--n-steps", type=int, default=10)
+    parser.add_argument("--batches", default="256,512")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    batches = [int(b) for b in args.batches.split(",")]
+    scale = 0.125 if args.quick else 1.0
+
+    digits = load_digits_lt(10)
+    X_tab = np.tile(digits.X_train, (8, 1))
+    y_tab = np.tile(digits.y_train, 8)
+    X_img, y_img, img_source = _images(int(2048 * scale) if device.type == "cpu" else 8192,
+                                       args.data_dir)
+    results = []
+    common = dict(device=device, batches=batches, n_steps=args.n_steps)
+    results.append(_bench_model(
+        "MLP(64-256-10) on digits", lambda: MLP(64, 10, hidden=(256,)), X_tab, y_tab, (64,),
+        n_seeds=int(4096 * scale), train_steps=int(40 * scale) or 2,
+        sampler_data=(digits.X_train, digits.y_train), **common))
+    lt = np.concatenate([np.flatnonzero(y_img == c)[: max(2, 200 >> c)] for c in range(10)])
+    results.append(_bench_model(
+        "SmallCNN on 3x32x32", SmallCNN, X_img, y_img, (3, 32, 32),
+        n_seeds=int(1024 * scale) if device.type == "cpu" else 8192,
+        train_steps=max(2, int(8 * scale)) if device.type == "cpu" else 40,
+        sampler_data=(X_img[lt], y_img[lt]), **common))
+    results.append(_bench_model(
+        "ResNet-32 on 3x32x32", ResNet32, X_img, y_img, (3, 32, 32),
+        n_seeds=int(512 * scale) if device.type == "cpu" else 8192,
+        train_steps=max(2, int(4 * scale)) if device.type == "cpu" else 40,
+        sampler_data=(X_img[lt], y_img[lt]), **common))
+
+    meta = {
+        "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
+        "device": str(device),
+        "machine": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda_device": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "n_steps": args.n_steps,
+        "image_data": img_source,
+        "timestamp": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"throughput_{device.type}"
+    (out / f"{tag}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    lines = [f"# Translation throughput ({device.type})", "",
+             f"`{meta['command']}` on {meta['machine']} ({meta['processor']}, "
+             f"{meta['cpu_count']} threads), torch {meta['torch']}, "
+             f"{meta['timestamp']}. T = {args.n_steps} steps. Images: {img_source}.", "",
+             "ratio = translated seeds/s x T / training samples/s (goal: >= 1.0 without f, "
+             ">= 0.5 with f).", "",
+             "| model | batch | train samples/s | translate seeds/s (no f) | ratio (no f) "
+             "| translate seeds/s (with f) | ratio (with f) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        for row in r["rows"]:
+            lines.append(
+                f"| {r['model']} | {row['batch_size']} | {row['train_samples_per_s']:.0f} | "
+                f"{row['translate_seeds_per_s_without_f']:.0f} | {row['ratio_without_f']:.2f} |"
+                f" {row['translate_seeds_per_s_with_f']:.0f} | {row['ratio_with_f']:.2f} |")
+    lines += ["", "End to end (`M2MOverSampler(g, f=f, beta=0.9).fit_resample`, with f) "
+              "against imbalanced-learn's SMOTE on the same data:", "",
+              "| model | samples in | added | translated | translated/s | fit_resample s "
+              "| SMOTE s |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        s = r["sampler"]
+        lines.append(f"| {r['model']} | {s['n_samples_in']} | {s['n_samples_added']} | "
+                     f"{s['n_translated']} | {s['translated_per_s']:.0f} | "
+                     f"{s['fit_resample_seconds']:.2f} | {s['smote_seconds']:.3f} |")
+    (out / f"{tag}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / tag}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
