@@ -21,6 +21,7 @@ Where each step of the paper lives:
 """
 
 from ._version import __version__
+from .classifier import M2MClassifier
 from .net import NetClassifier
 from .over_sampler import M2MOverSampler
 from .rejection import gamma_from_loss_threshold
@@ -28,6 +29,7 @@ from .translation import translate
 
 __all__ = [
     "M2MOverSampler",
+    "M2MClassifier",
     "NetClassifier",
     "translate",
     "gamma_from_loss_threshold",

@@ -19,12 +19,13 @@ fixes these for the long-tailed setting, and is the base of
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EpochScoring
+from skorch.callbacks import BatchScoring, EpochScoring
 from skorch.utils import _identity, to_numpy
 
 __all__ = ["NetClassifier"]
@@ -91,19 +92,22 @@ class NetClassifier(NeuralNetClassifier):
             **kwargs,
         )
 
-    @property
-    def _default_callbacks(self):
+    def initialize_callbacks(self):
+        """Initialise the callbacks; scorers compare predictions with the original labels.
+
+        skorch's datasets hold label *indices* while ``predict`` returns labels, so every
+        ``EpochScoring`` / ``BatchScoring`` that uses skorch's default target extractor
+        gets (a copy of it with) one that maps indices back to ``classes_``.
+        """
+        super().initialize_callbacks()
         callbacks = []
-        for name, cb in super()._default_callbacks:
-            if name == "valid_acc":
-                cb = EpochScoring(
-                    "accuracy",
-                    name="valid_acc",
-                    lower_is_better=False,
-                    target_extractor=_DecodeTarget(self),
-                )
+        for name, cb in self.callbacks_:
+            if isinstance(cb, EpochScoring | BatchScoring) and cb.target_extractor is to_numpy:
+                cb = copy.copy(cb)
+                cb.target_extractor = _DecodeTarget(self)
             callbacks.append((name, cb))
-        return callbacks
+        self.callbacks_ = callbacks
+        return self
 
     # ----------------------------------------------------------------- labels
     def _encode_y(self, y, reset: bool):

@@ -114,3 +114,22 @@ def test_bad_estimators():
     net = NetClassifier(nn.Linear, module__in_features=6, module__out_features=3)
     with pytest.raises(NotFittedError, match="not initialized"):
         as_torch_classifier(net)
+
+
+def test_net_classifier_scorers_use_original_labels():
+    from skorch.callbacks import EpochScoring
+    from skorch.dataset import ValidSplit
+
+    X, y = _data(3)
+    labels = np.array(["ant", "bee", "cow"])[y]
+    user_cb = EpochScoring("accuracy", on_train=True, name="train_acc", lower_is_better=False)
+    torch.manual_seed(0)
+    net = NetClassifier(nn.Linear, module__in_features=6, module__out_features=3,
+                        max_epochs=4, lr=0.05, train_split=ValidSplit(4, stratified=True),
+                        callbacks=[user_cb], verbose=0).fit(X, labels)
+    assert user_cb.target_extractor.__name__ == "to_numpy"  # the caller's object is kept
+    valid_acc = net.history[-1, "valid_acc"]
+    train_acc = net.history[-1, "train_acc"]
+    # the scores are real accuracies against the string labels, not index/label mismatches
+    assert valid_acc > 0.5 and train_acc > 0.5
+    assert net.score(X, labels) == pytest.approx(np.mean(net.predict(X) == labels))
