@@ -49,12 +49,19 @@ class SmallCNN(nn.Module):
         super().__init__()
 
         def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-                                 nn.BatchNorm2d(cout), nn.ReLU())
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()
+            )
 
-        self.features = nn.Sequential(block(3, 32), nn.MaxPool2d(2), block(32, 64),
-                                      nn.MaxPool2d(2), block(64, 128),
-                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.features = nn.Sequential(
+            block(3, 32),
+            nn.MaxPool2d(2),
+            block(32, 64),
+            nn.MaxPool2d(2),
+            block(64, 128),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
         self.head = nn.Linear(128, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -66,8 +73,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_throughput(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
-                     steps: int) -> float:
+def train_throughput(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, steps: int
+) -> float:
     """Samples/s of SGD steps (forward, backward, momentum step) at ``batch``."""
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
@@ -88,8 +96,9 @@ def train_throughput(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: 
     return steps * batch / (time.perf_counter() - start)
 
 
-def translate_throughput(g: nn.Module, f: nn.Module | None, x: torch.Tensor,
-                         n_classes: int, batch: int, n_steps: int) -> float:
+def translate_throughput(
+    g: nn.Module, f: nn.Module | None, x: torch.Tensor, n_classes: int, batch: int, n_steps: int
+) -> float:
     """Seeds/s of the engine (``n_steps`` steps plus the final forward of g)."""
     n = x.shape[0]
     gen = torch.Generator(device=x.device).manual_seed(0)
@@ -103,8 +112,20 @@ def translate_throughput(g: nn.Module, f: nn.Module | None, x: torch.Tensor,
     return n / (time.perf_counter() - start)
 
 
-def _bench_model(name: str, make, x: np.ndarray, y: np.ndarray, input_shape, *, device,
-                 batches, n_seeds, train_steps, n_steps, sampler_data) -> dict:
+def _bench_model(
+    name: str,
+    make,
+    x: np.ndarray,
+    y: np.ndarray,
+    input_shape,
+    *,
+    device,
+    batches,
+    n_seeds,
+    train_steps,
+    n_steps,
+    sampler_data,
+) -> dict:
     torch.manual_seed(0)
     g, f = make().to(device), make().to(device)
     xt = torch.as_tensor(x[:n_seeds], dtype=torch.float32, device=device)
@@ -118,28 +139,40 @@ def _bench_model(name: str, make, x: np.ndarray, y: np.ndarray, input_shape, *, 
         f.eval()
         no_f = translate_throughput(g, None, xt, n_classes, batch, n_steps)
         with_f = translate_throughput(g, f, xt, n_classes, batch, n_steps)
-        rows.append({
-            "batch_size": batch,
-            "train_samples_per_s": round(train, 1),
-            "translate_seeds_per_s_without_f": round(no_f, 1),
-            "translate_seeds_per_s_with_f": round(with_f, 1),
-            "ratio_without_f": round(no_f * n_steps / train, 3),
-            "ratio_with_f": round(with_f * n_steps / train, 3),
-        })
-        print(f"[{name}] batch {batch}: train {train:.0f}/s, translate {no_f:.0f}/s "
-              f"(with f {with_f:.0f}/s), ratio {rows[-1]['ratio_without_f']:.2f} / "
-              f"{rows[-1]['ratio_with_f']:.2f}", flush=True)
+        rows.append(
+            {
+                "batch_size": batch,
+                "train_samples_per_s": round(train, 1),
+                "translate_seeds_per_s_without_f": round(no_f, 1),
+                "translate_seeds_per_s_with_f": round(with_f, 1),
+                "ratio_without_f": round(no_f * n_steps / train, 3),
+                "ratio_with_f": round(with_f * n_steps / train, 3),
+            }
+        )
+        print(
+            f"[{name}] batch {batch}: train {train:.0f}/s, translate {no_f:.0f}/s "
+            f"(with f {with_f:.0f}/s), ratio {rows[-1]['ratio_without_f']:.2f} / "
+            f"{rows[-1]['ratio_with_f']:.2f}",
+            flush=True,
+        )
     Xs, ys = sampler_data
-    sampler = M2MOverSampler(g, f=f, input_shape=input_shape, batch_size=max(batches),
-                             device=str(device), random_state=0, beta=0.9)
+    sampler = M2MOverSampler(
+        g,
+        f=f,
+        input_shape=input_shape,
+        batch_size=max(batches),
+        device=str(device),
+        random_state=0,
+        beta=0.9,
+    )
     start = time.perf_counter()
     X_res, _ = sampler.fit_resample(Xs, ys)
     wall = time.perf_counter() - start
-    n_translated = sum(s["n_accepted"] + s["n_rejected_gamma"]
-                       for s in sampler.class_stats_.values())
+    n_translated = sum(
+        s["n_accepted"] + s["n_rejected_gamma"] for s in sampler.class_stats_.values()
+    )
     start = time.perf_counter()
-    SMOTE(random_state=0, k_neighbors=min(5, int(np.bincount(ys).min()) - 1)).fit_resample(
-        Xs, ys)
+    SMOTE(random_state=0, k_neighbors=min(5, int(np.bincount(ys).min()) - 1)).fit_resample(Xs, ys)
     smote = time.perf_counter() - start
     sampler_row = {
         "n_samples_in": int(len(Xs)),
@@ -151,9 +184,14 @@ def _bench_model(name: str, make, x: np.ndarray, y: np.ndarray, input_shape, *, 
         "smote_seconds": round(smote, 3),
     }
     print(f"[{name}] M2MOverSampler (with f): {sampler_row}", flush=True)
-    return {"model": name, "input_shape": list(input_shape),
-            "n_parameters": sum(p.numel() for p in g.parameters()),
-            "n_seeds": int(xt.shape[0]), "rows": rows, "sampler": sampler_row}
+    return {
+        "model": name,
+        "input_shape": list(input_shape),
+        "n_parameters": sum(p.numel() for p in g.parameters()),
+        "n_seeds": int(xt.shape[0]),
+        "rows": rows,
+        "sampler": sampler_row,
+    }
 
 
 def _images(n: int, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -176,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="256,512")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     batches = [int(b) for b in args.batches.split(",")]
     scale = 0.125 if args.quick else 1.0
@@ -184,25 +227,51 @@ def main(argv: list[str] | None = None) -> int:
     digits = load_digits_lt(10)
     X_tab = np.tile(digits.X_train, (8, 1))
     y_tab = np.tile(digits.y_train, 8)
-    X_img, y_img, img_source = _images(int(2048 * scale) if device.type == "cpu" else 8192,
-                                       args.data_dir)
+    X_img, y_img, img_source = _images(
+        int(2048 * scale) if device.type == "cpu" else 8192, args.data_dir
+    )
     results = []
     common = dict(device=device, batches=batches, n_steps=args.n_steps)
-    results.append(_bench_model(
-        "MLP(64-256-10) on digits", lambda: MLP(64, 10, hidden=(256,)), X_tab, y_tab, (64,),
-        n_seeds=int(4096 * scale), train_steps=int(40 * scale) or 2,
-        sampler_data=(digits.X_train, digits.y_train), **common))
+    results.append(
+        _bench_model(
+            "MLP(64-256-10) on digits",
+            lambda: MLP(64, 10, hidden=(256,)),
+            X_tab,
+            y_tab,
+            (64,),
+            n_seeds=int(4096 * scale),
+            train_steps=int(40 * scale) or 2,
+            sampler_data=(digits.X_train, digits.y_train),
+            **common,
+        )
+    )
     lt = np.concatenate([np.flatnonzero(y_img == c)[: max(2, 200 >> c)] for c in range(10)])
-    results.append(_bench_model(
-        "SmallCNN on 3x32x32", SmallCNN, X_img, y_img, (3, 32, 32),
-        n_seeds=int(1024 * scale) if device.type == "cpu" else 8192,
-        train_steps=max(2, int(8 * scale)) if device.type == "cpu" else 40,
-        sampler_data=(X_img[lt], y_img[lt]), **common))
-    results.append(_bench_model(
-        "ResNet-32 on 3x32x32", ResNet32, X_img, y_img, (3, 32, 32),
-        n_seeds=int(512 * scale) if device.type == "cpu" else 8192,
-        train_steps=max(2, int(4 * scale)) if device.type == "cpu" else 40,
-        sampler_data=(X_img[lt], y_img[lt]), **common))
+    results.append(
+        _bench_model(
+            "SmallCNN on 3x32x32",
+            SmallCNN,
+            X_img,
+            y_img,
+            (3, 32, 32),
+            n_seeds=int(1024 * scale) if device.type == "cpu" else 8192,
+            train_steps=max(2, int(8 * scale)) if device.type == "cpu" else 40,
+            sampler_data=(X_img[lt], y_img[lt]),
+            **common,
+        )
+    )
+    results.append(
+        _bench_model(
+            "ResNet-32 on 3x32x32",
+            ResNet32,
+            X_img,
+            y_img,
+            (3, 32, 32),
+            n_seeds=int(512 * scale) if device.type == "cpu" else 8192,
+            train_steps=max(2, int(4 * scale)) if device.type == "cpu" else 40,
+            sampler_data=(X_img[lt], y_img[lt]),
+            **common,
+        )
+    )
 
     meta = {
         "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
@@ -220,30 +289,42 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tag = f"throughput_{device.type}"
     (out / f"{tag}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    lines = [f"# Translation throughput ({device.type})", "",
-             f"`{meta['command']}` on {meta['machine']} ({meta['processor']}, "
-             f"{meta['cpu_count']} threads), torch {meta['torch']}, "
-             f"{meta['timestamp']}. T = {args.n_steps} steps. Images: {img_source}.", "",
-             "ratio = translated seeds/s x T / training samples/s (goal: >= 1.0 without f, "
-             ">= 0.5 with f).", "",
-             "| model | batch | train samples/s | translate seeds/s (no f) | ratio (no f) "
-             "| translate seeds/s (with f) | ratio (with f) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Translation throughput ({device.type})",
+        "",
+        f"`{meta['command']}` on {meta['machine']} ({meta['processor']}, "
+        f"{meta['cpu_count']} threads), torch {meta['torch']}, "
+        f"{meta['timestamp']}. T = {args.n_steps} steps. Images: {img_source}.",
+        "",
+        "ratio = translated seeds/s x T / training samples/s (goal: >= 1.0 without f, "
+        ">= 0.5 with f).",
+        "",
+        "| model | batch | train samples/s | translate seeds/s (no f) | ratio (no f) "
+        "| translate seeds/s (with f) | ratio (with f) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         for row in r["rows"]:
             lines.append(
                 f"| {r['model']} | {row['batch_size']} | {row['train_samples_per_s']:.0f} | "
                 f"{row['translate_seeds_per_s_without_f']:.0f} | {row['ratio_without_f']:.2f} |"
-                f" {row['translate_seeds_per_s_with_f']:.0f} | {row['ratio_with_f']:.2f} |")
-    lines += ["", "End to end (`M2MOverSampler(g, f=f, beta=0.9).fit_resample`, with f) "
-              "against imbalanced-learn's SMOTE on the same data:", "",
-              "| model | samples in | added | translated | translated/s | fit_resample s "
-              "| SMOTE s |", "|---|---|---|---|---|---|---|"]
+                f" {row['translate_seeds_per_s_with_f']:.0f} | {row['ratio_with_f']:.2f} |"
+            )
+    lines += [
+        "",
+        "End to end (`M2MOverSampler(g, f=f, beta=0.9).fit_resample`, with f) "
+        "against imbalanced-learn's SMOTE on the same data:",
+        "",
+        "| model | samples in | added | translated | translated/s | fit_resample s | SMOTE s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         s = r["sampler"]
-        lines.append(f"| {r['model']} | {s['n_samples_in']} | {s['n_samples_added']} | "
-                     f"{s['n_translated']} | {s['translated_per_s']:.0f} | "
-                     f"{s['fit_resample_seconds']:.2f} | {s['smote_seconds']:.3f} |")
+        lines.append(
+            f"| {r['model']} | {s['n_samples_in']} | {s['n_samples_added']} | "
+            f"{s['n_translated']} | {s['translated_per_s']:.0f} | "
+            f"{s['fit_resample_seconds']:.2f} | {s['smote_seconds']:.3f} |"
+        )
     (out / f"{tag}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / tag}.json and .md")
     return 0
