@@ -189,12 +189,23 @@ class ClassBalancedSampler(Sampler[int]):
             return int(self.num_samples)
         return n
 
-    def __iter__(self) -> Iterator[int]:
+    def indices(self) -> torch.Tensor:
+        """Draw one epoch of indices at once, as a tensor (no per-item Python).
+
+        This is what iterating the sampler yields, drawn with the same random numbers:
+        ``list(sampler)`` equals ``sampler.indices().tolist()`` under the same RNG state.
+        Device-side loaders (:class:`~m2m_sampler.device_data.DeviceLoader`) call it once
+        per epoch and move the result to their device.
+
+        Returns
+        -------
+        torch.LongTensor of shape (len(self),), on the CPU
+        """
         n = self._n_items()
         if n == 0:
-            return iter([])
+            return torch.empty(0, dtype=torch.long)
         if not self.balanced:
-            return iter(torch.randperm(n, generator=self.generator).tolist())
+            return torch.randperm(n, generator=self.generator)
         m = len(self)
         _, inverse, counts = np.unique(self.labels, return_inverse=True, return_counts=True)
         order = torch.from_numpy(np.argsort(inverse.reshape(-1), kind="stable"))
@@ -203,7 +214,10 @@ class ClassBalancedSampler(Sampler[int]):
         k = torch.randint(len(counts), (m,), generator=self.generator)
         u = torch.rand(m, generator=self.generator, dtype=torch.float64)
         within = torch.minimum((u * counts_t[k]).long(), counts_t[k] - 1)
-        return iter(order[starts_t[k] + within].tolist())
+        return order[starts_t[k] + within]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices().tolist())
 
     def __repr__(self) -> str:
         n = None if self.labels is None else len(self.labels)

@@ -28,11 +28,12 @@ the cached train-side scorers) sees the batch that is really trained on.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import numbers
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,12 +46,20 @@ from torch import nn
 from ._torch_utils import frozen_copy, module_device
 from .callbacks import ClassBalancedSampler, DeferredResampling, get_dataset_labels
 from .converters import as_torch_classifier
+from .cuda_graphs import GraphedTrainingForward
+from .device_data import DeviceLoader
 from .net import NetClassifier
 from .rejection import draw_beta_survivors, passes_gamma
 from .seeding import acceptance_probability, plan_batch_translations
 from .translation import translate
 
-__all__ = ["M2MClassifier", "GenerationResult", "generate_batches", "HISTORY_KEYS"]
+__all__ = [
+    "M2MClassifier",
+    "GenerationResult",
+    "generate_batches",
+    "HISTORY_KEYS",
+    "TIMING_KEYS",
+]
 
 #: Per-epoch history columns written by :class:`M2MClassifier` (every epoch, zeros
 #: while generation is off).
@@ -66,6 +75,14 @@ HISTORY_KEYS = (
     "m2m_translate_time",
     "m2m_generation_time",
 )
+
+#: Per-epoch timing columns written by :class:`M2MClassifier` (every epoch): seconds
+#: spent producing the training batches (loader, device transfer, ``batch_transform``;
+#: not the generation) and seconds in skorch's ``train_step`` (forward, loss, backward,
+#: optimizer step). On CUDA both end with a synchronisation, so they are device time
+#: too. With ``dur`` (skorch's epoch wall time) and ``m2m_generation_time`` they
+#: account for the epoch; the rest is callbacks and bookkeeping.
+TIMING_KEYS = ("m2m_data_time", "m2m_step_time")
 
 # Parameters of M2MClassifier that NetClassifier does not know (dropped for the ERM g net).
 _M2M_PARAMS = (
@@ -84,6 +101,8 @@ _M2M_PARAMS = (
     "translation_batch_size",
     "batch_transform",
     "amp_dtype",
+    "channels_last",
+    "cuda_graph",
     "g_epochs",
     "random_state",
 )
@@ -289,20 +308,24 @@ class _GenerationIterator:
     def __iter__(self) -> Iterator:
         net = self.net
         active = bool(net._m2m_active_)
-        if not active and net.batch_transform is None:
-            yield from self.loader  # plain skorch training
-            return
+        # Plain skorch training: the loader's batches go to train_step untouched.
+        plain = not active and net.batch_transform is None and not net.channels_last
         device = net._batch_device()
+        stats = net._m2m_stats_
         ahead = int(net.translate_ahead) if active else 1
         batches = iter(self.loader)
         while True:
+            start = time.perf_counter()
             group = list(itertools.islice(batches, ahead))
+            if group and not plain:
+                group = [net._prepare_batch(batch, device) for batch in group]
+            _synchronize(device)
+            stats["m2m_data_time"] += time.perf_counter() - start
             if not group:
                 return
-            prepared = [net._prepare_batch(batch, device) for batch in group]
             if active:
-                prepared = net._generate(prepared)
-            yield from prepared
+                group = net._generate(group)
+            yield from group
 
 
 # ----------------------------------------------------------------------------- classifier
@@ -405,8 +428,25 @@ default=None
         e.g. :class:`m2m_sampler.augment.RandomCropFlip`. Must return a tensor of the
         same batch size.
     amp_dtype : torch.dtype or None, default=None
-        Autocast dtype for the translation's forward passes (``torch.bfloat16`` on
-        GPUs); the iterate stays float32. Training itself is not affected.
+        Mixed precision: :func:`torch.autocast` dtype (``torch.bfloat16`` on GPUs) for
+        every forward pass of ``f`` through the net (training steps, validation,
+        ``predict``; outputs are returned as float32, so the loss is computed in
+        float32) and for the translation's forward passes (whose iterate stays
+        float32). ``None``: full precision everywhere. The ERM training of ``g`` when
+        ``g=None`` is not affected.
+    channels_last : bool, default=False
+        Keep ``f`` and ``g`` in the ``channels_last`` memory format and give them 4-D
+        batches in it (faster convolutions on GPUs, with ``amp_dtype``). Numerically
+        the same model.
+    cuda_graph : bool, default=False
+        Record ``f``'s training forward and backward pass for the training batch size
+        once in a CUDA graph and replay it for every full-size batch
+        (:class:`~m2m_sampler.cuda_graphs.GraphedTrainingForward`): removes the kernel
+        launch overhead that dominates small networks at batch sizes like 128. Needs a
+        CUDA device; the last, smaller batch, evaluation and the translation run
+        eagerly. If recording fails, a ``RuntimeWarning`` says why and training goes on
+        without graphs. The module's parameters must not be replaced during training
+        (in-place updates are fine).
     g_epochs : int >= 1 or None, default=None
         Epochs of the ERM training of ``g`` when ``g=None``; ``None``: ``max_epochs``.
     random_state : int, RandomState instance or None, default=None
@@ -510,6 +550,8 @@ default=None
         translation_batch_size=None,
         batch_transform=None,
         amp_dtype=None,
+        channels_last=False,
+        cuda_graph=False,
         g_epochs=None,
         random_state=None,
         **kwargs,
@@ -531,6 +573,8 @@ default=None
         self.translation_batch_size = translation_batch_size
         self.batch_transform = batch_transform
         self.amp_dtype = amp_dtype
+        self.channels_last = channels_last
+        self.cuda_graph = cuda_graph
         self.g_epochs = g_epochs
         self.random_state = random_state
         super().__init__(module, *args, **kwargs)
@@ -577,6 +621,7 @@ default=None
                         "m2m_translated",
                         "m2m_rejected_gamma",
                         "m2m_generation_time",
+                        *TIMING_KEYS,
                     ]
                 )
             callbacks.append((name, cb))
@@ -622,6 +667,9 @@ default=None
                 f"amp_dtype must be a torch.dtype (e.g. torch.bfloat16) or None; got "
                 f"{self.amp_dtype!r}."
             )
+        for name in ("channels_last", "cuda_graph"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
         if self.balanced_batches and "sampler" in self.get_params_for("iterator_train"):
             raise ValueError(
                 "M2MClassifier(balanced_batches=True) drives the training sampler itself; "
@@ -656,10 +704,14 @@ default=None
             g_module, _ = as_torch_classifier(self.g, name="g")
             g = frozen_copy(g_module)
             fitted = True
+        if self.channels_last:
+            self.module_ = self.module_.to(memory_format=torch.channels_last)
+            g = g.to(memory_format=torch.channels_last)
         self.g_ = g  # registered by __setattr__, in the 'module' init context
         self._g_checked_ = False
         self.g_fitted_ = fitted
         self.g_net_ = None
+        self._graphed_forward_ = None
         return self
 
     def get_all_learnable_params(self):
@@ -804,6 +856,11 @@ default=None
         )
         self.clip_ = self._resolved_clip(X) if self.generation else None
         device = self._batch_device()
+        if self.cuda_graph and device.type != "cuda":
+            raise ValueError(
+                f"cuda_graph=True records CUDA graphs but the net trains on {device}; set "
+                "device='cuda' or cuda_graph=False."
+            )
         self._m2m_clip_ = None if self.clip_ is None else tuple(
             b.to(device) if isinstance(b, torch.Tensor) else b for b in self.clip_
         )
@@ -842,7 +899,7 @@ default=None
                              **kwargs)
         stats = self._m2m_stats_
         self.history.record("m2m_active", bool(self._m2m_active_))
-        for key in HISTORY_KEYS[1:]:
+        for key in (*HISTORY_KEYS[1:], *TIMING_KEYS):
             self.history.record(key, stats[key])
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
@@ -860,6 +917,8 @@ default=None
         self._m2m_stats_ = {key: 0 for key in HISTORY_KEYS[1:]}
         self._m2m_stats_["m2m_translate_time"] = 0.0
         self._m2m_stats_["m2m_generation_time"] = 0.0
+        for key in TIMING_KEYS:
+            self._m2m_stats_[key] = 0.0
 
     # ----------------------------------------------------------------- data path
     def get_iterator(self, dataset, training=False):
@@ -867,18 +926,86 @@ default=None
 
         With ``balanced_batches=True`` the loader gets the net's
         :class:`~m2m_sampler.callbacks.ClassBalancedSampler` (``shuffle`` is dropped).
+        A :class:`~m2m_sampler.device_data.DeviceLoader` (as ``iterator_train`` or
+        ``iterator_valid``) without an explicit ``device`` gets the net's device.
         """
-        if not training:
-            return super().get_iterator(dataset, training=False)
-        kwargs = self.get_params_for("iterator_train")
-        if self.balanced_batches:
+        prefix = "iterator_train" if training else "iterator_valid"
+        iterator = self.iterator_train if training else self.iterator_valid
+        kwargs = self.get_params_for(prefix)
+        if training and self.balanced_batches:
             kwargs.pop("shuffle", None)
             kwargs["sampler"] = self.sampler_
         if "batch_size" not in kwargs:
             kwargs["batch_size"] = self.batch_size
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        return _GenerationIterator(self, self.iterator_train(dataset, **kwargs))
+        if (
+            isinstance(iterator, type)
+            and issubclass(iterator, DeviceLoader)
+            and kwargs.get("device") is None
+        ):
+            kwargs["device"] = self._batch_device()
+        loader = iterator(dataset, **kwargs)
+        if not training:
+            return loader
+        self._m2m_train_batch_size_ = kwargs["batch_size"]
+        return _GenerationIterator(self, loader)
+
+    def train_step(self, batch, **fit_params):
+        """skorch's ``train_step``, timed into the history column ``m2m_step_time``."""
+        start = time.perf_counter()
+        step = super().train_step(batch, **fit_params)
+        # skorch reads the loss right after (.item()), so this costs no overlap.
+        _synchronize(self._batch_device())
+        stats = getattr(self, "_m2m_stats_", None)
+        if stats is not None:
+            stats["m2m_step_time"] += time.perf_counter() - start
+        return step
+
+    def infer(self, x, **fit_params):
+        """The module's forward, with ``channels_last``, ``amp_dtype`` and ``cuda_graph``.
+
+        Without these options this is skorch's ``infer``. Otherwise 4-D inputs are made
+        ``channels_last`` (``channels_last=True``), full-size training batches replay a
+        CUDA graph (``cuda_graph=True``), and the forward runs under
+        :func:`torch.autocast` with ``amp_dtype``; half-precision outputs are returned as
+        float32, so losses and ``predict_proba`` see float32.
+        """
+        if self.amp_dtype is None and not self.channels_last and not self.cuda_graph:
+            return super().infer(x, **fit_params)
+        x = to_tensor(x, device=self.device)
+        if isinstance(x, Mapping) or fit_params or not isinstance(x, torch.Tensor):
+            with self._autocast(x):
+                return _float_output(super().infer(x, **fit_params))
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.cuda_graph:
+            out = self._graphed_forward(x)
+            if out is not None:
+                return _float_output(out)
+        with self._autocast(x):
+            return _float_output(self.module_(x))
+
+    def _autocast(self, x):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        device = x.device if isinstance(x, torch.Tensor) else self._batch_device()
+        return torch.autocast(device_type=device.type, dtype=self.amp_dtype)
+
+    def _graphed_forward(self, x: torch.Tensor):
+        graphed = getattr(self, "_graphed_forward_", None)
+        batch_size = getattr(self, "_m2m_train_batch_size_", None)
+        if (
+            graphed is None
+            or graphed.module is not self.module_
+            or graphed.batch_size != batch_size
+            or graphed.amp_dtype != self.amp_dtype
+        ):
+            graphed = GraphedTrainingForward(
+                self.module_, amp_dtype=self.amp_dtype, batch_size=batch_size
+            )
+            self._graphed_forward_ = graphed
+        return graphed(x)
 
     def _batch_device(self) -> torch.device:
         if self.device is not None:
@@ -903,6 +1030,8 @@ default=None
             y = to_tensor(y, device=device)
         if self.batch_transform is not None:
             x = self.batch_transform(x)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
     def _generate(self, batches):
@@ -973,10 +1102,23 @@ default=None
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):
         state = super().__getstate__()
-        # Device-bound helpers that only live during fit.
-        for key in ("generator_", "_m2m_counts_", "_m2m_accept_", "_m2m_clip_"):
+        # Device-bound helpers that only live during fit; CUDA graphs cannot be pickled
+        # (they are recorded again on the next training batch).
+        for key in ("generator_", "_m2m_counts_", "_m2m_accept_", "_m2m_clip_",
+                    "_graphed_forward_"):
             state.pop(key, None)
         return state
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _float_output(out):
+    if isinstance(out, torch.Tensor) and out.dtype in (torch.float16, torch.bfloat16):
+        return out.float()
+    return out
 
 
 def _float_dtype(module: nn.Module, x: torch.Tensor) -> torch.dtype:

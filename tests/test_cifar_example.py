@@ -1,0 +1,123 @@
+"""examples/cifar_lt.py: the shared-trunk branching it relies on, and its --smoke run."""
+
+import json
+import math
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from m2m_sampler.callbacks import paper_lr_scheduler
+from m2m_sampler.classifier import M2MClassifier
+from m2m_sampler.datasets import has_data_dir, load_digits_lt
+from m2m_sampler.device_data import DeviceLoader
+from m2m_sampler.models import MLP
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cifar_lt.py"
+HAS_CIFAR = has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _drs(max_epochs, **kwargs):
+    return M2MClassifier(
+        MLP, module__n_features=64, module__n_classes=10, module__hidden=(32,),
+        generation=False, start_epoch=3, max_epochs=max_epochs,
+        optimizer=torch.optim.SGD, lr=0.1, optimizer__momentum=0.9,
+        optimizer__weight_decay=2e-4, batch_size=64,
+        callbacks=[("lr", paper_lr_scheduler(max_epochs=6, warmup_epochs=2, milestones=(3, 5)))],
+        iterator_train=DeviceLoader, verbose=0, random_state=0, **kwargs,
+    )
+
+
+def test_continuing_a_saved_trunk_is_continuing_the_run(tmp_path):
+    """What the example does to share the ERM epochs: save_params at the deferral epoch,
+    then initialize + load_params + partial_fit a new net. With the RNG state carried
+    over, this is bit-for-bit the uninterrupted run (lr schedule, momentum, epoch count,
+    sampler switch included)."""
+    X, y, _, _ = load_digits_lt(imbalance_ratio=10, return_X_y=True)
+    torch.manual_seed(0)
+    whole = _drs(6).fit(X, y)
+
+    torch.manual_seed(0)
+    trunk = _drs(3).fit(X, y)
+    files = dict(f_params=tmp_path / "p.pt", f_optimizer=tmp_path / "o.pt",
+                 f_history=tmp_path / "h.json")
+    trunk.save_params(**files)
+    rng = torch.get_rng_state()
+    branch = _drs(3)
+    branch.initialize()  # draws a fresh init, then replaced by the trunk's weights
+    branch.load_params(**files)
+    torch.set_rng_state(rng)
+    branch.partial_fit(X, y)
+
+    assert len(branch.history) == 6
+    assert branch.history[:, "event_lr"] == pytest.approx(whole.history[:, "event_lr"])
+    assert branch.history[:, "train_loss"] == pytest.approx(whole.history[:, "train_loss"],
+                                                            rel=1e-6)
+    for k, v in whole.module_.state_dict().items():
+        torch.testing.assert_close(branch.module_.state_dict()[k], v, rtol=1e-6, atol=1e-7)
+    # the lr at the branch's first epoch is the decayed one, not a restarted warm-up
+    assert branch.history[3, "event_lr"] == pytest.approx(0.1 * 0.01)
+
+
+def _run(argv):
+    return runpy.run_path(str(EXAMPLE))["main"](argv)
+
+
+@pytest.mark.skipif(not HAS_CIFAR, reason="CIFAR-10 files not found in the shared data dir")
+def test_smoke_run_phases_cache_and_report(tmp_path):
+    cache = str(tmp_path / "cache")
+    common = ["--smoke", "--threads", "1", "--beta", "0.99", "--cache-dir", cache]
+    # the GPU script's order: g and the trunk (parallel there), then the branches, then
+    # the report from the cache
+    only_g = _run([*common, "--only", "g"])
+    assert set(only_g["phases"]) == {"g"} and only_g["results"].keys() == {"erm"}
+    partial = _run([*common, "--only", "report"])  # trains nothing
+    assert partial["results"].keys() == {"erm"}
+    assert partial["missing"] == ["trunk-ce", "drs", "m2m"]
+    only_trunk = _run([*common, "--only", "trunk"])
+    assert set(only_trunk["phases"]) == {"trunk-ce"}
+    out = tmp_path / "r.json"
+    report = _run([*common, "--out", str(out)])
+    assert json.loads(out.read_text())["results"].keys() == {"erm", "drs", "m2m"}
+    phases = report["phases"]
+    assert phases["g"]["cached"] and phases["trunk-ce"]["cached"]
+    assert not phases["drs"]["cached"] and not phases["m2m"]["cached"]
+
+    counts = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    assert report["data"]["train_counts"] == [max(2, math.ceil(n / 100)) for n in counts]
+    assert report["data"]["n_test"] == 200 and report["data"]["n_test900"] == 180
+    assert phases["g"]["train"]["epochs"] == 2
+    assert phases["trunk-ce"]["train"]["epochs"] == 1
+    for m in ("drs", "m2m"):
+        assert phases[m]["first_epoch"] == 1 and phases[m]["train"]["epochs"] == 1
+        assert phases[m]["train"]["images"] == sum(report["data"]["train_counts"])
+        for part in ("data_s", "step_s", "generation_s", "epochs_s"):
+            assert phases[m]["train"][part] >= 0
+    m2m = phases["m2m"]["train"]
+    assert m2m["translated"] > 0 and m2m["generation_s"] > 0
+    assert m2m["targets"] == m2m["no_seed"] + m2m["rejected_beta"] + m2m["translated"]
+    assert phases["drs"]["train"]["generation_s"] == 0
+    for m in ("erm", "drs", "m2m"):
+        rep = report["results"][m]
+        for split in ("test", "test900"):
+            assert 0 <= rep[split]["balanced_accuracy"] <= 1
+            assert set(rep[split]) >= {"balanced_accuracy", "gmean", "major_acc", "minor_acc"}
+            recalls = list(rep[split]["per_class_recall"].values())
+            assert rep[split]["balanced_accuracy"] == pytest.approx(np.mean(recalls))
+    assert report["paper"]["m2m"] == {"bacc": 78.3, "gm": 77.8}
+    assert "checks" not in report  # targets are only checked on full runs
+
+    again = _run([*common, "--only", "report"])  # everything from the cache
+    assert all(p["cached"] for p in again["phases"].values()) and "missing" not in again
+    assert again["results"] == report["results"]
+    assert again["wall_s"]["phases_span"] == pytest.approx(report["wall_s"]["phases_span"])
