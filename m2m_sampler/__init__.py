@@ -16,12 +16,15 @@ Where each step of the paper lives:
   logit adjustment, class-balanced weights, DRW, DRS, the paper's LR schedule);
 * :mod:`m2m_sampler.models`, :mod:`m2m_sampler.augment` -- ResNet-32, MLP, on-device
   crop+flip;
+* :mod:`m2m_sampler.device_data`, :mod:`m2m_sampler.cuda_graphs` -- the fast GPU data
+  path (device-resident training set, batch slices) and CUDA-graphed training steps;
 * :mod:`m2m_sampler.datasets`, :mod:`m2m_sampler.metrics` -- long-tailed data sets and
   the paper's metrics; :mod:`m2m_sampler.bench` -- the benchmark command.
 """
 
 from ._version import __version__
 from .classifier import M2MClassifier
+from .device_data import DeviceLoader
 from .net import NetClassifier
 from .over_sampler import M2MOverSampler
 from .rejection import gamma_from_loss_threshold
@@ -31,6 +34,7 @@ __all__ = [
     "M2MOverSampler",
     "M2MClassifier",
     "NetClassifier",
+    "DeviceLoader",
     "translate",
     "gamma_from_loss_threshold",
     "__version__",
