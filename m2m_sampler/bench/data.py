@@ -1,0 +1,325 @@
+"""Benchmark data sets and their per-seed train/test splits.
+
+Three kinds of data set, each with its own split rule (documented in ``docs/benchmarks.md``):
+
+* ``digits-lt``: :func:`m2m_sampler.datasets.load_digits_lt`; its fixed, balanced test set
+  (the last 50 images of every digit) and its long-tailed training set (ratio
+  ``imbalance_ratio``, default 10). The split is the same for every seed; seeds only drive
+  the network initialisation and the samplers. Pixels stay in ``[0, 1]`` (no scaler), and
+  M2m translations are clipped to that range, as for images in the paper.
+* a shared tabular set (:func:`m2m_sampler.datasets.load_tabular`) or a CSV file
+  (:func:`m2m_sampler.datasets.load_csv`) **made long-tailed** (``imbalance_ratio`` given):
+  for each seed, ``test_per_class`` random samples of every class are held out as a
+  balanced test set first; the rest is sub-sampled by
+  :func:`m2m_sampler.datasets.make_long_tailed` (classes ordered by the size of what is
+  left, largest first; samples drawn at random with the seed).
+* the same **as they are** (no ``imbalance_ratio``): a stratified train/test split per seed
+  (``test_size`` of the samples in the test set).
+
+Tabular features are standardised by a ``StandardScaler``, the first step of every
+pipeline (fitted on the training split only).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ..datasets import list_tabular, load_csv, load_digits_lt, load_tabular, make_long_tailed
+
+__all__ = ["BenchData", "Split", "DIGITS", "dataset_names", "load_bench_data"]
+
+DIGITS = "digits-lt"
+
+
+def dataset_names() -> list[str]:
+    """Names accepted by ``--dataset`` besides a CSV path.
+
+    Returns
+    -------
+    names : list of str
+        ``"digits-lt"`` followed by the shared tabular sets.
+    """
+    return [DIGITS, *list_tabular()]
+
+
+@dataclass
+class Split:
+    """One train/test split of a benchmark data set.
+
+    Attributes
+    ----------
+    X_train, y_train, X_test, y_test : ndarray
+        The split (float features; labels as loaded).
+    seed : int
+        The seed that made it (it only matters for the tabular kinds).
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    seed: int
+
+    def counts(self, which: str = "train") -> dict[Any, int]:
+        """Samples per class of the training or the test part.
+
+        Parameters
+        ----------
+        which : {"train", "test"}
+
+        Returns
+        -------
+        dict
+            Label (Python builtin) -> count, in sorted label order.
+        """
+        y = self.y_train if which == "train" else self.y_test
+        labels, n = np.unique(y, return_counts=True)
+        return {lab.item(): int(c) for lab, c in zip(labels, n)}
+
+
+@dataclass
+class BenchData:
+    """A benchmark data set and the rule that splits it for a seed.
+
+    Attributes
+    ----------
+    name : str
+        ``"digits-lt"``, a shared tabular name or the CSV file name.
+    kind : {"digits", "long-tailed", "natural"}
+        Which split rule applies (see the module docstring).
+    X, y : ndarray
+        The full data (for ``kind="digits"``, the training part).
+    standardize : bool
+        Whether pipelines start with a ``StandardScaler``.
+    clip : tuple or None
+        Range M2m translations are clipped to (``(0, 1)`` for digit pixels).
+    imbalance_ratio : float or None
+        ``rho`` when the data are made long-tailed.
+    test_per_class : int or None
+        Balanced test samples per class (long-tailed kinds).
+    test_size : float or None
+        Test fraction of the stratified split (natural kind).
+    description : str
+        One line saying what the data and the split are.
+    """
+
+    name: str
+    kind: str
+    X: np.ndarray
+    y: np.ndarray
+    standardize: bool
+    clip: tuple[float, float] | None = None
+    imbalance_ratio: float | None = None
+    test_per_class: int | None = None
+    test_size: float | None = None
+    description: str = ""
+    _fixed: Split | None = field(default=None, repr=False)
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Sorted class labels."""
+        return np.unique(self.y)
+
+    @property
+    def n_features(self) -> int:
+        """Number of features."""
+        return int(self.X.shape[1])
+
+    def split(self, seed: int) -> Split:
+        """The train/test split of ``seed``.
+
+        Parameters
+        ----------
+        seed : int
+
+        Returns
+        -------
+        Split
+        """
+        if self.kind == "digits":
+            assert self._fixed is not None
+            f = self._fixed
+            return Split(f.X_train, f.y_train, f.X_test, f.y_test, seed)
+        rng = np.random.RandomState(seed)
+        if self.kind == "natural":
+            X_tr, X_te, y_tr, y_te = train_test_split(
+                self.X, self.y, test_size=self.test_size, stratify=self.y, random_state=rng
+            )
+            return Split(X_tr, y_tr, X_te, y_te, seed)
+        # long-tailed: balanced test set first, then the long-tailed training set
+        test_idx = np.concatenate(
+            [
+                rng.choice(np.flatnonzero(self.y == c), size=self.test_per_class, replace=False)
+                for c in self.classes
+            ]
+        )
+        test_idx = np.sort(test_idx)
+        pool = np.setdiff1d(np.arange(len(self.y)), test_idx)
+        kept = make_long_tailed(
+            None,
+            self.y[pool],
+            self.imbalance_ratio,
+            class_order="frequency",
+            selection="random",
+            random_state=rng,
+            return_indices=True,
+        )
+        train_idx = pool[kept]
+        return Split(self.X[train_idx], self.y[train_idx], self.X[test_idx], self.y[test_idx], seed)
+
+
+def _check_ratio(imbalance_ratio: float | None) -> None:
+    if imbalance_ratio is not None and not (np.isfinite(imbalance_ratio) and imbalance_ratio >= 1):
+        raise ValueError(f"the imbalance ratio must be a number >= 1; got {imbalance_ratio}.")
+
+
+def load_bench_data(
+    dataset: str,
+    *,
+    imbalance_ratio: float | None = None,
+    label_column: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    test_per_class: int = 100,
+    test_size: float = 0.3,
+    min_class_count: int = 0,
+) -> BenchData:
+    """Load a benchmark data set and fix its split rule.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"digits-lt"``, a shared tabular name (see :func:`dataset_names`) or the path of
+        a CSV file.
+    imbalance_ratio : float or None, default=None
+        For digits: ``load_digits_lt``'s ratio (None means 10). For the others: make the
+        training part long-tailed with this ratio (None keeps the data as it is).
+    label_column : str or None, default=None
+        The class column of a CSV file (required for CSV files).
+    data_dir : str or path-like, default=None
+        The shared data directory (see :func:`m2m_sampler.datasets.get_data_dir`).
+    test_per_class : int, default=100
+        Balanced test samples per class when the data are made long-tailed.
+    test_size : float, default=0.3
+        Test fraction of the stratified split of data kept as they are.
+    min_class_count : int, default=0
+        Drop the classes with fewer samples than this before splitting (tabular and CSV
+        data only).
+
+    Returns
+    -------
+    BenchData
+
+    Raises
+    ------
+    ValueError
+        Unknown data set, bad ratio, missing label column, classes too small for the split.
+    FileNotFoundError
+        Missing CSV file or shared data directory.
+    """
+    _check_ratio(imbalance_ratio)
+    if dataset == DIGITS:
+        rho = 10.0 if imbalance_ratio is None else float(imbalance_ratio)
+        d = load_digits_lt(imbalance_ratio=rho)
+        fixed = Split(d.X_train, d.y_train, d.X_test, d.y_test, seed=-1)
+        return BenchData(
+            name=DIGITS,
+            kind="digits",
+            X=d.X_train,
+            y=d.y_train,
+            standardize=False,
+            clip=(0.0, 1.0),
+            imbalance_ratio=rho,
+            test_per_class=int(np.bincount(d.y_test).min()),
+            description=d.DESCR,
+            _fixed=fixed,
+        )
+
+    if dataset in list_tabular():
+        X, y = load_tabular(dataset, data_dir=data_dir, return_X_y=True)
+        name, source = dataset, f"shared tabular set {dataset!r}"
+    else:
+        looks_like_file = dataset.lower().endswith(".csv") or os.sep in dataset or "/" in dataset
+        if not looks_like_file:
+            raise ValueError(
+                f"unknown dataset {dataset!r}; choose one of {dataset_names()} or give the "
+                "path of a CSV file (with --label-column)."
+            )
+        path = Path(dataset)
+        if not path.is_file():
+            raise FileNotFoundError(f"the CSV file {str(path)!r} does not exist.")
+        if not label_column:
+            raise ValueError(f"a CSV data set needs --label-column (the class column of {path}).")
+        X, y = load_csv(path, label_column, return_X_y=True)
+        name, source = path.name, f"CSV file {path.name!r} (label column {label_column!r})"
+
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    dropped: list[Any] = []
+    if min_class_count > 0:
+        labels, n = np.unique(y, return_counts=True)
+        small = labels[n < min_class_count]
+        if len(small):
+            dropped = [v.item() for v in small]
+            keep = ~np.isin(y, small)
+            X, y = X[keep], y[keep]
+    labels, n = np.unique(y, return_counts=True)
+    if len(labels) < 2:
+        raise ValueError(f"{source} has fewer than two classes left; lower --min-class-count.")
+    drop_note = f"; classes with < {min_class_count} samples dropped: {dropped}" if dropped else ""
+
+    if imbalance_ratio is not None:
+        rho = float(imbalance_ratio)
+        test_per_class = int(test_per_class)
+        if test_per_class < 1:
+            raise ValueError(f"--test-per-class must be >= 1; got {test_per_class}.")
+        too_small = {lab.item(): int(c) for lab, c in zip(labels, n) if c <= test_per_class}
+        if too_small:
+            raise ValueError(
+                f"{source}: classes {too_small} have at most {test_per_class} samples, so no "
+                "balanced test set of --test-per-class samples per class can be held out; "
+                "lower --test-per-class, or drop --imbalance-ratio to keep the data as it is."
+            )
+        return BenchData(
+            name=name,
+            kind="long-tailed",
+            X=X,
+            y=y,
+            standardize=True,
+            imbalance_ratio=rho,
+            test_per_class=test_per_class,
+            description=(
+                f"{source}, {len(y)} samples, {X.shape[1]} features, {len(labels)} classes"
+                f"{drop_note}. Per seed: {test_per_class} random samples of each class held "
+                f"out as a balanced test set, the rest made long-tailed with ratio {rho:g} "
+                "(make_long_tailed, classes by decreasing size, random selection)."
+            ),
+        )
+
+    test_size = float(test_size)
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"--test-size must be in (0, 1); got {test_size}.")
+    if n.min() < 2:
+        single = [lab.item() for lab, c in zip(labels, n) if c < 2]
+        raise ValueError(
+            f"{source}: classes {single} have a single sample, which a stratified split "
+            "cannot place in both parts; drop them with --min-class-count 2."
+        )
+    return BenchData(
+        name=name,
+        kind="natural",
+        X=X,
+        y=y,
+        standardize=True,
+        test_size=test_size,
+        description=(
+            f"{source}, {len(y)} samples, {X.shape[1]} features, {len(labels)} classes "
+            f"(counts {dict(zip([v.item() for v in labels], [int(c) for c in n]))}){drop_note}. "
+            f"Per seed: stratified split, {test_size:g} of the samples in the test set."
+        ),
+    )

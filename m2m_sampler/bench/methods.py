@@ -1,0 +1,357 @@
+"""The compared methods, each built as an ``imblearn.pipeline.Pipeline``.
+
+Every method trains the same network, :class:`m2m_sampler.models.MLP`, through
+:class:`m2m_sampler.net.NetClassifier` (skorch), with the same optimiser settings and the
+same initialisation for a given seed. The methods differ only in what comes before the
+network (an over-sampler or nothing) and in the loss weights:
+
+=================  ===================================================================
+key                pipeline
+=================  ===================================================================
+``erm``            [scaler] -> net (plain cross-entropy on the imbalanced data)
+``ros``            [scaler] -> ``RandomOverSampler`` -> net
+``smote``          [scaler] -> ``SMOTE(k_neighbors=min(5, n_min - 1))`` -> net
+``adasyn``         [scaler] -> ``ADASYN(n_neighbors=min(5, n_min - 1))`` -> net
+``borderline-smote``  [scaler] -> ``BorderlineSMOTE(k_neighbors=min(5, n_min - 1))`` -> net
+``reweight``       [scaler] -> net with ``CrossEntropyLoss(weight=inverse frequency)``
+``m2m``            [scaler] -> ``M2MOverSampler(g=the ERM net of the same seed)`` -> net
+=================  ===================================================================
+
+``[scaler]`` is a ``StandardScaler`` for tabular data and absent for digit pixels;
+``n_min`` is the size of the smallest training class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
+from imblearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..class_weights import inverse_frequency_weights
+from ..models import MLP
+from ..net import NetClassifier
+from ..over_sampler import M2MOverSampler
+
+__all__ = [
+    "METHODS",
+    "M2mParams",
+    "MethodContext",
+    "MethodSpec",
+    "NotApplicable",
+    "SeededNetClassifier",
+    "TrainParams",
+    "build_pipeline",
+    "make_net",
+]
+
+
+class NotApplicable(Exception):
+    """A method cannot run on this training split; the message says why."""
+
+
+class SeededNetClassifier(NetClassifier):
+    """:class:`~m2m_sampler.net.NetClassifier` that seeds torch when it initialises.
+
+    ``torch.manual_seed(random_state)`` runs right before the module is built, so the
+    initial weights and the mini-batch order depend only on ``random_state``, whatever ran
+    before in the pipeline (e.g. a sampler). This sets torch's global seed.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        Passed to :class:`~m2m_sampler.net.NetClassifier`.
+    *args
+        Passed on.
+    random_state : int or None, default=None
+        None leaves torch's global generator alone.
+    **kwargs
+        Passed on.
+    """
+
+    def __init__(self, module, *args, random_state: int | None = None, **kwargs) -> None:
+        super().__init__(module, *args, **kwargs)
+        self.random_state = random_state
+
+    def initialize(self):
+        """Seed torch (if ``random_state`` is set), then initialise as skorch does."""
+        if self.random_state is not None:
+            torch.manual_seed(int(self.random_state))
+        return super().initialize()
+
+
+@dataclass
+class TrainParams:
+    """How the network is built and trained (the same for every method).
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the (re-sampled) training set.
+    batch_size : int
+    lr : float
+        Adam learning rate.
+    weight_decay : float
+        Adam weight decay (the paper's 5e-5 for its fully connected networks).
+    hidden : tuple of int
+        Hidden layer widths of :class:`~m2m_sampler.models.MLP`.
+    device : str
+        Torch device of the network and of the M2m translation.
+    """
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 5e-5
+    hidden: tuple[int, ...] = (256,)
+    device: str = "cpu"
+
+
+@dataclass
+class M2mParams:
+    """Hyper-parameters of :class:`~m2m_sampler.M2MOverSampler` in the benchmark.
+
+    The defaults are the values ``benchmarks/tune_m2m.py`` chose on a validation split of
+    the digits-LT training data (see ``docs/benchmarks.md``); other data sets need their
+    own values (the tuning script prints the matching command-line options).
+
+    Attributes
+    ----------
+    beta, lam, gamma, step_size : float
+        See :class:`~m2m_sampler.M2MOverSampler`.
+    n_steps : int
+    f : {"none", "g"}
+        ``"none"``: no ``lam * f_k0`` term; ``"g"``: a snapshot of ``g`` serves as ``f``.
+    """
+
+    beta: float = 0.99
+    lam: float = 0.1
+    gamma: float = 0.99
+    step_size: float = 0.1
+    n_steps: int = 10
+    f: str = "none"
+
+
+@dataclass
+class MethodContext:
+    """What a method needs to build its pipeline for one split and seed.
+
+    Attributes
+    ----------
+    n_features : int
+    classes : ndarray
+        Sorted class labels of the training split.
+    train_counts : ndarray
+        Training samples per class, in the order of ``classes``.
+    seed : int
+    standardize : bool
+        Start the pipeline with a ``StandardScaler``.
+    clip : tuple or None
+        Range of M2m translations.
+    train : TrainParams
+    m2m : M2mParams
+    g : object or None
+        The fitted ERM network of this seed (M2m's ``g``).
+    """
+
+    n_features: int
+    classes: np.ndarray
+    train_counts: np.ndarray
+    seed: int
+    standardize: bool
+    clip: tuple[float, float] | None
+    train: TrainParams
+    m2m: M2mParams = field(default_factory=M2mParams)
+    g: Any = None
+
+    @property
+    def n_min(self) -> int:
+        """Size of the smallest training class."""
+        return int(self.train_counts.min())
+
+    @property
+    def smallest_class(self) -> Any:
+        """Label of the smallest training class."""
+        lab = self.classes[int(np.argmin(self.train_counts))]
+        return lab.item() if isinstance(lab, np.generic) else lab
+
+
+def make_net(ctx: MethodContext, class_weight: np.ndarray | None = None) -> SeededNetClassifier:
+    """The network every method trains: an MLP through skorch.
+
+    Parameters
+    ----------
+    ctx : MethodContext
+    class_weight : ndarray of shape (n_classes,) or None
+        Weights of the cross-entropy loss, in sorted class order.
+
+    Returns
+    -------
+    SeededNetClassifier
+    """
+    tp = ctx.train
+    kwargs: dict[str, Any] = {}
+    if class_weight is not None:
+        kwargs["criterion__weight"] = torch.as_tensor(class_weight, dtype=torch.float32)
+    return SeededNetClassifier(
+        MLP,
+        module__n_features=ctx.n_features,
+        module__n_classes=len(ctx.classes),
+        module__hidden=tuple(tp.hidden),
+        max_epochs=tp.epochs,
+        batch_size=tp.batch_size,
+        lr=tp.lr,
+        optimizer=torch.optim.Adam,
+        optimizer__weight_decay=tp.weight_decay,
+        iterator_train__shuffle=True,
+        classes=ctx.classes,
+        device=tp.device,
+        random_state=ctx.seed,
+        verbose=0,
+        **kwargs,
+    )
+
+
+def _pipeline(ctx: MethodContext, sampler: Any, net: SeededNetClassifier) -> Pipeline:
+    steps: list[tuple[str, Any]] = []
+    if ctx.standardize:
+        steps.append(("scaler", StandardScaler()))
+    if sampler is not None:
+        steps.append(("sampler", sampler))
+    steps.append(("net", net))
+    return Pipeline(steps)
+
+
+def _neighbours(ctx: MethodContext, what: str) -> int:
+    if ctx.n_min < 2:
+        raise NotApplicable(
+            f"the smallest training class ({ctx.smallest_class!r}) has {ctx.n_min} sample; "
+            f"{what} interpolates between two samples of a class and needs at least 2"
+        )
+    return min(5, ctx.n_min - 1)
+
+
+def _erm(ctx: MethodContext) -> Pipeline:
+    return _pipeline(ctx, None, make_net(ctx))
+
+
+def _ros(ctx: MethodContext) -> Pipeline:
+    return _pipeline(ctx, RandomOverSampler(random_state=ctx.seed), make_net(ctx))
+
+
+def _smote(ctx: MethodContext) -> Pipeline:
+    k = _neighbours(ctx, "SMOTE")
+    return _pipeline(ctx, SMOTE(k_neighbors=k, random_state=ctx.seed), make_net(ctx))
+
+
+def _adasyn(ctx: MethodContext) -> Pipeline:
+    k = _neighbours(ctx, "ADASYN")
+    return _pipeline(ctx, ADASYN(n_neighbors=k, random_state=ctx.seed), make_net(ctx))
+
+
+def _borderline(ctx: MethodContext) -> Pipeline:
+    k = _neighbours(ctx, "BorderlineSMOTE")
+    sampler = BorderlineSMOTE(k_neighbors=k, random_state=ctx.seed)
+    return _pipeline(ctx, sampler, make_net(ctx))
+
+
+def _reweight(ctx: MethodContext) -> Pipeline:
+    weight = inverse_frequency_weights(ctx.train_counts)
+    return _pipeline(ctx, None, make_net(ctx, class_weight=weight))
+
+
+def _m2m(ctx: MethodContext) -> Pipeline:
+    if ctx.g is None:
+        raise NotApplicable("no fitted ERM network to serve as g")
+    p = ctx.m2m
+    sampler = M2MOverSampler(
+        g=ctx.g,
+        f=ctx.g if p.f == "g" else None,
+        beta=p.beta,
+        lam=p.lam,
+        gamma=p.gamma,
+        step_size=p.step_size,
+        n_steps=p.n_steps,
+        clip=ctx.clip,
+        device=ctx.train.device,
+        random_state=ctx.seed,
+    )
+    return _pipeline(ctx, sampler, make_net(ctx))
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A compared method.
+
+    Attributes
+    ----------
+    key : str
+        Name on the command line.
+    label : str
+        Name in tables and figures.
+    description : str
+    build : callable
+        ``MethodContext -> Pipeline``; raises :class:`NotApplicable` when it cannot run.
+    needs_g : bool
+        Whether it needs the ERM network of the seed.
+    """
+
+    key: str
+    label: str
+    description: str
+    build: Callable[[MethodContext], Pipeline]
+    needs_g: bool = False
+
+
+METHODS: dict[str, MethodSpec] = {
+    s.key: s
+    for s in (
+        MethodSpec("erm", "ERM", "no re-balancing (plain cross-entropy)", _erm),
+        MethodSpec("ros", "ROS", "RandomOverSampler (random copies)", _ros),
+        MethodSpec("smote", "SMOTE", "SMOTE, k_neighbors=min(5, n_min-1)", _smote),
+        MethodSpec("adasyn", "ADASYN", "ADASYN, n_neighbors=min(5, n_min-1)", _adasyn),
+        MethodSpec(
+            "borderline-smote",
+            "BorderlineSMOTE",
+            "BorderlineSMOTE (borderline-1), k_neighbors=min(5, n_min-1)",
+            _borderline,
+        ),
+        MethodSpec(
+            "reweight", "RW", "cross-entropy weighted by inverse class frequency", _reweight
+        ),
+        MethodSpec(
+            "m2m",
+            "M2m",
+            "M2MOverSampler, g = the ERM network of the same seed",
+            _m2m,
+            needs_g=True,
+        ),
+    )
+}
+"""Method key -> :class:`MethodSpec`, in the order of the tables."""
+
+
+def build_pipeline(key: str, ctx: MethodContext) -> Pipeline:
+    """Build the (unfitted) pipeline of method ``key``.
+
+    Parameters
+    ----------
+    key : str
+        A key of :data:`METHODS`.
+    ctx : MethodContext
+
+    Returns
+    -------
+    imblearn.pipeline.Pipeline
+
+    Raises
+    ------
+    NotApplicable
+        When the method cannot run on this split (e.g. a class with a single sample).
+    """
+    return METHODS[key].build(ctx)

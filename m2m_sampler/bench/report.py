@@ -1,0 +1,381 @@
+"""Tables, ``results.json``, ``results.md`` and figures of a benchmark run."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .runner import BenchResult
+
+__all__ = [
+    "environment",
+    "format_table",
+    "markdown_table",
+    "write_figures",
+    "write_json",
+    "write_markdown",
+]
+
+#: (summary key, column title, scale) of the tables.
+COLUMNS: tuple[tuple[str, str, float], ...] = (
+    ("balanced_accuracy", "bACC (%)", 100.0),
+    ("gmean", "GM (%)", 100.0),
+    ("minor_acc", "Minor acc (%)", 100.0),
+    ("major_acc", "Major acc (%)", 100.0),
+    ("fit_time", "fit time (s)", 1.0),
+)
+
+_PACKAGES = (
+    "m2m-sampler",
+    "torch",
+    "numpy",
+    "scikit-learn",
+    "imbalanced-learn",
+    "skorch",
+    "matplotlib",
+    "pandas",
+)
+
+
+def _cell(summary: dict[str, Any], key: str, scale: float) -> str:
+    mean, std = summary.get(f"{key}_mean"), summary.get(f"{key}_std")
+    if mean is None:
+        return "n/a"
+    digits = 1 if scale == 100.0 else 2
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def _rows(result: BenchResult, methods: Sequence[str]) -> list[list[str]]:
+    rows = []
+    for m in methods:
+        s = result.summary[m]
+        cells = [s["label"], f"{s['n_ok']}"]
+        cells += [_cell(s, key, scale) for key, _, scale in COLUMNS]
+        rows.append(cells)
+    return rows
+
+
+def _header() -> list[str]:
+    return ["method", "seeds", *[title for _, title, _ in COLUMNS]]
+
+
+def _notes(result: BenchResult, methods: Sequence[str]) -> list[str]:
+    notes = []
+    for m in methods:
+        s = result.summary[m]
+        if s["n_na"]:
+            reasons = "; ".join(s["na_reasons"])
+            notes.append(f"{s['label']}: n/a on {s['n_na']} seed(s): {reasons}")
+        if s.get("acceptance_rate_mean") is not None:
+            notes.append(
+                f"{s['label']}: {100 * s['acceptance_rate_mean']:.1f}% ± "
+                f"{100 * s['acceptance_rate_std']:.1f}% of the added samples are accepted "
+                "translations (the rest are copies of real minority samples); fit time "
+                f"excludes training g (the ERM network, {s['g_fit_time_mean']:.2f} s)"
+            )
+    return notes
+
+
+def format_table(result: BenchResult, methods: Sequence[str]) -> str:
+    """Plain-text table (mean ± std over seeds) for the terminal.
+
+    Parameters
+    ----------
+    result : BenchResult
+    methods : sequence of str
+
+    Returns
+    -------
+    str
+    """
+    header = _header()
+    rows = _rows(result, methods)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
+        return "  ".join([first, *rest])
+
+    out = [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
+    out += [f"* {n}" for n in _notes(result, methods)]
+    return "\n".join(out)
+
+
+def markdown_table(result: BenchResult, methods: Sequence[str]) -> str:
+    """The same table in Markdown.
+
+    Parameters
+    ----------
+    result : BenchResult
+    methods : sequence of str
+
+    Returns
+    -------
+    str
+    """
+    header = _header()
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in _rows(result, methods)]
+    notes = _notes(result, methods)
+    if notes:
+        lines.append("")
+        lines += [f"* {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Machine, platform and package versions.
+
+    Parameters
+    ----------
+    device : str
+        The torch device the run used.
+
+    Returns
+    -------
+    dict
+    """
+    import torch
+
+    versions = {}
+    for pkg in _PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    from .. import __version__
+
+    versions["m2m_sampler (imported)"] = __version__
+    machine = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        machine["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return {"machine": machine, "versions": versions}
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars to builtins, NaN / inf to None, tuples to lists."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+_NUMBER_LIST = re.compile(
+    r"\[\s+((?:-?[\d.eE+-]+|null|true|false)(?:,\s+(?:-?[\d.eE+-]+|null|true|false))*)\s+\]"
+)
+
+
+def dumps(doc: Any) -> str:
+    """JSON text with one key per line but lists of plain numbers kept on one line.
+
+    Parameters
+    ----------
+    doc : JSON-serialisable object (no NaN)
+
+    Returns
+    -------
+    str
+    """
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+
+
+def write_json(
+    path: Path,
+    result: BenchResult,
+    config: dict[str, Any],
+    dataset: dict[str, Any],
+    env: dict[str, Any],
+    argv: Sequence[str] | None,
+) -> dict[str, Any]:
+    """Write ``results.json``.
+
+    Parameters
+    ----------
+    path : Path
+    result : BenchResult
+    config : dict
+        The resolved options of the run.
+    dataset : dict
+        Name, kind, description and class labels of the data set.
+    env : dict
+        :func:`environment`.
+    argv : sequence of str or None
+        The command-line arguments (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        What was written.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    doc = {
+        "command": " ".join(["python -m m2m_sampler.bench", *map(shlex.quote, args)]),
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": result.wall_time,
+        "config": config,
+        "dataset": dataset,
+        **env,
+        "classes": result.classes,
+        "class_order": result.class_order,
+        "splits": result.splits,
+        "summary": result.summary,
+        "rows": result.rows,
+    }
+    doc = _clean(doc)
+    path.write_text(dumps(doc) + "\n")
+    return doc
+
+
+def write_markdown(
+    path: Path, result: BenchResult, methods: Sequence[str], doc: dict[str, Any]
+) -> None:
+    """Write ``results.md``: what was run, on what, and the table.
+
+    Parameters
+    ----------
+    path : Path
+    result : BenchResult
+    methods : sequence of str
+    doc : dict
+        The content of ``results.json``.
+    """
+    cfg, ds, mach = doc["config"], doc["dataset"], doc["machine"]
+    seeds = ", ".join(str(s) for s in cfg["seeds"])
+    lines = [
+        f"# {ds['name']}: benchmark results",
+        "",
+        f"Command: `{doc['command']}`  ",
+        f"Date: {doc['timestamp']}; wall time {doc['wall_time_s']:.0f} s; "
+        f"{mach['platform']}, {mach['cpu_count']} CPU(s), torch threads "
+        f"{mach['torch_threads']}, device {mach['device']}.",
+        "",
+        f"Data: {ds['description']}",
+        "",
+        f"Network: MLP hidden {cfg['train']['hidden']}, Adam lr {cfg['train']['lr']}, weight "
+        f"decay {cfg['train']['weight_decay']}, batch {cfg['train']['batch_size']}, "
+        f"{cfg['train']['epochs']} epochs. Seeds: {seeds}. M2m: {cfg['m2m']}.",
+        "",
+        "Mean ± standard deviation over seeds (test set; minor / major = mean recall of "
+        "the classes that hold the smallest / largest half of the training samples).",
+        "",
+        markdown_table(result, methods),
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def write_figures(out: Path, result: BenchResult, methods: Sequence[str], title: str) -> list[Path]:
+    """bACC bars, per-class recall and cumulative false positives, as PNG files.
+
+    Parameters
+    ----------
+    out : Path
+        Folder to write into.
+    result : BenchResult
+    methods : sequence of str
+    title : str
+        Shown in every figure.
+
+    Returns
+    -------
+    list of Path
+        ``bacc.png``, ``per_class_recall.png``, ``cumulative_fp.png``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [m for m in methods if result.summary[m]["n_ok"]]
+    labels = [result.summary[m]["label"] for m in ok]
+    colors = plt.get_cmap("tab10")(np.arange(len(ok)) % 10)
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(1.1 * max(len(ok), 3) + 2, 4))
+    means = [100 * result.summary[m]["balanced_accuracy_mean"] for m in ok]
+    stds = [100 * result.summary[m]["balanced_accuracy_std"] for m in ok]
+    ax.bar(np.arange(len(ok)), means, yerr=stds, color=colors, capsize=4)
+    ax.set_xticks(np.arange(len(ok)), labels, rotation=30, ha="right")
+    ax.set_ylabel("balanced accuracy (%)")
+    if means:
+        low = min(m - s for m, s in zip(means, stds))
+        ax.set_ylim(max(0.0, low - 5), min(100.0, max(m + s for m, s in zip(means, stds)) + 3))
+    ax.set_title(f"{title}: bACC, mean ± std over seeds")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    paths.append(out / "bacc.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    order = [str(c) for c in result.class_order]
+    x = np.arange(len(order))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(order) + 3), 4))
+    for m, lab, col in zip(ok, labels, colors):
+        rec = result.summary[m]["per_class_recall"]
+        ax.plot(
+            x,
+            [100 * (rec[c] if rec[c] is not None else np.nan) for c in order],
+            "o-",
+            label=lab,
+            color=col,
+            ms=3,
+        )
+    ax.set_xticks(x, order, rotation=90 if len(order) > 12 else 0)
+    ax.set_xlabel("class (most to least frequent in training)")
+    ax.set_ylabel("recall (%)")
+    ax.set_title(f"{title}: per-class recall, mean over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "per_class_recall.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(order) + 3), 4))
+    for m, lab, col in zip(ok, labels, colors):
+        ax.plot(
+            x, result.summary[m]["cumulative_false_positives"], "o-", label=lab, color=col, ms=3
+        )
+    ax.set_xticks(x, order, rotation=90 if len(order) > 12 else 0)
+    ax.set_xlabel("class (most to least frequent in training)")
+    ax.set_ylabel("cumulative false positives")
+    ax.set_title(f"{title}: cumulative false positives (M2m Fig. 5)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "cumulative_fp.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
