@@ -51,7 +51,7 @@ from .device_data import DeviceLoader
 from .net import NetClassifier
 from .rejection import draw_beta_survivors, passes_gamma
 from .seeding import acceptance_probability, plan_batch_translations
-from .translation import translate
+from .translation import resolve_clip, translate
 
 __all__ = [
     "M2MClassifier",
@@ -801,37 +801,6 @@ default=None
                 raise
             return int(np.max(np.asarray(labels))) + 1
 
-    def _resolved_clip(self, X):
-        if self.clip is None:
-            return None
-        if isinstance(self.clip, str):
-            if self.clip != "minmax":
-                raise ValueError(f"clip must be None, 'minmax' or (low, high); got {self.clip!r}.")
-            if isinstance(X, torch.Tensor):
-                X = X.detach().cpu().numpy()
-            if not isinstance(X, np.ndarray):
-                raise TypeError(
-                    "clip='minmax' needs X as an array or tensor; with a Dataset pass "
-                    "clip=(low, high)."
-                )
-            low, high = X.min(axis=0), X.max(axis=0)
-        else:
-            try:
-                low, high = self.clip
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"clip must be None, 'minmax' or a (low, high) pair; got {self.clip!r}."
-                ) from exc
-
-        def bound(b):
-            if b is None:
-                return None
-            arr = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b,
-                             dtype=np.float32)
-            return float(arr) if arr.ndim == 0 else torch.as_tensor(arr)
-
-        return bound(low), bound(high)
-
     def _generation_seed(self) -> int:
         rs = self.random_state
         if rs is None:
@@ -854,7 +823,7 @@ default=None
             int(round(0.8 * self.max_epochs)) if self.start_epoch is None
             else int(self.start_epoch)
         )
-        self.clip_ = self._resolved_clip(X) if self.generation else None
+        self.clip_ = resolve_clip(self.clip, X) if self.generation else None
         device = self._batch_device()
         if self.cuda_graph and device.type != "cuda":
             raise ValueError(

@@ -33,7 +33,7 @@ from ._torch_utils import eval_mode, frozen_copy, resolve_device
 from .converters import as_torch_classifier, default_generator, fit_quietly
 from .rejection import draw_beta_survivors, passes_gamma
 from .seeding import plan_translations
-from .translation import translate
+from .translation import resolve_clip, translate
 
 __all__ = ["M2MOverSampler"]
 
@@ -275,33 +275,6 @@ default=None
             )
         return shape
 
-    def _clip_range(self, X: np.ndarray, shape: tuple[int, ...], device: torch.device):
-        if self.clip is None:
-            return None
-        if isinstance(self.clip, str):  # 'minmax'
-            low, high = X.min(axis=0), X.max(axis=0)
-        else:
-            if len(self.clip) != 2:
-                raise ValueError(
-                    f"clip must be None, 'minmax' or a (low, high) pair; got {self.clip!r}."
-                )
-            low, high = self.clip
-
-        def bound(b):
-            if b is None:
-                return None
-            arr = np.asarray(b, dtype=np.float32)
-            if arr.ndim == 0:
-                return float(arr)
-            if arr.size != math.prod(shape):
-                raise ValueError(
-                    f"a per-feature clip bound must have {math.prod(shape)} values "
-                    f"(n_features); got {arr.size}."
-                )
-            return torch.as_tensor(arr.reshape(shape), device=device)
-
-        return bound(low), bound(high)
-
     def _resolve_model(self, est, name, X, y, classes, shape, device, rng):
         """Frozen torch copy of ``g`` or ``f`` on ``device``, checked on a few rows of X."""
         if est is None:
@@ -358,7 +331,7 @@ default=None
                 f"y has a single class ({classes[0]!r}); M2m needs at least two classes."
             )
         shape = self._sample_shape(X.shape[1])
-        clip = self._clip_range(X, shape, device)
+        clip = resolve_clip(self.clip, X, shape)
 
         g = self.g
         if g is None:

@@ -37,7 +37,7 @@ from torch import nn
 
 from ._torch_utils import eval_mode, floating_dtype
 
-__all__ = ["translate", "target_probability", "random_start"]
+__all__ = ["translate", "target_probability", "random_start", "resolve_clip"]
 
 ClipRange = tuple[float | torch.Tensor, float | torch.Tensor] | None
 
@@ -190,6 +190,74 @@ def random_start(
         direction = direction / _per_sample_norm(direction).clamp_min(1e-12)
         x = x + radius * direction
     return x
+
+
+def resolve_clip(
+    clip,
+    X: np.ndarray | torch.Tensor | None = None,
+    sample_shape: Sequence[int] | None = None,
+) -> ClipRange:
+    """Turn a front end's ``clip`` parameter into the ``(low, high)`` bounds of :func:`translate`.
+
+    Parameters
+    ----------
+    clip : None, 'minmax' or (low, high)
+        ``None``: unbounded. ``'minmax'``: the per-feature range observed in ``X``.
+        ``(low, high)``: scalars, None (no bound on that side) or per-feature arrays.
+    X : array or tensor of shape (n_samples, ...), optional
+        The training data; needed for ``'minmax'``.
+    sample_shape : sequence of int, optional
+        Shape of one sample as the models see it: per-feature bounds with that many
+        values are reshaped to it (so flattened rows of images get image-shaped bounds);
+        other sizes are an error. Without it, arrays are kept as given (they must
+        broadcast against one sample).
+
+    Returns
+    -------
+    None or (low, high)
+        Each bound a float, None, or a float32 CPU tensor (:func:`translate` moves it to
+        the seeds' device).
+    """
+    if clip is None:
+        return None
+    if isinstance(clip, str):
+        if clip != "minmax":
+            raise ValueError(f"clip must be None, 'minmax' or (low, high); got {clip!r}.")
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        if not isinstance(X, np.ndarray):
+            raise TypeError(
+                "clip='minmax' needs the training X as an array or tensor; with other "
+                "inputs (a Dataset, say) pass clip=(low, high)."
+            )
+        low, high = X.min(axis=0), X.max(axis=0)
+    else:
+        try:
+            low, high = clip
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"clip must be None, 'minmax' or a (low, high) pair; got {clip!r}."
+            ) from exc
+
+    def bound(b):
+        if b is None:
+            return None
+        if isinstance(b, torch.Tensor):
+            b = b.detach().cpu().numpy()
+        arr = np.asarray(b, dtype=np.float32)
+        if arr.ndim == 0:
+            return float(arr)
+        if sample_shape is not None:
+            size = int(np.prod(sample_shape))
+            if arr.size != size:
+                raise ValueError(
+                    f"a per-feature clip bound must have {size} values (one per input "
+                    f"value of a sample); got {arr.size}."
+                )
+            arr = arr.reshape(tuple(sample_shape))
+        return torch.as_tensor(arr)
+
+    return bound(low), bound(high)
 
 
 def _translate_chunk(
