@@ -834,11 +834,18 @@ default=None
             b.to(device) if isinstance(b, torch.Tensor) else b for b in self.clip_
         )
         self._m2m_dataset_ = None
+        self._g_checked_ = False
         if self.generation:
             if self.g is not None:
                 self._check_g_classes()
             elif not self.g_fitted_:
                 self._fit_g(X, y)
+            if isinstance(X, np.ndarray | torch.Tensor) and len(X):
+                # Fail before the first epoch rather than at start_epoch.
+                probe = torch.as_tensor(np.asarray(X[:2]) if isinstance(X, np.ndarray)
+                                        else X[:2]).to(device)
+                if torch.is_floating_point(probe):
+                    self._check_g_output(probe)
         self.generator_ = torch.Generator(device=device).manual_seed(self._generation_seed())
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
@@ -1059,7 +1066,7 @@ default=None
                 ) from exc
             finally:
                 self.g_.train(was_training)
-        n_classes = len(self.class_counts_)
+        n_classes = len(self.classes_)
         if out.ndim != 2 or out.shape[1] != n_classes:
             raise ValueError(
                 f"g returns outputs of shape {tuple(out.shape)} for one sample, but the data "

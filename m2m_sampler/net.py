@@ -121,6 +121,11 @@ class NetClassifier(NeuralNetClassifier):
                 classes = np.asarray(self.classes)
             else:
                 classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"y has a single class ({classes.tolist()}); a classifier needs samples "
+                    "of at least two classes."
+                )
             self.classes_inferred_ = classes
         classes = np.asarray(self.classes_)
         order = np.argsort(classes, kind="stable")
@@ -144,14 +149,41 @@ class NetClassifier(NeuralNetClassifier):
     def classes_(self):
         return super().classes_
 
+    def _check_inputs(self, X) -> None:
+        """Fail early on what would otherwise train silently or fail deep inside torch."""
+        if self.device is not None:
+            dev = torch.device(self.device)
+            if dev.type == "cuda" and not torch.cuda.is_available():
+                raise ValueError(
+                    f"device={self.device!r} was asked for but CUDA is not available "
+                    "(torch.cuda.is_available() is False); use device='cpu'."
+                )
+        values = X.detach() if isinstance(X, torch.Tensor) else X
+        if isinstance(values, np.ndarray | torch.Tensor) and (
+            values.dtype.is_floating_point if isinstance(values, torch.Tensor)
+            else np.issubdtype(values.dtype, np.floating)
+        ):
+            finite = torch.isfinite(values).all() if isinstance(values, torch.Tensor) else (
+                np.isfinite(values).all()
+            )
+            if not bool(finite):
+                raise ValueError(
+                    "Input X contains NaN or infinity; impute or drop those values first "
+                    "(e.g. sklearn.impute.SimpleImputer in the pipeline)."
+                )
+
     def fit(self, X, y, **fit_params):
         """Initialise and fit the module on ``X`` and labels ``y`` (any label type)."""
+        X = _to_float32(X)
+        self._check_inputs(X)
         if not self.warm_start or not self.initialized_:
             self.__dict__.pop("classes_inferred_", None)  # classes are read from this y
         return super().fit(_to_float32(X), y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Fit without re-initialising; labels are encoded with the known classes."""
+        X = _to_float32(X)
+        self._check_inputs(X)
         y_idx = self._encode_y(y, reset=not hasattr(self, "classes_inferred_"))
         return super().partial_fit(_to_float32(X), y_idx, classes=classes, **fit_params)
 

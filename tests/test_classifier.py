@@ -506,3 +506,26 @@ def test_errors(digits, g_module):
         warnings.simplefilter("error")  # a valid configuration warns about nothing
         M2MClassifier(MLP, g=copy.deepcopy(g_module), iterator_train__shuffle=True,
                       **_params(max_epochs=1, start_epoch=0)).fit(X, y)
+
+
+def test_bad_input_fails_early_with_clear_messages():
+    X, y, _, _ = load_digits_lt(return_X_y=True)
+    base = dict(module__n_features=64, module__n_classes=10, max_epochs=2, verbose=0)
+    X_nan = X.copy()
+    X_nan[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        M2MClassifier(MLP, **base).fit(X_nan, y)
+    with pytest.raises(ValueError, match="single class"):
+        M2MClassifier(MLP, **base).fit(X[y == 0], y[y == 0])
+    # g is checked before the first epoch, not at start_epoch (here never reached)
+    wide = nn.Linear(64, 7)
+    state = {k: v.clone() for k, v in wide.state_dict().items()}
+    with pytest.raises(ValueError, match="one logit per class"):
+        M2MClassifier(MLP, g=wide, **base).fit(X, y)
+    for key, value in wide.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+    with pytest.raises(RuntimeError, match="g failed on a training batch"):
+        M2MClassifier(MLP, g=nn.Linear(60, 10), **base).fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            M2MClassifier(MLP, device="cuda", **base).fit(X, y)
