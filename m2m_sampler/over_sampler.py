@@ -275,7 +275,7 @@ default=None
             )
         return shape
 
-    def _resolve_model(self, est, name, X, y, classes, shape, device, rng):
+    def _resolve_model(self, est, name, X, classes, shape, device):
         """Frozen torch copy of ``g`` or ``f`` on ``device``, checked on a few rows of X."""
         if est is None:
             return None, None
@@ -340,10 +340,8 @@ default=None
             )
         self.classes_ = classes
         self.device_ = device
-        self.g_, self.g_estimator_ = self._resolve_model(
-            g, "g", X, y, classes, shape, device, rng
-        )
-        self.f_, _ = self._resolve_model(self.f, "f", X, y, classes, shape, device, rng)
+        self.g_, self.g_estimator_ = self._resolve_model(g, "g", X, classes, shape, device)
+        self.f_, _ = self._resolve_model(self.f, "f", X, classes, shape, device)
 
         # Algorithm 1, lines 2-6: targets, seed classes and seeds for every new sample.
         n_new = {
