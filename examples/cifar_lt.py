@@ -147,9 +147,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache-dir", default=None,
                    help="keep g, the epoch-160 trunks and each method's result here, "
                         "keyed by configuration, and reuse them")
-    p.add_argument("--only", choices=("g", "trunk", "report"), default=None,
+    p.add_argument("--only", choices=("g", "trunk", "methods", "report"), default=None,
                    help="only train (and cache) g, or the trunks the methods need, or "
-                        "only report what is cached; for running phases as parallel "
+                        "only the methods (g and the trunks must be cached), or only "
+                        "report what is cached; for running phases as parallel "
                         "processes (needs --cache-dir)")
     p.add_argument("--out", default=None, help="JSON file for the results")
     p.add_argument("--smoke", action="store_true",
@@ -550,9 +551,12 @@ def main(argv: list[str] | None = None) -> dict:
     trunk_losses = list(dict.fromkeys(METHODS[m][1] for m in args.methods if METHODS[m][1]))
     phases, results, missing = {}, {}, []
     report_only = args.only == "report"
+    # --only methods never trains g or a trunk: a missing one is reported, not retrained
+    # (two parallel processes would otherwise both train the same trunk).
+    cached_only = args.only in ("methods", "report")
     g_state = None
-    if args.only in (None, "g", "report") and needs_g:
-        done = train_g(args, data, cache, cached_only=report_only)
+    if args.only in (None, "g", "methods", "report") and needs_g:
+        done = train_g(args, data, cache, cached_only=cached_only)
         if done is None:
             missing.append("g")
         else:
@@ -560,16 +564,22 @@ def main(argv: list[str] | None = None) -> dict:
             if "erm" in args.methods:
                 results["erm"] = phases["g"]["metrics"]
     trunks = {}
-    if args.only in (None, "trunk", "report"):
+    if args.only in (None, "trunk", "methods", "report"):
         for loss in trunk_losses:
-            done = train_trunk(args, data, cache, loss, cached_only=report_only)
+            done = train_trunk(args, data, cache, loss, cached_only=cached_only)
             if done is None:
                 missing.append(f"trunk-{loss}")
             else:
                 trunks[loss], phases[f"trunk-{loss}"] = done
-    if args.only in (None, "report"):
+    if args.only in (None, "methods", "report"):
         for method in args.methods:
             if method == "erm":
+                continue
+            prerequisites = (METHODS[method][4] and g_state is None) or (
+                METHODS[method][1] is not None and METHODS[method][1] not in trunks)
+            if prerequisites and not report_only:
+                print(f"[{method}] skipped: g or its trunk is not in the cache", flush=True)
+                missing.append(method)
                 continue
             done = run_method(args, data, cache, method, g_state, trunks,
                               cached_only=report_only)

@@ -84,14 +84,19 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
     partial = _run([*common, "--only", "report"])  # trains nothing
     assert partial["results"].keys() == {"erm"}
     assert partial["missing"] == ["trunk-ce", "drs", "m2m"]
+    # --only methods never trains a missing trunk (a parallel process may be on it)
+    no_trunk = _run([*common, "--only", "methods", "--method", "drs"])
+    assert no_trunk["missing"] == ["trunk-ce", "drs"] and not no_trunk["results"]
     only_trunk = _run([*common, "--only", "trunk"])
     assert set(only_trunk["phases"]) == {"trunk-ce"}
+    only_drs = _run([*common, "--only", "methods", "--method", "drs"])
+    assert only_drs["results"].keys() == {"drs"} and "missing" not in only_drs
     out = tmp_path / "r.json"
     report = _run([*common, "--out", str(out)])
     assert json.loads(out.read_text())["results"].keys() == {"erm", "drs", "m2m"}
     phases = report["phases"]
     assert phases["g"]["cached"] and phases["trunk-ce"]["cached"]
-    assert not phases["drs"]["cached"] and not phases["m2m"]["cached"]
+    assert phases["drs"]["cached"] and not phases["m2m"]["cached"]
 
     counts = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
     assert report["data"]["train_counts"] == [max(2, math.ceil(n / 100)) for n in counts]

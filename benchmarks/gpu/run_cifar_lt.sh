@@ -5,18 +5,21 @@
 # Run from the repository root on the device machine, with .whl/ (skorch, imbalanced-learn,
 # sklearn-compat, tabulate wheels) and .data/cifar10_r100.tar.xz carried:
 #     bash benchmarks/gpu/run_cifar_lt.sh
-# Writes under $OUT (default ./gpu_out): cifar_lt_r100.json (the report), one log per
-# phase, smoke.json, checks.txt, gpu_util.csv, environment.txt and the cache (g and the
-# epoch-160 trunk, a few MB, reusable with --cache-dir).
+# Writes under $OUT (default ./gpu_out): cifar_lt_r100.json (the report), wall.json,
+# smoke.json, options.txt, environment.txt, gpu_tests.txt and logs.tar.gz (one log per
+# phase, checks.txt, gpu_util.csv and the cache: g and the epoch-160 trunk, a few MB,
+# reusable with --cache-dir). The device tool returns at most 8 files.
 #
 # Schedule (everything is printed with a time stamp):
 #   0. install the carried wheels, unpack the data                          (~10 s)
-#   1. checks: CUDA-graph training == eager training (pytest), then the example's --smoke
-#      run on the GPU with the fast options; if a check fails, the next, plainer option
-#      set is tried (--fast -> bf16+channels_last -> plain)                  (~40 s)
-#   2. g (200 epochs) and the ERM trunk (160 epochs) as two parallel processes
-#   3. DRS and M2m (epochs 160-200) as two parallel processes
-#   4. the report, assembled from the cache (also when a phase failed or timed out)
+#   1. checks, side by side: CUDA-graph training == eager training (pytest) and the
+#      example's --smoke run on the GPU with the fast options; if a check fails, the
+#      next, plainer option set is tried (--fast -> bf16+channels_last -> plain) (~30 s)
+#   2. on the critical path g (200 epochs) then M2m (epochs 160-200, needs g and the
+#      trunk); beside it the ERM trunk (160 epochs) then DRS (epochs 160-200), so that
+#      DRS runs while g finishes and M2m has the GPU to itself
+#   3. the report, assembled from the cache (also when a phase failed or timed out)
+#   4. if time is left: the CUDA-relevant unit tests on the GPU (device='auto' -> cuda)
 # The whole script keeps to DEADLINE_S seconds (default 570) so that a 600 s device
 # command always returns the report.
 set -uo pipefail
@@ -27,6 +30,25 @@ SEED=${SEED:-0}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu EXTRA="--smoke --threads 1" rehearses the script on a CPU
 EXTRA=${EXTRA:-}
 mkdir -p "$OUT"
+CACHE=${CACHE:-/tmp/cifar_cache}
+SMI=""
+# At most 8 files come back from the device machine: on exit, everything but the
+# results goes into logs.tar.gz (the cache too: g's weights and every phase record).
+pack() {
+  [ -n "$SMI" ] && kill "$SMI" 2>/dev/null
+  cd "$OUT" || return
+  [ -d "$CACHE" ] && cp -r "$CACHE" cache
+  local keep=(cifar_lt_r100.json wall.json smoke.json options.txt environment.txt
+              gpu_tests.txt)
+  local ex=(); for k in "${keep[@]}"; do ex+=(--exclude="./$k"); done
+  tar czf /tmp/logs.tar.gz "${ex[@]}" . && mv /tmp/logs.tar.gz logs.tar.gz
+  for f in * .[!.]*; do
+    [ -e "$f" ] || continue
+    case " ${keep[*]} logs.tar.gz " in *" $f "*) ;; *) rm -rf "$f" ;; esac
+  done
+  ls -la "$OUT"
+}
+trap pack EXIT
 T0=$(date +%s)
 DEADLINE=$((T0 + DEADLINE_S))
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
@@ -67,59 +89,86 @@ log "environment ready"
 
 # ---------------------------------------------------------------- 1. checks
 OPTION_SETS=("--fast" "--amp bf16 --channels-last --translate-ahead 8" "--translate-ahead 8")
-START_SET=0
-if ! timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_cuda_graphs.py \
-    > "$OUT/checks.txt" 2>&1; then
-  log "pytest checks failed (see checks.txt); not using CUDA graphs"
-  START_SET=1
-fi
+smoke() {  # options, log file
+  timeout 120 python3 examples/cifar_lt.py --smoke --device "$DEVICE" $1 \
+    --data-dir "$DATA" --out "$OUT/smoke.json" > "$2" 2>&1
+}
+log "checks: pytest (CUDA graphs) beside the smoke run with ${OPTION_SETS[0]}"
+timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_cuda_graphs.py \
+  > "$OUT/checks.txt" 2>&1 &
+PT=$!
+smoke "${OPTION_SETS[0]}" "$OUT/smoke.log"
+SMOKE0=$?
+wait $PT
+PYTEST_RC=$?
 tail -n 3 "$OUT/checks.txt"
 FAST=""
-for ((i = START_SET; i < ${#OPTION_SETS[@]}; i++)); do
-  opts=${OPTION_SETS[$i]}
-  log "smoke run with: $opts"
-  if timeout 120 python3 examples/cifar_lt.py --smoke --device "$DEVICE" $opts \
-      --data-dir "$DATA" --out "$OUT/smoke.json" > "$OUT/smoke.log" 2>&1; then
-    FAST=$opts
-    break
-  fi
-  tail -n 20 "$OUT/smoke.log"
-done
-if [ -z "$FAST" ]; then
-  log "every smoke run failed; stopping"; kill $SMI 2>/dev/null; exit 1
+if (( PYTEST_RC == 0 && SMOKE0 == 0 )); then
+  FAST=${OPTION_SETS[0]}
+else
+  log "pytest rc $PYTEST_RC, smoke rc $SMOKE0: not using CUDA graphs"
+  tail -n 30 "$OUT/smoke.log"
+  for ((i = 1; i < ${#OPTION_SETS[@]}; i++)); do
+    opts=${OPTION_SETS[$i]}
+    log "smoke run with: $opts"
+    if smoke "$opts" "$OUT/smoke$i.log"; then
+      FAST=$opts
+      break
+    fi
+    tail -n 30 "$OUT/smoke$i.log"
+  done
 fi
+if [ -z "$FAST" ]; then
+  log "every smoke run failed; stopping"; exit 1
+fi
+grep -h "^\[m2m\]\|^method\|^erm\|^drs\|^m2m\|wall:" "$OUT/smoke.log" | tail -n 8
 log "options for the full run: $FAST"
 echo "$FAST" > "$OUT/options.txt"
 
-# ---------------------------------------------------------------- 2-4. the reproduction
-CACHE=${CACHE:-/tmp/cifar_cache}
-COMMON=(--device "$DEVICE" $FAST $EXTRA --data-dir "$DATA" --cache-dir "$CACHE"
+# ---------------------------------------------------------------- 2-3. the reproduction
+mkdir -p "$CACHE"
+COMMON=(--device "$DEVICE" $FAST ${THREADS:---threads 4} $EXTRA --data-dir "$DATA" --cache-dir "$CACHE"
         --seed "$SEED" --imbalance-ratio 100 --method erm,drs,m2m)
 run_phase() {  # name, seconds, extra args...
   local name=$1 secs=$2; shift 2
   (( secs < 10 )) && secs=10
-  timeout "$secs" python3 examples/cifar_lt.py "${COMMON[@]}" "$@" 2>&1 | tee "$OUT/$name.log"
+  timeout "$secs" python3 examples/cifar_lt.py "${COMMON[@]}" "$@" > "$OUT/$name.log" 2>&1
+  local rc=$?
+  log "$name exited with $rc"
+  grep -v "^\[" "$OUT/$name.log" | tail -n 15  # anything but the progress lines
+  return $rc
 }
 T_START=$(date +%s.%N)
-log "phase g + trunk (parallel), $(left)s left"
-run_phase g $(( $(left) - 130 )) --only g &
-PA=$!
-run_phase trunk $(( $(left) - 130 )) --only trunk &
+log "g (then M2m) beside the trunk (then DRS), $(left)s left"
+(
+  run_phase trunk $(( $(left) - 40 )) --only trunk
+  touch "$CACHE/.trunk_finished"
+  run_phase drs $(( $(left) - 15 )) --only methods --method drs
+) &
 PB=$!
-wait $PA; wait $PB
-log "phase drs + m2m (parallel), $(left)s left"
-run_phase drs $(( $(left) - 20 )) --method drs &
-PA=$!
-run_phase m2m $(( $(left) - 20 )) --method m2m &
-PB=$!
-wait $PA; wait $PB
+run_phase g $(( $(left) - 40 )) --only g
+while [ ! -e "$CACHE/.trunk_finished" ] && kill -0 $PB 2>/dev/null; do sleep 1; done
+log "M2m, $(left)s left"
+run_phase m2m $(( $(left) - 15 )) --only methods --method m2m
+wait $PB
 T_END=$(date +%s.%N)
+tail -n 4 "$OUT/g.log" "$OUT/trunk.log" "$OUT/drs.log" "$OUT/m2m.log"
 python3 -c "import json, sys; print(json.dumps({'g_plus_f_processes_wall_s': \
 float(sys.argv[2]) - float(sys.argv[1]), 'options': sys.argv[3]}))" \
   "$T_START" "$T_END" "$FAST" | tee "$OUT/wall.json"
 log "report"
 python3 examples/cifar_lt.py "${COMMON[@]}" --only report --out "$OUT/cifar_lt_r100.json" \
-  2>&1 | tee "$OUT/report.log"
-kill $SMI 2>/dev/null
-mkdir -p "$OUT/cache" && cp -r "$CACHE"/. "$OUT/cache/" 2>/dev/null
+  > "$OUT/report.log" 2>&1
+grep -v "^\[" "$OUT/report.log"
+kill $SMI 2>/dev/null; SMI=""
+
+# ---------------------------------------------------------------- 4. unit tests on the GPU
+if (( $(left) > 45 )); then
+  log "unit tests on the GPU, $(left)s left"
+  timeout $(( $(left) - 5 )) python3 -m pytest -q -x -p no:cacheprovider \
+    -k "not lint and not readme and not example" tests/test_translation.py \
+    tests/test_over_sampler.py tests/test_classifier.py tests/test_device_data.py \
+    tests/test_augment.py > "$OUT/gpu_tests.txt" 2>&1
+  log "unit tests exited with $?"; tail -n 5 "$OUT/gpu_tests.txt"
+fi
 log "done"

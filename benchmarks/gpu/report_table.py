@@ -1,0 +1,106 @@
+"""Render the JSON report of ``run_cifar_lt.sh`` as the Markdown tables of the docs.
+
+Run with ``python benchmarks/gpu/report_table.py RESULT.json [--wall wall.json]
+[--command "..."] [--out RESULT.md]``: prints (or writes) the accuracy table beside the
+paper's Table 1, the per-phase time table and the issue's checks, from the numbers in
+the JSON file only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAMES = {"erm": "ERM (g)", "drs": "DRS", "m2m": "M2m"}
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def render(report: dict, wall: dict | None = None, command: str | None = None) -> str:
+    env = report["environment"]
+    cfg = report["config"]
+    lines = [
+        f"CIFAR-LT-10, imbalance ratio {cfg['imbalance_ratio']}, ResNet-32, "
+        f"{cfg['epochs']} epochs (deferral at epoch {cfg['start_epoch']}), seed {cfg['seed']}, "
+        f"batch {cfg['batch_size']}; device: {env['device']}; torch {env['torch']}; "
+        f"options: amp={cfg['amp']}, channels_last={cfg['channels_last']}, "
+        f"cuda_graph={cfg['cuda_graph']}, translate_ahead={cfg['translate_ahead']}.",
+        "",
+    ]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    lines += [
+        "| method | bACC | GM | major acc | minor acc | bACC (900/class split) "
+        "| paper bACC | paper GM |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    paper = report.get("paper", {})
+    for m, r in report["results"].items():
+        t, s = r["test"], r["test900"]
+        p = paper.get(m, {})
+        lines.append(
+            f"| {NAMES.get(m, m)} | {_pct(t['balanced_accuracy'])} "
+            f"| {_pct(t['gmean'])} | {_pct(t['major_acc'])} | {_pct(t['minor_acc'])} "
+            f"| {_pct(s['balanced_accuracy'])} | {p.get('bacc', '–')} | {p.get('gm', '–')} |"
+        )
+    if report.get("missing"):
+        lines += ["", f"Not finished: {', '.join(report['missing'])}."]
+    lines += [
+        "",
+        "| phase | epochs | wall (s) | images/s | data (s) | train step (s) "
+        "| generation (s) | of which translation (s) | other (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, ph in report["phases"].items():
+        tr = ph["train"]
+        ips = tr.get("images_per_s")
+        lines.append(
+            f"| {name} | {tr['epochs']} | {ph['wall_s']:.1f} | "
+            f"{'–' if ips is None else f'{ips:,.0f}'} | {tr['data_s']:.1f} | "
+            f"{tr['step_s']:.1f} | {tr['generation_s']:.1f} | {tr['translate_s']:.1f} | "
+            f"{tr['other_s']:.1f} |"
+        )
+    m2m = report["phases"].get("m2m", {}).get("train", {})
+    if "targets" in m2m:
+        lines += [
+            "",
+            f"M2m generation over its {m2m['epochs']} epochs: {m2m['targets']:,} targets, "
+            f"{m2m['no_seed']:,} without a seed, {m2m['rejected_beta']:,} rejected by beta, "
+            f"{m2m['translated']:,} translated, {m2m['rejected_gamma']:,} rejected by gamma, "
+            f"**{m2m['accepted']:,} accepted**.",
+        ]
+    w = report["wall_s"]
+    lines += [
+        "",
+        f"Wall time: g + f span (first phase start to last phase end, phases in parallel "
+        f"processes) **{w['phases_span']:.0f} s**; sum of the phases {w['phases_sum']:.0f} s.",
+    ]
+    if wall:
+        lines[-1] += (f" The script's own clock around all training processes: "
+                      f"{wall['g_plus_f_processes_wall_s']:.0f} s (process start-up included).")
+    if "checks" in report:
+        lines += ["", "Checks: " + ", ".join(
+            f"{k} {'yes' if v else '**no**'}" for k, v in report["checks"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("report")
+    p.add_argument("--wall", default=None)
+    p.add_argument("--command", default=None)
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    report = json.loads(Path(args.report).read_text())
+    wall = json.loads(Path(args.wall).read_text()) if args.wall else None
+    text = render(report, wall, args.command)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
