@@ -90,7 +90,9 @@ def test_accepted_samples_satisfy_gamma():
     translated = X_res[len(X):][sampler.is_translated_]
     target = np.searchsorted(sampler.classes_, y_res[len(y):][sampler.is_translated_])
     with torch.no_grad():
-        prob = sampler.g_(torch.as_tensor(translated, dtype=torch.float32)).softmax(1)
+        device = next(sampler.g_.parameters()).device  # CUDA on a GPU machine ('auto')
+        prob = sampler.g_(torch.as_tensor(translated, dtype=torch.float32, device=device))
+        prob = prob.softmax(1).cpu()
     assert translated.shape[0] > 0
     assert torch.all(prob[torch.arange(len(target)), torch.as_tensor(target)] >= 0.9 - 1e-6)
 
@@ -267,7 +269,8 @@ def test_pipeline_gridsearch_clone_pickle():
     X_b, _ = restored.fit_resample(X, y)
     np.testing.assert_array_equal(X_a, X_b)
     with torch.no_grad():
-        x = torch.as_tensor(X[:5], dtype=torch.float32)
+        x = torch.as_tensor(X[:5], dtype=torch.float32,
+                            device=next(sampler.g_.parameters()).device)
         torch.testing.assert_close(restored.g_(x), sampler.g_(x))
 
 

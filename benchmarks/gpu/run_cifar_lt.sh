@@ -29,6 +29,8 @@ DEADLINE_S=${DEADLINE_S:-570}
 SEED=${SEED:-0}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu EXTRA="--smoke --threads 1" rehearses the script on a CPU
 EXTRA=${EXTRA:-}
+OPTIONS=${OPTIONS:-}        # set (e.g. "--fast"): skip the checks and use these options
+UNIT_TESTS=${UNIT_TESTS:-after}  # after | background (from the start, beside it all) | none
 mkdir -p "$OUT"
 CACHE=${CACHE:-/tmp/cifar_cache}
 SMI=""
@@ -87,12 +89,30 @@ nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 \
 SMI=$!
 log "environment ready"
 
+UNIT_TEST_FILES=(tests/test_translation.py tests/test_over_sampler.py tests/test_classifier.py
+                 tests/test_device_data.py tests/test_augment.py tests/test_cuda_graphs.py)
+unit_tests() {  # seconds
+  timeout "$1" python3 -m pytest -q -p no:cacheprovider "${UNIT_TEST_FILES[@]}" \
+    > "$OUT/gpu_tests.txt" 2>&1
+  log "unit tests exited with $?"; tail -n 12 "$OUT/gpu_tests.txt"
+}
+PU=""
+if [ "$UNIT_TESTS" = background ]; then
+  log "unit tests on the GPU, in the background"
+  unit_tests $(( $(left) - 30 )) &
+  PU=$!
+fi
+
 # ---------------------------------------------------------------- 1. checks
 OPTION_SETS=("--fast" "--amp bf16 --channels-last --translate-ahead 8" "--translate-ahead 8")
 smoke() {  # options, log file
   timeout 120 python3 examples/cifar_lt.py --smoke --device "$DEVICE" $1 \
     --data-dir "$DATA" --out "$OUT/smoke.json" > "$2" 2>&1
 }
+if [ -n "$OPTIONS" ]; then
+  FAST=$OPTIONS
+  log "checks skipped (OPTIONS given)"
+else
 log "checks: pytest (CUDA graphs) beside the smoke run with ${OPTION_SETS[0]}"
 timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_cuda_graphs.py \
   > "$OUT/checks.txt" 2>&1 &
@@ -122,6 +142,7 @@ if [ -z "$FAST" ]; then
   log "every smoke run failed; stopping"; exit 1
 fi
 grep -h "^\[m2m\]\|^method\|^erm\|^drs\|^m2m\|wall:" "$OUT/smoke.log" | tail -n 8
+fi
 log "options for the full run: $FAST"
 echo "$FAST" > "$OUT/options.txt"
 
@@ -163,12 +184,10 @@ grep -v "^\[" "$OUT/report.log"
 kill $SMI 2>/dev/null; SMI=""
 
 # ---------------------------------------------------------------- 4. unit tests on the GPU
-if (( $(left) > 45 )); then
+if [ -n "$PU" ]; then
+  wait "$PU"
+elif [ "$UNIT_TESTS" = after ] && (( $(left) > 45 )); then
   log "unit tests on the GPU, $(left)s left"
-  timeout $(( $(left) - 5 )) python3 -m pytest -q -x -p no:cacheprovider \
-    -k "not lint and not readme and not example" tests/test_translation.py \
-    tests/test_over_sampler.py tests/test_classifier.py tests/test_device_data.py \
-    tests/test_augment.py > "$OUT/gpu_tests.txt" 2>&1
-  log "unit tests exited with $?"; tail -n 5 "$OUT/gpu_tests.txt"
+  unit_tests $(( $(left) - 5 ))
 fi
 log "done"
