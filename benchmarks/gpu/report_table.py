@@ -3,7 +3,8 @@
 Run with ``python benchmarks/gpu/report_table.py RESULT.json [--wall wall.json]
 [--command "..."] [--out RESULT.md]``: prints (or writes) the accuracy table beside the
 paper's Table 1, the per-phase time table and the issue's checks, from the numbers in
-the JSON file only.
+the JSON file only. With several reports (one per seed) it prints one row per method
+with every seed's bACC / GM and their mean.
 """
 
 from __future__ import annotations
@@ -87,16 +88,51 @@ def render(report: dict, wall: dict | None = None, command: str | None = None) -
     return "\n".join(lines) + "\n"
 
 
+def render_seeds(reports: list[dict]) -> str:
+    """One row per method: bACC / GM of every seed, their mean, and the paper's."""
+    seeds = [r["config"]["seed"] for r in reports]
+    head = " | ".join(f"seed {s} bACC / GM" for s in seeds)
+    lines = [
+        f"| method | {head} | mean bACC | mean GM | paper bACC / GM |",
+        "|---|" + "---|" * (len(seeds) + 3),
+    ]
+    methods = list(dict.fromkeys(m for r in reports for m in r["results"]))
+    for m in methods:
+        cells, bacc, gm = [], [], []
+        for r in reports:
+            t = r["results"].get(m, {}).get("test")
+            if t is None:
+                cells.append("–")
+                continue
+            bacc.append(t["balanced_accuracy"])
+            gm.append(t["gmean"])
+            cells.append(f"{_pct(t['balanced_accuracy'])} / {_pct(t['gmean'])}")
+        full = len(bacc) == len(reports)
+        p = reports[0].get("paper", {}).get(m, {})
+        lines.append(
+            f"| {NAMES.get(m, m)} | {' | '.join(cells)} | "
+            f"{_pct(sum(bacc) / len(bacc)) if full else '–'} | "
+            f"{_pct(sum(gm) / len(gm)) if full else '–'} | "
+            f"{p.get('bacc', '–')} / {p.get('gm', '–')} |"
+        )
+    spans = ", ".join(f"{r['wall_s']['phases_span']:.0f} s" for r in reports)
+    lines += ["", f"g + f wall-time span per seed: {spans}."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("report")
+    p.add_argument("report", nargs="+", help="one report, or several seeds' reports")
     p.add_argument("--wall", default=None)
     p.add_argument("--command", default=None)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
-    report = json.loads(Path(args.report).read_text())
-    wall = json.loads(Path(args.wall).read_text()) if args.wall else None
-    text = render(report, wall, args.command)
+    reports = [json.loads(Path(r).read_text()) for r in args.report]
+    if len(reports) > 1:
+        text = render_seeds(reports)
+    else:
+        wall = json.loads(Path(args.wall).read_text()) if args.wall else None
+        text = render(reports[0], wall, args.command)
     if args.out:
         Path(args.out).write_text(text)
     print(text)
