@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import balanced_accuracy_score
 from skorch.callbacks import Callback
 
 from m2m_sampler import M2MClassifier
@@ -156,6 +157,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true",
                    help="tiny subset (1/100 of each class, at least 2; 20 test images "
                         "per class), 2 epochs, deferral at epoch 1")
+    p.add_argument("--select-epoch", action="store_true",
+                   help="the authors' protocol as well: evaluate every epoch of the last "
+                        "phase (all epochs for g) on the validation split (first 100 test "
+                        "images per class) and report the 900-per-class split at the best one")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = p.parse_args(argv)
@@ -205,7 +210,7 @@ def load_data(args: argparse.Namespace) -> dict:
     val = np.concatenate([np.flatnonzero(y_test == k)[:n_val] for k in range(10)])
     test900 = np.setdiff1d(np.arange(len(y_test)), val)
     return {
-        "X": X, "y": y, "X_test": X_test, "y_test": y_test, "test900": test900,
+        "X": X, "y": y, "X_test": X_test, "y_test": y_test, "test900": test900, "val": val,
         "counts": np.bincount(y, minlength=10),
         "files": str(get_data_dir(args.data_dir)),
     }
@@ -236,6 +241,60 @@ class Progress(Callback):
         print(msg, flush=True)
 
 
+class ValidationSelection(Callback):
+    """Track the epoch with the best balanced accuracy on the validation images.
+
+    From epoch ``from_epoch`` (0-based) on, predicts ``X_val`` after every epoch, records
+    ``valid_bacc`` in the history and keeps a copy of the weights of the best epoch
+    (the first one on ties), as the authors' code selects its reported epoch.
+    """
+
+    def __init__(self, X_val: np.ndarray, y_val: np.ndarray, from_epoch: int) -> None:
+        self.X_val = X_val
+        self.y_val = y_val
+        self.from_epoch = from_epoch
+
+    def initialize(self):
+        self.best_score_ = None
+        self.best_epoch_ = None
+        self.best_state_ = None
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history) - 1  # 0-based index of the epoch that just ended
+        if epoch < self.from_epoch:
+            return
+        score = float(balanced_accuracy_score(self.y_val, net.predict(self.X_val)))
+        net.history.record("valid_bacc", score)
+        if self.best_score_ is None or score > self.best_score_:
+            self.best_score_ = score
+            self.best_epoch_ = epoch + 1  # as the history's "epoch" column counts
+            self.best_state_ = {k: v.detach().clone()
+                                for k, v in net.module_.state_dict().items()}
+
+
+def selected_metrics(net: M2MClassifier, data: dict) -> dict | None:
+    """The 900-per-class test metrics at the validation-selected epoch (if tracked)."""
+    try:
+        sel = dict(net.callbacks_)["select"]
+    except KeyError:
+        return None
+    if sel.best_state_ is None:
+        return None
+    current = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+    net.module_.load_state_dict(sel.best_state_)
+    try:
+        idx = data["test900"]
+        y_pred = net.predict(data["X_test"][idx])
+    finally:
+        net.module_.load_state_dict(current)
+    keep = ("balanced_accuracy", "gmean", "major_acc", "minor_acc", "accuracy",
+            "per_class_recall")
+    rep = imbalance_report(data["y_test"][idx], y_pred, data["y"])
+    return {"epoch": sel.best_epoch_, "valid_bacc": sel.best_score_,
+            "from_epoch": sel.from_epoch + 1, "test900": {k: rep[k] for k in keep}}
+
+
 def amp_dtype(args: argparse.Namespace) -> torch.dtype | None:
     return {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.amp]
 
@@ -250,6 +309,7 @@ def make_net(
     trunk: bool = False,
     g: torch.nn.Module | None = None,
     seed: int = 0,
+    select: tuple | None = None,
 ) -> M2MClassifier:
     """The net of ``method`` (``trunk=True``: the shared part before the deferral epoch)."""
     loss, _, sampling, reweight, generation = METHODS[method]
@@ -269,6 +329,9 @@ def make_net(
         ("lr", paper_lr_scheduler(max_epochs=args.epochs, warmup_epochs=args.warmup_epochs)),
         ("progress", Progress(phase, args.log_every, args.epochs)),
     ]
+    if select is not None and not trunk:
+        # the validation split of the authors' protocol, scored from epoch select[2] on
+        callbacks.insert(1, ("select", ValidationSelection(*select)))
     if reweight is not None:
         rw_start = args.start_epoch if reweight.startswith("deferred") else 0
         kind = "inverse" if reweight == "inverse" else "effective"
@@ -319,6 +382,14 @@ def make_net(
 # ----------------------------------------------------------------------------- phases
 def phase_seed(seed: int, name: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31)
+
+
+def validation_split(args: argparse.Namespace, data: dict, from_epoch: int) -> tuple | None:
+    """``ValidationSelection``'s arguments under ``--select-epoch``, else ``None``."""
+    if not args.select_epoch:
+        return None
+    val = data["val"]
+    return data["X_test"][val], data["y_test"][val], from_epoch
 
 
 def sync(args: argparse.Namespace) -> None:
@@ -398,6 +469,10 @@ def config_key(args: argparse.Namespace, data: dict, *extra) -> str:
         "momentum": args.momentum, "wd": args.weight_decay, "seed": args.seed,
         "amp": args.amp, "smoke": args.smoke, "n": int(len(data["y"])), "extra": extra,
     }
+    if args.select_epoch and extra[:1] != ("trunk",):
+        # only then (and not for trunks, which are never scored): keys of runs without
+        # selection stay as they were
+        fields["select"] = True
     return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -413,13 +488,17 @@ def train_g(args, data, cache: Cache, cached_only: bool = False) -> tuple[dict, 
         return None
     seed = phase_seed(args.seed, "g")
     torch.manual_seed(seed)
-    net = make_net(args, "erm", "g", data["counts"], max_epochs=args.epochs, seed=seed)
+    net = make_net(args, "erm", "g", data["counts"], max_epochs=args.epochs, seed=seed,
+                   select=validation_split(args, data, 0))
     sync(args)
     start = time.time()
     net.fit(data["X"], data["y"])
     sync(args)
     end = time.time()
     metrics, eval_s = timed_evaluate(net, data)
+    selected = selected_metrics(net, data)
+    if selected is not None:
+        metrics["selected"] = selected
     record = {
         "phase": "g", "start_unix": start, "end_unix": end, "wall_s": end - start,
         "train": summarize_history(net, 0), "metrics": metrics, "eval_s": eval_s,
@@ -497,7 +576,7 @@ def run_method(args, data, cache: Cache, method: str, g_state: dict | None,
         X, y = smote(X, y, seed)
     if trunk is None:
         net = make_net(args, method, method, data["counts"], max_epochs=args.epochs, g=g,
-                       seed=seed)
+                       seed=seed, select=validation_split(args, data, 0))
         first = 0
         sync(args)
         start = time.time()
@@ -505,7 +584,8 @@ def run_method(args, data, cache: Cache, method: str, g_state: dict | None,
     else:
         folder = trunks[trunk]
         net = make_net(args, method, method, data["counts"],
-                       max_epochs=args.epochs - args.start_epoch, g=g, seed=seed)
+                       max_epochs=args.epochs - args.start_epoch, g=g, seed=seed,
+                       select=validation_split(args, data, args.start_epoch))
         net.initialize()
         net.load_params(f_params=folder / "params.pt", f_optimizer=folder / "optimizer.pt",
                         f_history=folder / "history.json")
@@ -516,6 +596,9 @@ def run_method(args, data, cache: Cache, method: str, g_state: dict | None,
     sync(args)
     end = time.time()
     metrics, eval_s = timed_evaluate(net, data)
+    selected = selected_metrics(net, data)
+    if selected is not None:
+        metrics["selected"] = selected
     record = {
         "phase": method, "start_unix": start, "end_unix": end, "wall_s": end - start,
         "from_trunk": trunk, "first_epoch": first,
@@ -635,6 +718,10 @@ def build_report(args, data, phases, results, total_s) -> dict:
             "erm_within_68.7_pm_1.5": abs(bacc["erm"] - 68.7) <= 1.5,
             "g_plus_f_under_360s": span < 360.0,
         }
+        sel = results["m2m"].get("selected")
+        if sel is not None:
+            report["checks"]["m2m_selected_epoch_test900_bacc_ge_78"] = (
+                100 * sel["test900"]["balanced_accuracy"] >= 78.0)
     return report
 
 
@@ -646,6 +733,12 @@ def print_summary(report: dict) -> None:
         print(f"{m:10s}  {100 * t['balanced_accuracy']:6.2f}  {100 * t['gmean']:6.2f}  "
               f"{100 * t['major_acc']:6.2f}  {100 * t['minor_acc']:6.2f}  | "
               f"{100 * s['balanced_accuracy']:6.2f}         | {wall:7.1f}s")
+    for m, r in report["results"].items():
+        if "selected" in r:
+            sel = r["selected"]
+            print(f"{m:10s}  validation-selected epoch {sel['epoch']} (valid bACC "
+                  f"{100 * sel['valid_bacc']:.2f}): 900/class bACC "
+                  f"{100 * sel['test900']['balanced_accuracy']:.2f}")
     w = report["wall_s"]
     print(f"wall: phases sum {w['phases_sum']:.1f}s, span {w['phases_span']:.1f}s, "
           f"script {w['script']:.1f}s")

@@ -69,6 +69,34 @@ def test_continuing_a_saved_trunk_is_continuing_the_run(tmp_path):
     assert branch.history[3, "event_lr"] == pytest.approx(0.1 * 0.01)
 
 
+def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
+    ns = runpy.run_path(str(EXAMPLE))
+    X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)
+    val = np.concatenate([np.flatnonzero(y_test == k)[:10] for k in range(10)])
+    test = np.setdiff1d(np.arange(len(y_test)), val)
+    select = ns["ValidationSelection"](X_test[val], y_test[val], from_epoch=2)
+    net = M2MClassifier(
+        MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,),
+        generation=False, max_epochs=8, optimizer=torch.optim.SGD, lr=0.3,
+        batch_size=64, callbacks=[("select", select)], verbose=0, random_state=0,
+    ).fit(X, y)
+    scores = [row.get("valid_bacc") for row in net.history]
+    assert scores[:2] == [None, None] and None not in scores[2:]
+    best = 2 + int(np.argmax(scores[2:]))  # first best, 0-based
+    assert select.best_epoch_ == best + 1 == net.history[best, "epoch"]
+    assert select.best_score_ == max(scores[2:])
+
+    final = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    data = {"test900": test, "X_test": X_test, "y_test": y_test, "y": y}
+    sel = ns["selected_metrics"](net, data)
+    for k, v in net.module_.state_dict().items():  # the final weights are back
+        torch.testing.assert_close(v, final[k])
+    net.module_.load_state_dict(select.best_state_)
+    expected = np.mean(net.predict(X_test[test]) == y_test[test])
+    assert sel["epoch"] == best + 1 and sel["from_epoch"] == 3
+    assert sel["test900"]["accuracy"] == pytest.approx(expected)
+
+
 def _run(argv):
     return runpy.run_path(str(EXAMPLE))["main"](argv)
 
@@ -121,6 +149,13 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
             assert rep[split]["balanced_accuracy"] == pytest.approx(np.mean(recalls))
     assert report["paper"]["m2m"] == {"bacc": 78.3, "gm": 77.8}
     assert "checks" not in report  # targets are only checked on full runs
+
+    # the authors' protocol: the 900-per-class split at the validation-selected epoch
+    selected = _run([*common, "--select-epoch", "--method", "drs"])
+    sel = selected["results"]["drs"]["selected"]
+    assert sel["epoch"] == 2 and sel["from_epoch"] == 2  # the branch's only epoch
+    assert sel["test900"] == selected["results"]["drs"]["test900"]  # = the final weights
+    assert "selected" not in report["results"]["drs"]  # separate cache keys
 
     again = _run([*common, "--only", "report"])  # everything from the cache
     assert all(p["cached"] for p in again["phases"].values()) and "missing" not in again

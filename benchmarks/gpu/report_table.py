@@ -33,20 +33,29 @@ def render(report: dict, wall: dict | None = None, command: str | None = None) -
     ]
     if command:
         lines += [f"Command: `{command}`", ""]
+    selection = any("selected" in r for r in report["results"].values())
+    extra_head = (" | 900/class bACC / GM at the validation-selected epoch (epoch)"
+                  if selection else "")
     lines += [
         "| method | bACC | GM | major acc | minor acc | bACC (900/class split) "
-        "| paper bACC | paper GM |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| paper bACC | paper GM{extra_head} |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if selection else ""),
     ]
     paper = report.get("paper", {})
     for m, r in report["results"].items():
         t, s = r["test"], r["test900"]
         p = paper.get(m, {})
-        lines.append(
+        row = (
             f"| {NAMES.get(m, m)} | {_pct(t['balanced_accuracy'])} "
             f"| {_pct(t['gmean'])} | {_pct(t['major_acc'])} | {_pct(t['minor_acc'])} "
             f"| {_pct(s['balanced_accuracy'])} | {p.get('bacc', '–')} | {p.get('gm', '–')} |"
         )
+        if selection:
+            sel = r.get("selected")
+            row += (" – |" if sel is None else
+                    f" {_pct(sel['test900']['balanced_accuracy'])} / "
+                    f"{_pct(sel['test900']['gmean'])} ({sel['epoch']}) |")
+        lines.append(row)
     if report.get("missing"):
         lines += ["", f"Not finished: {', '.join(report['missing'])}."]
     lines += [
@@ -115,6 +124,14 @@ def render_seeds(reports: list[dict]) -> str:
             f"{_pct(sum(gm) / len(gm)) if full else '–'} | "
             f"{p.get('bacc', '–')} / {p.get('gm', '–')} |"
         )
+    if any("selected" in r for rep in reports for r in rep["results"].values()):
+        lines += ["", "At the validation-selected epoch (900/class split, bACC):"]
+        for m in methods:
+            vals = [r["results"].get(m, {}).get("selected") for r in reports]
+            cells = ["–" if v is None else f"{_pct(v['test900']['balanced_accuracy'])} "
+                     f"(epoch {v['epoch']})" for v in vals]
+            lines.append(f"- {NAMES.get(m, m)}: " + ", ".join(
+                f"seed {sd} {c}" for sd, c in zip(seeds, cells)))
     spans = ", ".join(f"{r['wall_s']['phases_span']:.0f} s" for r in reports)
     lines += ["", f"g + f wall-time span per seed: {spans}."]
     return "\n".join(lines) + "\n"

@@ -5,20 +5,25 @@
 # Run from the repository root on the device machine, with .whl/ (skorch, imbalanced-learn,
 # sklearn-compat, tabulate wheels) and .data/cifar10_r100.tar.xz carried:
 #     bash benchmarks/gpu/run_cifar_lt.sh
-# Writes under $OUT (default ./gpu_out): cifar_lt_r100.json (the report), wall.json,
-# smoke.json, options.txt, environment.txt, gpu_tests.txt and logs.tar.gz (one log per
-# phase, checks.txt, gpu_util.csv and the cache: g and the epoch-160 trunk, a few MB,
-# reusable with --cache-dir). The device tool returns at most 8 files.
+# Writes under $OUT (default ./gpu_out): cifar_lt_r100.json (the report; with several
+# SEEDS one cifar_lt_r100_seed<S>.json each), wall.json, smoke.json, options.txt,
+# environment.txt, gpu_tests.txt and logs.tar.gz (one log per phase, checks.txt,
+# gpu_util.csv and the cache: g and the epoch-160 trunk, a few MB, reusable with
+# --cache-dir). The device tool returns at most 8 files.
+# Settings (environment variables): SEED=0, or SEEDS="2 3" (chains side by side),
+# SELECT=1 (--select-epoch), OPTIONS="--fast" (skip the checks), UNIT_TESTS=after |
+# background | none, DEADLINE_S=570, DEVICE=cuda, EXTRA (more example arguments).
 #
 # Schedule (everything is printed with a time stamp):
 #   0. install the carried wheels, unpack the data                          (~10 s)
 #   1. checks, side by side: CUDA-graph training == eager training (pytest) and the
 #      example's --smoke run on the GPU with the fast options; if a check fails, the
 #      next, plainer option set is tried (--fast -> bf16+channels_last -> plain) (~30 s)
-#   2. on the critical path g (200 epochs) then M2m (epochs 160-200, needs g and the
-#      trunk); beside it the ERM trunk (160 epochs) then DRS (epochs 160-200), so that
-#      DRS runs while g finishes and M2m has the GPU to itself
-#   3. the report, assembled from the cache (also when a phase failed or timed out)
+#   2. per seed, on the critical path g (200 epochs) then M2m (epochs 160-200, needs g
+#      and the trunk); beside it the ERM trunk (160 epochs) then DRS (epochs 160-200), so
+#      that DRS runs while g finishes and M2m has the GPU to itself
+#   3. per seed, the report, assembled from the cache (also when a phase failed or
+#      timed out)
 #   4. if time is left: the CUDA-relevant unit tests on the GPU (device='auto' -> cuda)
 # The whole script keeps to DEADLINE_S seconds (default 570) so that a 600 s device
 # command always returns the report.
@@ -31,6 +36,7 @@ DEVICE=${DEVICE:-cuda}  # DEVICE=cpu EXTRA="--smoke --threads 1" rehearses the s
 EXTRA=${EXTRA:-}
 OPTIONS=${OPTIONS:-}        # set (e.g. "--fast"): skip the checks and use these options
 UNIT_TESTS=${UNIT_TESTS:-after}  # after | background (from the start, beside it all) | none
+SELECT=${SELECT:-0}         # 1: also report the validation-selected epoch (--select-epoch)
 mkdir -p "$OUT"
 CACHE=${CACHE:-/tmp/cifar_cache}
 SMI=""
@@ -40,10 +46,13 @@ pack() {
   [ -n "$SMI" ] && kill "$SMI" 2>/dev/null
   cd "$OUT" || return
   [ -d "$CACHE" ] && cp -r "$CACHE" cache
-  local keep=(cifar_lt_r100.json wall.json smoke.json options.txt environment.txt
-              gpu_tests.txt)
+  local keep=(wall.json smoke.json options.txt environment.txt gpu_tests.txt)
+  for f in cifar_lt_r100*.json; do [ -e "$f" ] && keep+=("$f"); done
   local ex=(); for k in "${keep[@]}"; do ex+=(--exclude="./$k"); done
   tar czf /tmp/logs.tar.gz "${ex[@]}" . && mv /tmp/logs.tar.gz logs.tar.gz
+  if (( $(stat -c %s logs.tar.gz) > 15000000 )); then  # a returned file is at most 16 MiB
+    tar czf /tmp/logs.tar.gz "${ex[@]}" --exclude="*.pt" . && mv /tmp/logs.tar.gz logs.tar.gz
+  fi
   for f in * .[!.]*; do
     [ -e "$f" ] || continue
     case " ${keep[*]} logs.tar.gz " in *" $f "*) ;; *) rm -rf "$f" ;; esac
@@ -148,39 +157,72 @@ echo "$FAST" > "$OUT/options.txt"
 
 # ---------------------------------------------------------------- 2-3. the reproduction
 mkdir -p "$CACHE"
-COMMON=(--device "$DEVICE" $FAST ${THREADS:---threads 4} $EXTRA --data-dir "$DATA" --cache-dir "$CACHE"
-        --seed "$SEED" --imbalance-ratio 100 --method erm,drs,m2m)
-run_phase() {  # name, seconds, extra args...
-  local name=$1 secs=$2; shift 2
+SELECT_ARG=""
+[ "$SELECT" = 1 ] && SELECT_ARG="--select-epoch"
+common() {  # seed -> the example's arguments shared by every phase of that seed
+  echo --device "$DEVICE" $FAST ${THREADS:---threads 4} $EXTRA $SELECT_ARG \
+    --data-dir "$DATA" --cache-dir "$CACHE" --seed "$1" --imbalance-ratio 100 \
+    --method erm,drs,m2m
+}
+run_phase() {  # seed, name, seconds, extra args...
+  local seed=$1 name=$2 secs=$3; shift 3
   (( secs < 10 )) && secs=10
-  timeout "$secs" python3 examples/cifar_lt.py "${COMMON[@]}" "$@" > "$OUT/$name.log" 2>&1
+  local logf="$OUT/$name.log"
+  [ "$MULTI" = 1 ] && logf="$OUT/seed$seed-$name.log"
+  timeout "$secs" python3 examples/cifar_lt.py $(common "$seed") "$@" > "$logf" 2>&1
   local rc=$?
-  log "$name exited with $rc"
-  grep -v "^\[" "$OUT/$name.log" | tail -n 15  # anything but the progress lines
+  log "seed $seed: $name exited with $rc"
+  grep -v "^\[" "$logf" | grep -v "Warning\|warn\|return Variable" | tail -n 6
   return $rc
 }
-T_START=$(date +%s.%N)
-log "g (then M2m) beside the trunk (then DRS), $(left)s left"
-(
-  run_phase trunk $(( $(left) - 40 )) --only trunk
-  touch "$CACHE/.trunk_finished"
-  run_phase drs $(( $(left) - 15 )) --only methods --method drs
-) &
-PB=$!
-run_phase g $(( $(left) - 40 )) --only g
-while [ ! -e "$CACHE/.trunk_finished" ] && kill -0 $PB 2>/dev/null; do sleep 1; done
-log "M2m, $(left)s left"
-run_phase m2m $(( $(left) - 15 )) --only methods --method m2m
-wait $PB
-T_END=$(date +%s.%N)
-tail -n 4 "$OUT/g.log" "$OUT/trunk.log" "$OUT/drs.log" "$OUT/m2m.log"
-python3 -c "import json, sys; print(json.dumps({'g_plus_f_processes_wall_s': \
-float(sys.argv[2]) - float(sys.argv[1]), 'options': sys.argv[3]}))" \
-  "$T_START" "$T_END" "$FAST" | tee "$OUT/wall.json"
-log "report"
-python3 examples/cifar_lt.py "${COMMON[@]}" --only report --out "$OUT/cifar_lt_r100.json" \
-  > "$OUT/report.log" 2>&1
-grep -v "^\[" "$OUT/report.log"
+run_seed() {  # seed: g then M2m, beside the trunk then DRS; then the seed's report
+  local seed=$1 t0 t1
+  t0=$(date +%s.%N)
+  (
+    run_phase "$seed" trunk $(( $(left) - 40 )) --only trunk
+    touch "$CACHE/.trunk_finished_$seed"
+    run_phase "$seed" drs $(( $(left) - 15 )) --only methods --method drs
+  ) &
+  local pb=$!
+  run_phase "$seed" g $(( $(left) - 40 )) --only g
+  while [ ! -e "$CACHE/.trunk_finished_$seed" ] && kill -0 $pb 2>/dev/null; do sleep 1; done
+  log "seed $seed: M2m, $(left)s left"
+  run_phase "$seed" m2m $(( $(left) - 15 )) --only methods --method m2m
+  wait $pb
+  t1=$(date +%s.%N)
+  python3 -c "import json, sys; print(json.dumps({'seed': int(sys.argv[1]), \
+'g_plus_f_processes_wall_s': float(sys.argv[3]) - float(sys.argv[2]), \
+'options': sys.argv[4], 'seeds_in_parallel': int(sys.argv[5])}))" \
+    "$seed" "$t0" "$t1" "$FAST $SELECT_ARG" "$N_SEEDS" > "$OUT/wall_seed$seed.tmp"
+  local name=cifar_lt_r100.json
+  [ "$MULTI" = 1 ] && name=cifar_lt_r100_seed$seed.json
+  python3 examples/cifar_lt.py $(common "$seed") --only report --out "$OUT/$name" \
+    > "$OUT/report_seed$seed.log" 2>&1
+  log "seed $seed: report"
+  grep -v "^\[" "$OUT/report_seed$seed.log"
+}
+# SEEDS="2 3": one chain per seed, all side by side (each seed trains its own g).
+SEEDS=${SEEDS:-$SEED}
+read -r -a SEED_LIST <<< "$SEEDS"
+N_SEEDS=${#SEED_LIST[@]}
+MULTI=0; (( N_SEEDS > 1 )) && MULTI=1
+log "seeds ${SEED_LIST[*]} (each: g then M2m, beside the trunk then DRS), $(left)s left"
+PIDS=()
+for seed in "${SEED_LIST[@]}"; do
+  run_seed "$seed" &
+  PIDS+=($!)
+done
+for pid in "${PIDS[@]}"; do wait "$pid"; done
+python3 - "$OUT" <<'PYEOF'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+rows = [json.loads(p.read_text()) for p in sorted(out.glob("wall_seed*.tmp"))]
+(out / "wall.json").write_text(json.dumps(rows[0] if len(rows) == 1 else rows, indent=1))
+for p in out.glob("wall_seed*.tmp"):
+    p.unlink()
+print(json.dumps(rows))
+PYEOF
 kill $SMI 2>/dev/null; SMI=""
 
 # ---------------------------------------------------------------- 4. unit tests on the GPU
