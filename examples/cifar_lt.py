@@ -241,6 +241,11 @@ class Progress(Callback):
         print(msg, flush=True)
 
 
+def state_copy(module: torch.nn.Module) -> dict:
+    """A detached copy of ``module``'s state dict, on its device."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 class ValidationSelection(Callback):
     """Track the epoch with the best balanced accuracy on the validation images.
 
@@ -269,8 +274,7 @@ class ValidationSelection(Callback):
         if self.best_score_ is None or score > self.best_score_:
             self.best_score_ = score
             self.best_epoch_ = epoch + 1  # as the history's "epoch" column counts
-            self.best_state_ = {k: v.detach().clone()
-                                for k, v in net.module_.state_dict().items()}
+            self.best_state_ = state_copy(net.module_)
 
 
 def selected_metrics(net: M2MClassifier, data: dict) -> dict | None:
@@ -281,18 +285,15 @@ def selected_metrics(net: M2MClassifier, data: dict) -> dict | None:
         return None
     if sel.best_state_ is None:
         return None
-    current = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+    current = state_copy(net.module_)
     net.module_.load_state_dict(sel.best_state_)
     try:
         idx = data["test900"]
         y_pred = net.predict(data["X_test"][idx])
     finally:
         net.module_.load_state_dict(current)
-    keep = ("balanced_accuracy", "gmean", "major_acc", "minor_acc", "accuracy",
-            "per_class_recall")
-    rep = imbalance_report(data["y_test"][idx], y_pred, data["y"])
     return {"epoch": sel.best_epoch_, "valid_bacc": sel.best_score_,
-            "from_epoch": sel.from_epoch + 1, "test900": {k: rep[k] for k in keep}}
+            "from_epoch": sel.from_epoch + 1, "test900": test_metrics(data, y_pred, idx)}
 
 
 def amp_dtype(args: argparse.Namespace) -> torch.dtype | None:
@@ -423,14 +424,25 @@ def summarize_history(net: M2MClassifier, first_epoch: int) -> dict:
     return out
 
 
-def evaluate(net: M2MClassifier, data: dict) -> dict:
-    y_pred = net.predict(data["X_test"])
+def test_metrics(data: dict, y_pred: np.ndarray, idx: np.ndarray | None = None) -> dict:
+    """The reported metrics of ``y_pred`` against the test labels (``idx``: a subset)."""
+    y_true = data["y_test"] if idx is None else data["y_test"][idx]
+    rep = imbalance_report(y_true, y_pred, data["y"])
     keep = ("balanced_accuracy", "gmean", "major_acc", "minor_acc", "accuracy",
             "per_class_recall")
-    full = imbalance_report(data["y_test"], y_pred, data["y"])
+    return {k: rep[k] for k in keep}
+
+
+def evaluate(net: M2MClassifier, data: dict) -> dict:
+    """Final-epoch metrics, plus those at the validation-selected epoch if tracked."""
+    y_pred = net.predict(data["X_test"])
     idx = data["test900"]
-    split = imbalance_report(data["y_test"][idx], y_pred[idx], data["y"])
-    return {"test": {k: full[k] for k in keep}, "test900": {k: split[k] for k in keep}}
+    out = {"test": test_metrics(data, y_pred),
+           "test900": test_metrics(data, y_pred[idx], idx)}
+    selected = selected_metrics(net, data)
+    if selected is not None:
+        out["selected"] = selected
+    return out
 
 
 def timed_evaluate(net: M2MClassifier, data: dict) -> tuple[dict, float]:
@@ -496,9 +508,6 @@ def train_g(args, data, cache: Cache, cached_only: bool = False) -> tuple[dict, 
     sync(args)
     end = time.time()
     metrics, eval_s = timed_evaluate(net, data)
-    selected = selected_metrics(net, data)
-    if selected is not None:
-        metrics["selected"] = selected
     record = {
         "phase": "g", "start_unix": start, "end_unix": end, "wall_s": end - start,
         "train": summarize_history(net, 0), "metrics": metrics, "eval_s": eval_s,
@@ -596,9 +605,6 @@ def run_method(args, data, cache: Cache, method: str, g_state: dict | None,
     sync(args)
     end = time.time()
     metrics, eval_s = timed_evaluate(net, data)
-    selected = selected_metrics(net, data)
-    if selected is not None:
-        metrics["selected"] = selected
     record = {
         "phase": method, "start_unix": start, "end_unix": end, "wall_s": end - start,
         "from_trunk": trunk, "first_epoch": first,

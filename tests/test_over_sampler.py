@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
 
 from m2m_sampler import M2MOverSampler
+from m2m_sampler._torch_utils import module_device
 from m2m_sampler.seeding import acceptance_probability, seed_class_distribution
 
 
@@ -90,7 +91,7 @@ def test_accepted_samples_satisfy_gamma():
     translated = X_res[len(X):][sampler.is_translated_]
     target = np.searchsorted(sampler.classes_, y_res[len(y):][sampler.is_translated_])
     with torch.no_grad():
-        device = next(sampler.g_.parameters()).device  # CUDA on a GPU machine ('auto')
+        device = module_device(sampler.g_)  # CUDA on a GPU machine ('auto')
         prob = sampler.g_(torch.as_tensor(translated, dtype=torch.float32, device=device))
         prob = prob.softmax(1).cpu()
     assert translated.shape[0] > 0
@@ -269,8 +270,7 @@ def test_pipeline_gridsearch_clone_pickle():
     X_b, _ = restored.fit_resample(X, y)
     np.testing.assert_array_equal(X_a, X_b)
     with torch.no_grad():
-        x = torch.as_tensor(X[:5], dtype=torch.float32,
-                            device=next(sampler.g_.parameters()).device)
+        x = torch.as_tensor(X[:5], dtype=torch.float32, device=module_device(sampler.g_))
         torch.testing.assert_close(restored.g_(x), sampler.g_(x))
 
 

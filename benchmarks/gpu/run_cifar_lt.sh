@@ -99,7 +99,9 @@ SMI=$!
 log "environment ready"
 
 UNIT_TEST_FILES=(tests/test_translation.py tests/test_over_sampler.py tests/test_classifier.py
-                 tests/test_device_data.py tests/test_augment.py tests/test_cuda_graphs.py)
+                 tests/test_device_data.py tests/test_augment.py)
+# the checks below run test_cuda_graphs.py already, unless OPTIONS skips them
+[ -n "$OPTIONS" ] && UNIT_TEST_FILES+=(tests/test_cuda_graphs.py)
 unit_tests() {  # seconds
   timeout "$1" python3 -m pytest -q -p no:cacheprovider "${UNIT_TEST_FILES[@]}" \
     > "$OUT/gpu_tests.txt" 2>&1
