@@ -253,32 +253,25 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     lt = np.concatenate([np.flatnonzero(y_img == c)[: max(2, 100 >> c)] for c in range(10)])
-    results.append(
-        _bench_model(
-            "SmallCNN on 3x32x32",
-            SmallCNN,
-            X_img,
-            y_img,
-            (3, 32, 32),
-            n_seeds=int(1024 * scale) if device.type == "cpu" else 8192,
-            train_steps=max(2, int(8 * scale)) if device.type == "cpu" else 40,
-            sampler_data=(X_img[lt], y_img[lt]),
-            **common,
+    cpu = device.type == "cpu"
+    # name, model, (seeds, training steps) on the CPU before scaling
+    for name, model, (cpu_seeds, cpu_steps) in [
+        ("SmallCNN on 3x32x32", SmallCNN, (1024, 8)),
+        ("ResNet-32 on 3x32x32", ResNet32, (512, 4)),
+    ]:
+        results.append(
+            _bench_model(
+                name,
+                model,
+                X_img,
+                y_img,
+                (3, 32, 32),
+                n_seeds=int(cpu_seeds * scale) if cpu else 8192,
+                train_steps=max(2, int(cpu_steps * scale)) if cpu else 40,
+                sampler_data=(X_img[lt], y_img[lt]),
+                **common,
+            )
         )
-    )
-    results.append(
-        _bench_model(
-            "ResNet-32 on 3x32x32",
-            ResNet32,
-            X_img,
-            y_img,
-            (3, 32, 32),
-            n_seeds=int(512 * scale) if device.type == "cpu" else 8192,
-            train_steps=max(2, int(4 * scale)) if device.type == "cpu" else 40,
-            sampler_data=(X_img[lt], y_img[lt]),
-            **common,
-        )
-    )
 
     meta = {
         "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),

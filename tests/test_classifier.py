@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _loaders import SliceLoader
 from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -371,25 +372,6 @@ def test_ldam_drw_plus_m2m(digits, g_module):
     assert np.all(np.isfinite(clf.history[:, "train_loss"]))
 
 
-class _SliceLoader:
-    """A loader that yields slices of tensors held once (the GPU fast path's shape): no
-    per-sample Python, indices from the net's sampler."""
-
-    def __init__(self, dataset, batch_size, sampler=None, **kwargs):
-        self.X = torch.as_tensor(dataset.X)
-        self.y = torch.as_tensor(dataset.y)
-        self.batch_size, self.sampler = batch_size, sampler
-
-    def __len__(self):
-        return -(-len(self.y) // self.batch_size)
-
-    def __iter__(self):
-        idx = torch.as_tensor(list(self.sampler))
-        for i in range(0, len(idx), self.batch_size):
-            sel = idx[i:i + self.batch_size]
-            yield self.X[sel], self.y[sel]
-
-
 def test_custom_loader_batch_transform_and_amp(digits, g_module):
     X, y, _, _ = digits
     seen = []
@@ -399,7 +381,7 @@ def test_custom_loader_batch_transform_and_amp(digits, g_module):
         return x.flip(-1)
 
     torch.manual_seed(10)
-    clf = M2MClassifier(MLP, g=g_module, iterator_train=_SliceLoader, batch_transform=transform,
+    clf = M2MClassifier(MLP, g=g_module, iterator_train=SliceLoader, batch_transform=transform,
                         amp_dtype=torch.bfloat16, **_params(max_epochs=3, start_epoch=1))
     clf.fit(X, y)
     assert sum(seen) == 3 * len(y)

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _loaders import SliceLoader
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch import nn
@@ -214,24 +215,6 @@ def _params(**kwargs):
     return params
 
 
-class _SliceLoader:
-    """A plain slicing loader over the sampler's order (the reference for DeviceLoader)."""
-
-    def __init__(self, dataset, batch_size, sampler=None):
-        self.X = torch.as_tensor(dataset.X)
-        self.y = torch.as_tensor(dataset.y)
-        self.batch_size, self.sampler = batch_size, sampler
-
-    def __len__(self):
-        return -(-len(self.y) // self.batch_size)
-
-    def __iter__(self):
-        idx = torch.as_tensor(list(self.sampler))
-        for i in range(0, len(idx), self.batch_size):
-            sel = idx[i:i + self.batch_size]
-            yield self.X[sel], self.y[sel]
-
-
 class _Labels(Callback):
     def initialize(self):
         self.epochs_ = []
@@ -249,7 +232,7 @@ def test_m2m_classifier_with_device_loader_trains_exactly_like_a_slicing_loader(
     """Same sampler draws, same batches: DRS switching, g's ERM and the generation agree."""
     X, y, X_test, _ = digits
     nets = {}
-    for name, loader in [("device", DeviceLoader), ("slices", _SliceLoader)]:
+    for name, loader in [("device", DeviceLoader), ("slices", SliceLoader)]:
         torch.manual_seed(0)
         rec = _Labels()
         nets[name] = M2MClassifier(MLP, iterator_train=loader, callbacks=[rec],
