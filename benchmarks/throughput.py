@@ -17,6 +17,11 @@ Usage::
 
     python benchmarks/throughput.py                      # CPU, writes benchmarks/results/
     python benchmarks/throughput.py --device cuda --out /tmp/gpu
+    python benchmarks/throughput.py --device cuda --amp bf16 --channels-last --out /tmp/gpu
+
+``--amp`` and ``--channels-last`` apply to both sides of the ratio (training steps under
+the same autocast and memory format) and to the sampler (``M2MOverSampler(amp_dtype=...,
+channels_last=...)``).
 
 Timings on shared machines are noisy: compare the ratios of one run, not absolute
 numbers across runs.
@@ -25,6 +30,7 @@ numbers across runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -40,6 +46,8 @@ from m2m_sampler import M2MOverSampler, translate
 from m2m_sampler._torch_utils import resolve_device
 from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.models import MLP, ResNet32
+
+AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class SmallCNN(nn.Module):
@@ -73,8 +81,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _autocast(device: torch.device, amp_dtype: torch.dtype | None):
+    if amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=amp_dtype)
+
+
 def train_throughput(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, steps: int
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch: int,
+    steps: int,
+    amp_dtype: torch.dtype | None = None,
 ) -> float:
     """Samples/s of SGD steps (forward, backward, momentum step) at ``batch``."""
     model.train()
@@ -84,7 +103,9 @@ def train_throughput(
     def step(i: int) -> None:
         idx = torch.arange(i * batch, (i + 1) * batch, device=x.device) % n
         opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+        with _autocast(x.device, amp_dtype):
+            logits = model(x[idx])
+        nn.functional.cross_entropy(logits.float(), y[idx]).backward()
         opt.step()
 
     step(0)  # warm-up
@@ -97,17 +118,24 @@ def train_throughput(
 
 
 def translate_throughput(
-    g: nn.Module, f: nn.Module | None, x: torch.Tensor, n_classes: int, batch: int, n_steps: int
+    g: nn.Module,
+    f: nn.Module | None,
+    x: torch.Tensor,
+    n_classes: int,
+    batch: int,
+    n_steps: int,
+    amp_dtype: torch.dtype | None = None,
 ) -> float:
     """Seeds/s of the engine (``n_steps`` steps plus the final forward of g)."""
     n = x.shape[0]
     gen = torch.Generator(device=x.device).manual_seed(0)
     k0 = torch.zeros(n, dtype=torch.long, device=x.device)
     k = torch.randint(1, n_classes, (n,), generator=gen, device=x.device)
-    translate(g, x[:batch], k0[:batch], k[:batch], f=f, n_steps=1, batch_size=batch)  # warm
+    kw = dict(f=f, batch_size=batch, amp_dtype=amp_dtype)
+    translate(g, x[:batch], k0[:batch], k[:batch], n_steps=1, **kw)  # warm-up
     _sync(x.device)
     start = time.perf_counter()
-    translate(g, x, k0, k, f=f, n_steps=n_steps, batch_size=batch, generator=gen)
+    translate(g, x, k0, k, n_steps=n_steps, generator=gen, **kw)
     _sync(x.device)
     return n / (time.perf_counter() - start)
 
@@ -126,11 +154,19 @@ def _bench_model(
     n_steps,
     sampler_data,
     repeats: int = 3,
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
 ) -> dict:
+    channels_last = channels_last and len(input_shape) == 3
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def build() -> nn.Module:
+        return make().to(device=device, memory_format=fmt)
+
     torch.manual_seed(0)
-    g, f = make().to(device), make().to(device)
+    g, f = build(), build()
     xt = torch.as_tensor(x[:n_seeds], dtype=torch.float32, device=device)
-    xt = xt.reshape(-1, *input_shape)
+    xt = xt.reshape(-1, *input_shape).contiguous(memory_format=fmt)
     yt = torch.as_tensor(y[:n_seeds], dtype=torch.long, device=device)
     n_classes = int(y.max()) + 1
     rows = []
@@ -139,11 +175,11 @@ def _bench_model(
         # same machine load, and the median drops rounds disturbed by other processes.
         rounds = []
         for _ in range(repeats):
-            train = train_throughput(make().to(device), xt, yt, batch, train_steps)
+            train = train_throughput(build(), xt, yt, batch, train_steps, amp_dtype)
             g.eval()
             f.eval()
-            no_f = translate_throughput(g, None, xt, n_classes, batch, n_steps)
-            with_f = translate_throughput(g, f, xt, n_classes, batch, n_steps)
+            no_f = translate_throughput(g, None, xt, n_classes, batch, n_steps, amp_dtype)
+            with_f = translate_throughput(g, f, xt, n_classes, batch, n_steps, amp_dtype)
             rounds.append((train, no_f, with_f))
         train, no_f, with_f = (float(np.median(v)) for v in zip(*rounds))
         rows.append({
@@ -165,6 +201,8 @@ def _bench_model(
         input_shape=input_shape,
         batch_size=max(batches),
         device=str(device),
+        amp_dtype=amp_dtype,
+        channels_last=channels_last,
         random_state=0,
         beta=0.9,
     )
@@ -224,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
+    parser.add_argument(
+        "--amp", choices=sorted(AMP), default="none",
+        help="autocast dtype for training and translation (bf16 on GPUs)",
+    )
+    parser.add_argument(
+        "--channels-last", action="store_true", help="channels_last models and image batches"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -238,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         int(2048 * scale) if device.type == "cpu" else 8192, args.data_dir
     )
     results = []
-    common = dict(device=device, batches=batches, n_steps=args.n_steps, repeats=args.repeats)
+    amp_dtype = AMP[args.amp]
+    common = dict(device=device, batches=batches, n_steps=args.n_steps, repeats=args.repeats,
+                  amp_dtype=amp_dtype, channels_last=args.channels_last)
     results.append(
         _bench_model(
             "MLP(64-256-10) on digits",
@@ -282,19 +329,26 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "cuda_device": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "n_steps": args.n_steps,
+        "amp": args.amp,
+        "channels_last": args.channels_last,
         "image_data": img_source,
         "timestamp": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"throughput_{device.type}"
+    tag += "" if args.amp == "none" else f"_{args.amp}"
+    tag += "_channels_last" if args.channels_last else ""
+    label = [device.type] + ([args.amp] if args.amp != "none" else [])
+    label += ["channels_last"] if args.channels_last else []
     (out / f"{tag}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     lines = [
-        f"# Translation throughput ({device.type})",
+        f"# Translation throughput ({', '.join(label)})",
         "",
         f"`{meta['command']}` on {meta['machine']} ({meta['processor']}, "
         f"{meta['cpu_count']} threads), torch {meta['torch']}, "
-        f"{meta['timestamp']}. T = {args.n_steps} steps. Images: {img_source}.",
+        f"{meta['timestamp']}. T = {args.n_steps} steps, autocast {args.amp}, "
+        f"channels_last {args.channels_last}. Images: {img_source}.",
         "",
         "ratio = translated seeds/s x T / training samples/s (goal: >= 1.0 without f, "
         ">= 0.5 with f). Each figure is the median of interleaved rounds (all rounds are in "

@@ -9,7 +9,17 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["resolve_device", "eval_mode", "frozen_copy", "floating_dtype", "module_device"]
+__all__ = [
+    "resolve_device",
+    "check_amp_dtype",
+    "eval_mode",
+    "frozen_copy",
+    "floating_dtype",
+    "module_device",
+]
+
+#: The autocast dtypes the front ends accept for ``amp_dtype``.
+AMP_DTYPES = (torch.bfloat16, torch.float16)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -51,6 +61,31 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
                 "CUDA device(s) are visible."
             )
     return dev
+
+
+def check_amp_dtype(amp_dtype: torch.dtype | None) -> torch.dtype | None:
+    """Check a front end's ``amp_dtype`` parameter: None, ``torch.bfloat16`` or ``torch.float16``.
+
+    Parameters
+    ----------
+    amp_dtype : torch.dtype or None
+
+    Returns
+    -------
+    torch.dtype or None
+        ``amp_dtype`` itself.
+
+    Raises
+    ------
+    TypeError
+        If it is not None and not a half-precision :class:`torch.dtype`.
+    """
+    if amp_dtype is None or amp_dtype in AMP_DTYPES:
+        return amp_dtype
+    raise TypeError(
+        f"amp_dtype must be None (full precision), torch.bfloat16 (recommended) or "
+        f"torch.float16; got {amp_dtype!r}."
+    )
 
 
 @contextlib.contextmanager

@@ -43,7 +43,7 @@ from skorch.callbacks import LRScheduler, PrintLog
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._torch_utils import frozen_copy, module_device
+from ._torch_utils import check_amp_dtype, frozen_copy, module_device
 from .callbacks import ClassBalancedSampler, DeferredResampling, get_dataset_labels
 from .converters import as_torch_classifier
 from .cuda_graphs import GraphedTrainingForward
@@ -427,7 +427,7 @@ default=None
         the generation (so seeds come from the transformed batch, as in the paper),
         e.g. :class:`m2m_sampler.augment.RandomCropFlip`. Must return a tensor of the
         same batch size.
-    amp_dtype : torch.dtype or None, default=None
+    amp_dtype : torch.bfloat16, torch.float16 or None, default=None
         Mixed precision: :func:`torch.autocast` dtype (``torch.bfloat16`` on GPUs) for
         every forward pass of ``f`` through the net (training steps, validation,
         ``predict``; outputs are returned as float32, so the loss is computed in
@@ -662,11 +662,7 @@ default=None
             raise TypeError(
                 f"batch_transform must be a callable or None; got {self.batch_transform!r}."
             )
-        if self.amp_dtype is not None and not isinstance(self.amp_dtype, torch.dtype):
-            raise TypeError(
-                f"amp_dtype must be a torch.dtype (e.g. torch.bfloat16) or None; got "
-                f"{self.amp_dtype!r}."
-            )
+        check_amp_dtype(self.amp_dtype)
         for name in ("channels_last", "cuda_graph"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")

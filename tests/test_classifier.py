@@ -475,6 +475,9 @@ def test_errors(digits, g_module):
         M2MClassifier(MLP, g=g_module, **_params(beta=1.5)).fit(X, y)
     with pytest.raises(ValueError, match="translate_ahead"):
         M2MClassifier(MLP, g=g_module, **_params(translate_ahead=0)).fit(X, y)
+    for amp_dtype in (torch.float32, "bf16"):
+        with pytest.raises(TypeError, match="amp_dtype must be None"):
+            M2MClassifier(MLP, g=g_module, **_params(amp_dtype=amp_dtype)).fit(X, y)
     with pytest.raises(ValueError, match="balanced_batches=False"):
         M2MClassifier(MLP, g=g_module, iterator_train__sampler=ClassBalancedSampler(),
                       **_params()).fit(X, y)

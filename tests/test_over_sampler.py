@@ -197,9 +197,9 @@ def test_with_f_the_lambda_term_changes_the_translation():
 
 
 class SmallCNN(nn.Module):
-    def __init__(self, n_classes=3):
+    def __init__(self, n_classes=3, in_channels=1):
         super().__init__()
-        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.conv = nn.Conv2d(in_channels, 4, 3, padding=1)
         self.bn = nn.BatchNorm2d(4)
         self.head = nn.Linear(4, n_classes)
 
@@ -229,6 +229,77 @@ def test_image_input_shape_and_clip():
                               step_size=5.0, random_state=0).fit_resample(X, y)
     assert np.all(X_res[90:] >= X.min(axis=0) - 1e-7)
     assert np.all(X_res[90:] <= X.max(axis=0) + 1e-7)
+
+
+def _rgb_data():
+    rng = np.random.RandomState(0)
+    X = rng.rand(90, 3 * 4 * 4)
+    y = np.repeat([0, 1, 2], [60, 20, 10])
+    torch.manual_seed(0)
+    return X, y, SmallCNN(in_channels=3)
+
+
+def test_channels_last_same_output_and_callers_g_untouched():
+    X, y, g = _rgb_data()
+    snap = _Snapshot(g)
+    kw = dict(input_shape=(3, 4, 4), clip=(0.0, 1.0), beta=0.0, gamma=0.0, step_size=0.5,
+              random_state=0, device="cpu")
+    plain = M2MOverSampler(g, **kw)
+    X_plain, y_plain = plain.fit_resample(X, y)
+    fast = M2MOverSampler(g, f=SmallCNN(in_channels=3), lam=0.0, channels_last=True, **kw)
+    X_fast, y_fast = fast.fit_resample(X, y)
+    np.testing.assert_array_equal(y_fast, y_plain)
+    np.testing.assert_allclose(X_fast, X_plain, rtol=0, atol=1e-5)
+    assert fast.g_.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.f_.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert g.conv.weight.is_contiguous()  # the caller's g keeps its layout
+    snap.assert_unchanged()
+    # vectors: nothing to reorder, the flag is ignored
+    Xb, yb = _blobs([60, 20])
+    a = M2MOverSampler(beta=0.9, random_state=0, channels_last=True).fit_resample(Xb, yb)
+    b = M2MOverSampler(beta=0.9, random_state=0).fit_resample(Xb, yb)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize("amp_dtype", [torch.bfloat16, torch.float16], ids=str)
+def test_amp_dtype_translates_in_half_precision(amp_dtype, monkeypatch):
+    X, y, g = _rgb_data()
+    X = X.astype(np.float32)
+    kw = dict(input_shape=(3, 4, 4), clip=(0.0, 1.0), beta=0.0, gamma=0.0, step_size=0.5,
+              random_state=0, device="cpu")
+    seen = []
+    forward = SmallCNN.forward
+
+    def spy(self, x):
+        out = forward(self, x)
+        seen.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(SmallCNN, "forward", spy)
+    sampler = M2MOverSampler(g, amp_dtype=amp_dtype, **kw)
+    X_half, y_half = sampler.fit_resample(X, y)
+    # the probe of g at fit time runs in full precision; translation under autocast
+    assert seen[0] == torch.float32 and amp_dtype in seen[1:]
+    monkeypatch.undo()
+    assert X_half.dtype == np.float32
+    assert X_half.min() >= 0.0 and X_half.max() <= 1.0
+    # same random_state: same output; and close to the full-precision translation
+    again, _ = M2MOverSampler(g, amp_dtype=amp_dtype, **kw).fit_resample(X, y)
+    np.testing.assert_array_equal(again, X_half)
+    full = M2MOverSampler(g, **kw)
+    X_full, y_full = full.fit_resample(X, y)
+    np.testing.assert_array_equal(y_half, y_full)
+    np.testing.assert_array_equal(sampler.seed_indices_, full.seed_indices_)
+    moved = np.abs(X_full[90:] - X[full.seed_indices_]).mean()
+    assert moved > 0.01
+    assert np.abs(X_half[90:] - X_full[90:]).mean() < 0.2 * moved
+
+
+@pytest.mark.parametrize("amp_dtype", [torch.float32, "bf16", True])
+def test_amp_dtype_must_be_a_half_precision_dtype(amp_dtype):
+    X, y = _blobs([60, 20])
+    with pytest.raises(TypeError, match="amp_dtype must be None"):
+        M2MOverSampler(beta=0.9, amp_dtype=amp_dtype).fit_resample(X, y)
 
 
 def test_dtype_float32_preserved_and_int_converted():
@@ -378,7 +449,7 @@ def test_cuda_asked_for_but_absent():
         {"beta": 1.5}, {"beta": -0.1}, {"gamma": 2.0}, {"lam": -1.0}, {"step_size": 0.0},
         {"n_steps": -1}, {"n_steps": 2.5}, {"noise": -0.1}, {"batch_size": 0},
         {"clip": "zero-one"}, {"sampling_strategy": "most"}, {"input_shape": 16},
-        {"device": 3},
+        {"device": 3}, {"channels_last": "yes"},
     ],
     ids=str,
 )
