@@ -16,6 +16,7 @@ from m2m_sampler.device_data import DeviceLoader
 from m2m_sampler.models import MLP
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cifar_lt.py"
+REPORT_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "report_table.py"
 HAS_CIFAR = has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz")
 
 
@@ -97,6 +98,15 @@ def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
     assert sel["test900"]["accuracy"] == pytest.approx(expected)
 
 
+def test_split_runs_separates_phases_by_long_idle_gaps():
+    split_runs = runpy.run_path(str(EXAMPLE))["split_runs"]
+    ph = [{"start_unix": a, "end_unix": b} for a, b in
+          [(0, 100), (50, 400), (405, 500), (2000, 2100), (2050, 2200)]]
+    runs = split_runs(ph[::-1])  # any order in, time order out
+    assert [len(r) for r in runs] == [3, 2] and runs[1][0]["start_unix"] == 2000
+    assert split_runs([]) == []
+
+
 def _run(argv):
     return runpy.run_path(str(EXAMPLE))["main"](argv)
 
@@ -156,8 +166,37 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
     assert sel["epoch"] == 2 and sel["from_epoch"] == 2  # the branch's only epoch
     assert sel["test900"] == selected["results"]["drs"]["test900"]  # = the final weights
     assert "selected" not in report["results"]["drs"]  # separate cache keys
+    # g is reused from the run without selection (same weights), not retrained
+    reused = _run([*common, "--select-epoch", "--only", "methods", "--method", "erm,m2m"])
+    assert "missing" not in reused and reused["phases"]["g"]["cached"]
+    assert "selected" not in reused["results"]["erm"]  # g was not scored while training
+    assert reused["results"]["m2m"]["selected"]["from_epoch"] == 2
+    assert not reused["phases"]["m2m"]["cached"]
+    # a g trained with selection is cached under its own key (weights and record)
+    sel_g = [*common, "--seed", "1", "--select-epoch", "--method", "erm"]
+    _run([*sel_g, "--only", "g"])
+    sel_report = _run([*sel_g, "--only", "report"])
+    assert "missing" not in sel_report and sel_report["phases"]["g"]["cached"]
+    assert sel_report["results"]["erm"]["selected"]["from_epoch"] == 1
 
     again = _run([*common, "--only", "report"])  # everything from the cache
     assert all(p["cached"] for p in again["phases"].values()) and "missing" not in again
     assert again["results"] == report["results"]
     assert again["wall_s"]["phases_span"] == pytest.approx(report["wall_s"]["phases_span"])
+    assert again["wall_s"]["runs"] == 1
+    render = runpy.run_path(str(REPORT_TABLE))["render"]
+    assert "g + f span" in render(again)
+
+    # g and the trunk from an earlier session's cache (carried to the device): no g + f
+    # span across the two sessions, only this run's
+    for path in Path(cache).glob("*.json"):
+        if path.name.startswith(("g-", "trunk-")):
+            rec = json.loads(path.read_text())
+            rec["start_unix"] -= 3600.0
+            rec["end_unix"] -= 3600.0
+            path.write_text(json.dumps(rec))
+    carried = _run([*common, "--only", "report"])
+    w = carried["wall_s"]
+    assert w["phases_span"] is None and w["runs"] == 2
+    assert 0 < w["phases_span_last_run"] < 3600
+    assert "no g + f span" in render(carried)

@@ -83,11 +83,17 @@ def render(report: dict, wall: dict | None = None, command: str | None = None) -
             f"**{m2m['accepted']:,} accepted**.",
         ]
     w = report["wall_s"]
-    lines += [
-        "",
-        f"Wall time: g + f span (first phase start to last phase end, phases in parallel "
-        f"processes) **{w['phases_span']:.0f} s**; sum of the phases {w['phases_sum']:.0f} s.",
-    ]
+    if w["phases_span"] is None:  # g and the trunk came from an earlier run's cache
+        lines += ["", f"Wall time: the phases come from {w['runs']} runs (g and the trunk "
+                  f"from a carried cache), so there is no g + f span; this run's phases "
+                  f"span {w['phases_span_last_run']:.0f} s."]
+    else:
+        lines += [
+            "",
+            f"Wall time: g + f span (first phase start to last phase end, phases in "
+            f"parallel processes) **{w['phases_span']:.0f} s**; sum of the phases "
+            f"{w['phases_sum']:.0f} s.",
+        ]
     if wall:
         lines[-1] += (f" The script's own clock around all training processes: "
                       f"{wall['g_plus_f_processes_wall_s']:.0f} s (process start-up included).")
@@ -132,7 +138,10 @@ def render_seeds(reports: list[dict]) -> str:
                      f"(epoch {v['epoch']})" for v in vals]
             lines.append(f"- {NAMES.get(m, m)}: " + ", ".join(
                 f"seed {sd} {c}" for sd, c in zip(seeds, cells)))
-    spans = ", ".join(f"{r['wall_s']['phases_span']:.0f} s" for r in reports)
+    spans = ", ".join(
+        f"{r['wall_s']['phases_span']:.0f} s" if r["wall_s"]["phases_span"] is not None
+        else f"– (cached g and trunk; this run {r['wall_s']['phases_span_last_run']:.0f} s)"
+        for r in reports)
     lines += ["", f"g + f wall-time span per seed: {spans}."]
     return "\n".join(lines) + "\n"
 

@@ -12,7 +12,9 @@
 # --cache-dir). The device tool returns at most 8 files.
 # Settings (environment variables): SEED=0, or SEEDS="2 3" (chains side by side),
 # SELECT=1 (--select-epoch), OPTIONS="--fast" (skip the checks), UNIT_TESTS=after |
-# background | none, DEADLINE_S=570, DEVICE=cuda, EXTRA (more example arguments).
+# background | none, DEADLINE_S=570, DEVICE=cuda, EXTRA (more example arguments),
+# CACHE_IN=.gpu_cache (carried caches of earlier runs: a seed whose g and epoch-160 trunk
+# are there goes straight to DRS and M2m; see docs/reproduction.md).
 #
 # Schedule (everything is printed with a time stamp):
 #   0. install the carried wheels, unpack the data                          (~10 s)
@@ -37,6 +39,7 @@ EXTRA=${EXTRA:-}
 OPTIONS=${OPTIONS:-}        # set (e.g. "--fast"): skip the checks and use these options
 UNIT_TESTS=${UNIT_TESTS:-after}  # after | background (from the start, beside it all) | none
 SELECT=${SELECT:-0}         # 1: also report the validation-selected epoch (--select-epoch)
+CACHE_IN=${CACHE_IN:-.gpu_cache}  # carried caches of earlier runs, one folder per run
 mkdir -p "$OUT"
 CACHE=${CACHE:-/tmp/cifar_cache}
 SMI=""
@@ -159,6 +162,12 @@ echo "$FAST" > "$OUT/options.txt"
 
 # ---------------------------------------------------------------- 2-3. the reproduction
 mkdir -p "$CACHE"
+# Caches of earlier runs carried in (CACHE_IN/<name>/ holding g-*.pt and trunk-ce-*/ as
+# they come back in logs.tar.gz): their seeds skip g and the trunk.
+for d in "$CACHE_IN"/*/; do
+  [ -d "$d" ] || continue
+  cp -r "$d". "$CACHE"/ && log "cache carried in: $d ($(ls "$d" | tr '\n' ' '))"
+done
 SELECT_ARG=""
 [ "$SELECT" = 1 ] && SELECT_ARG="--select-epoch"
 common() {  # seed -> the example's arguments shared by every phase of that seed
