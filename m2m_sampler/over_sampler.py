@@ -293,23 +293,36 @@ default=None
             )
         return shape
 
-    def _resolve_model(self, est, name, X, classes, shape, device):
-        """Frozen torch copy of ``g`` or ``f`` on ``device``, checked on a few rows of X."""
+    def _resolve_model(self, est, name, X, classes, shape, device, channels_last=False):
+        """Frozen torch copy of ``g`` or ``f`` on ``device``, checked on a few rows of X.
+
+        With ``channels_last``, the copy and the probe batch are in that memory format, so
+        a model that cannot take such batches fails here, with context.
+        """
         if est is None:
             return None, None
         module, checkable = as_torch_classifier(est, classes=classes, name=name)
         module = frozen_copy(module, device)
         probe = X[: min(len(X), 64)]
         x = torch.as_tensor(np.array(probe, dtype=np.float32), device=device).reshape(-1, *shape)
+        if channels_last:  # the frozen copy, not the caller's model
+            module = module.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
         try:
             with torch.no_grad():
                 out = module(x)
         except Exception as exc:  # re-raised with context
+            hint = (
+                " With channels_last=True the batches are not contiguous in NCHW order: the "
+                "model must reshape (not view) them, or pass channels_last=False."
+                if channels_last
+                else ""
+            )
             raise RuntimeError(
                 f"{name} failed on a batch of {len(probe)} rows of X reshaped to "
                 f"{tuple(x.shape)} on {device}: {type(exc).__name__}: {exc}. Check that "
                 f"input_shape matches the input {name} expects and that {name} accepts "
-                "float32 tensors."
+                f"float32 tensors.{hint}"
             ) from exc
         if out.ndim != 2 or out.shape[1] != len(classes):
             raise ValueError(
@@ -359,13 +372,11 @@ default=None
             )
         self.classes_ = classes
         self.device_ = device
-        self.g_, self.g_estimator_ = self._resolve_model(g, "g", X, classes, shape, device)
-        self.f_, _ = self._resolve_model(self.f, "f", X, classes, shape, device)
         channels_last = self.channels_last and len(shape) == 3
-        if channels_last:  # the frozen copies, not the caller's models
-            self.g_ = self.g_.to(memory_format=torch.channels_last)
-            if self.f_ is not None:
-                self.f_ = self.f_.to(memory_format=torch.channels_last)
+        self.g_, self.g_estimator_ = self._resolve_model(
+            g, "g", X, classes, shape, device, channels_last
+        )
+        self.f_, _ = self._resolve_model(self.f, "f", X, classes, shape, device, channels_last)
 
         # Algorithm 1, lines 2-6: targets, seed classes and seeds for every new sample.
         n_new = {

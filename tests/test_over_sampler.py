@@ -254,6 +254,19 @@ def test_channels_last_same_output_and_callers_g_untouched():
     assert fast.f_.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert g.conv.weight.is_contiguous()  # the caller's g keeps its layout
     snap.assert_unchanged()
+    # a model that views its input as NCHW-contiguous fails early, with the hint
+
+    class ViewingMLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(48, 3)
+
+        def forward(self, x):
+            return self.lin(x.view(len(x), -1))
+
+    with pytest.raises(RuntimeError, match="must reshape \\(not view\\)"):
+        M2MOverSampler(ViewingMLP(), channels_last=True, **kw).fit_resample(X, y)
+    M2MOverSampler(ViewingMLP(), **kw).fit_resample(X, y)  # fine without the flag
     # vectors: nothing to reorder, the flag is ignored
     Xb, yb = _blobs([60, 20])
     a = M2MOverSampler(beta=0.9, random_state=0, channels_last=True).fit_resample(Xb, yb)
