@@ -251,7 +251,8 @@ class ValidationSelection(Callback):
 
     From epoch ``from_epoch`` (0-based) on, predicts ``X_val`` after every epoch, records
     ``valid_bacc`` in the history and keeps a copy of the weights of the best epoch
-    (the first one on ties), as the authors' code selects its reported epoch.
+    (the last one on ties: the authors' code keeps an epoch when its validation accuracy
+    is ``>=`` the best so far).
     """
 
     def __init__(self, X_val: np.ndarray, y_val: np.ndarray, from_epoch: int) -> None:
@@ -271,7 +272,7 @@ class ValidationSelection(Callback):
             return
         score = float(balanced_accuracy_score(self.y_val, net.predict(self.X_val)))
         net.history.record("valid_bacc", score)
-        if self.best_score_ is None or score > self.best_score_:
+        if self.best_score_ is None or score >= self.best_score_:
             self.best_score_ = score
             self.best_epoch_ = epoch + 1  # as the history's "epoch" column counts
             self.best_state_ = state_copy(net.module_)
@@ -292,8 +293,11 @@ def selected_metrics(net: M2MClassifier, data: dict) -> dict | None:
         y_pred = net.predict(data["X_test"][idx])
     finally:
         net.module_.load_state_dict(current)
+    scored = {str(row["epoch"]): row["valid_bacc"] for row in net.history
+              if "valid_bacc" in row}
     return {"epoch": sel.best_epoch_, "valid_bacc": sel.best_score_,
-            "from_epoch": sel.from_epoch + 1, "test900": test_metrics(data, y_pred, idx)}
+            "from_epoch": sel.from_epoch + 1, "test900": test_metrics(data, y_pred, idx),
+            "valid_bacc_by_epoch": scored}
 
 
 def amp_dtype(args: argparse.Namespace) -> torch.dtype | None:

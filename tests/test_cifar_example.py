@@ -83,7 +83,8 @@ def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
     ).fit(X, y)
     scores = [row.get("valid_bacc") for row in net.history]
     assert scores[:2] == [None, None] and None not in scores[2:]
-    best = 2 + int(np.argmax(scores[2:]))  # first best, 0-based
+    tail = np.asarray(scores[2:])
+    best = 2 + len(tail) - 1 - int(np.argmax(tail[::-1]))  # last best, 0-based
     assert select.best_epoch_ == best + 1 == net.history[best, "epoch"]
     assert select.best_score_ == max(scores[2:])
 
@@ -95,7 +96,32 @@ def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
     net.module_.load_state_dict(select.best_state_)
     expected = np.mean(net.predict(X_test[test]) == y_test[test])
     assert sel["epoch"] == best + 1 and sel["from_epoch"] == 3
+    assert sel["valid_bacc_by_epoch"] == {str(e + 1): scores[e] for e in range(2, 8)}
     assert sel["test900"]["accuracy"] == pytest.approx(expected)
+
+
+def test_validation_selection_keeps_the_last_of_tied_epochs():
+    """As the authors' ``if val_acc >= BEST_VAL``: a later epoch that ties the best wins."""
+    from skorch.history import History
+
+    select = runpy.run_path(str(EXAMPLE))["ValidationSelection"](
+        np.zeros((4, 1)), np.array([0, 1, 0, 1]), from_epoch=0).initialize()
+    guesses = iter([[0, 0, 0, 0], [0, 1, 0, 0], [0, 1, 1, 1], [0, 1, 0, 0], [1, 1, 1, 1]])
+
+    class Net:
+        history = History()
+        module_ = torch.nn.Linear(1, 1)
+
+        def predict(self, X):
+            return np.array(next(guesses))
+
+    net = Net()
+    for _ in range(5):
+        net.history.new_epoch()
+        net.history.record("epoch", len(net.history))
+        select.on_epoch_end(net)
+    # balanced accuracies 0.5, 0.75, 0.75, 0.75, 0.5
+    assert select.best_score_ == 0.75 and select.best_epoch_ == 4
 
 
 def test_split_runs_separates_phases_by_long_idle_gaps():
