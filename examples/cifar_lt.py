@@ -492,28 +492,32 @@ def config_key(args: argparse.Namespace, data: dict, *extra) -> str:
     return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def cached_g(cache: Cache, key: str) -> tuple[dict, dict] | None:
+    """g's weights and phase record from the cache, if both are there."""
+    weights = cache.path("g", key).with_suffix(".pt")
+    record = cache.read_json("g", key)
+    if record is None or not weights.exists():
+        return None
+    print(f"[g] cached: {weights}", flush=True)
+    return torch.load(weights, map_location="cpu"), {**record, "cached": True}
+
+
 def train_g(args, data, cache: Cache, cached_only: bool = False) -> tuple[dict, dict] | None:
     """g = ERM for the full schedule; returns (state_dict, phase record)."""
     key = config_key(args, data, "g")
     weights = cache.path("g", key).with_suffix(".pt")
-    record = cache.read_json("g", key)
-    if record is not None and weights.exists():
-        print(f"[g] cached: {weights}", flush=True)
-        return torch.load(weights, map_location="cpu"), {**record, "cached": True}
-    if args.select_epoch:
+    done = cached_g(cache, key)
+    if done is None and args.select_epoch:
         # Scoring the validation split does not change training, so a g cached by a run
         # without --select-epoch has the same weights: reuse it (device time is scarce);
         # only ERM's validation-selected epoch is then unknown.
-        plain_key = config_key(argparse.Namespace(**{**vars(args), "select_epoch": False}),
-                               data, "g")
-        plain_weights = cache.path("g", plain_key).with_suffix(".pt")
-        plain_record = cache.read_json("g", plain_key)
-        if plain_record is not None and plain_weights.exists():
-            print(f"[g] cached without --select-epoch, reused (same weights; ERM has no "
-                  f"validation-selected epoch; delete it to retrain): {plain_weights}",
-                  flush=True)
-            state = torch.load(plain_weights, map_location="cpu")
-            return state, {**plain_record, "cached": True}
+        plain = argparse.Namespace(**{**vars(args), "select_epoch": False})
+        done = cached_g(cache, config_key(plain, data, "g"))
+        if done is not None:
+            print("[g] that g was trained without --select-epoch (same weights): ERM has "
+                  "no validation-selected epoch; delete it to retrain", flush=True)
+    if done is not None:
+        return done
     if cached_only:
         return None
     seed = phase_seed(args.seed, "g")

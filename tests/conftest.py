@@ -5,6 +5,16 @@ machines, and it keeps the suite from slowing down several-fold when another pro
 competes for the cores (oversubscribed OpenMP threads spin).
 """
 
+import pytest
 import torch
 
+from m2m_sampler.datasets import load_digits_lt
+
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """digits-LT (imbalance ratio 10): ``X, y, X_test, y_test``, pixels in [0, 1]."""
+    X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)
+    return X, y, X_test, y_test

@@ -36,12 +36,6 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)
-    return X, y, X_test, y_test
-
-
 def _params(**kwargs):
     """Small, fast settings on digits-LT (519 training images, 64 pixels in [0, 1])."""
     params = dict(

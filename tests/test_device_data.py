@@ -15,7 +15,6 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 from m2m_sampler.augment import RandomCropFlip
 from m2m_sampler.callbacks import ClassBalancedSampler
 from m2m_sampler.classifier import TIMING_KEYS, M2MClassifier
-from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.device_data import DeviceLoader, dataset_tensors
 from m2m_sampler.models import MLP
 
@@ -196,12 +195,6 @@ def test_loader_errors():
 
 
 # ----------------------------------------------------------------------------- M2MClassifier
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)
-    return X, y, X_test, y_test
 
 
 def _params(**kwargs):
