@@ -37,6 +37,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from m2m_sampler.augment import RandomCropFlip
+from m2m_sampler.callbacks import ClassBalancedSampler
 from m2m_sampler.datasets import load_cifar10_lt
 from m2m_sampler.models import ResNet32
 from m2m_sampler.rejection import draw_beta_survivors, passes_gamma
@@ -103,12 +104,11 @@ def evaluate(nets: dict, data) -> dict:
 
 
 def balanced_batches(data, n_batches: int, batch_size: int, seed: int):
-    """Class-balanced (weight 1/N_y, with replacement), augmented batches, as in M2m."""
-    rng = np.random.RandomState(seed)
-    weights = 1.0 / data.counts[data.y_train]
-    idx = rng.choice(len(data.y_train), size=(n_batches, batch_size), p=weights / weights.sum())
+    """Class-balanced, augmented batches: the M2m phase's sampler and augmentation."""
+    sampler = ClassBalancedSampler(data.y_train, num_samples=n_batches * batch_size,
+                                   generator=torch.Generator().manual_seed(seed))
     augment = RandomCropFlip(padding=4, generator=torch.Generator().manual_seed(seed))
-    for rows in idx:
+    for rows in sampler.indices().view(n_batches, batch_size).numpy():
         x = augment(torch.as_tensor(data.X_train[rows]))
         yield x, torch.as_tensor(data.y_train[rows])
 
