@@ -14,7 +14,8 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
-    paths = [p for p in ("m2m_sampler", "tests", "benchmarks", "examples") if (ROOT / p).exists()]
+    folders = ("m2m_sampler", "tests", "benchmarks", "examples", "tools")
+    paths = [p for p in folders if (ROOT / p).exists()]
     result = subprocess.run(
         [ruff, "check", *paths],
         cwd=ROOT, capture_output=True, text=True,
