@@ -37,11 +37,11 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from m2m_sampler.augment import RandomCropFlip
-from m2m_sampler.callbacks import ClassBalancedSampler
 from m2m_sampler.datasets import load_cifar10_lt
 from m2m_sampler.models import ResNet32
+from m2m_sampler.planning import acceptance_probability, plan_batch_translations
 from m2m_sampler.rejection import draw_beta_survivors, passes_gamma
-from m2m_sampler.seeding import acceptance_probability, plan_batch_translations
+from m2m_sampler.sampling import ClassBalancedSampler
 from m2m_sampler.translation import target_probability, translate
 
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
@@ -124,7 +124,7 @@ def translation_study(g, f, data, args) -> dict:
     for b, (x, y) in enumerate(balanced_batches(data, args.n_batches, args.batch_size,
                                                args.seed)):
         plan = plan_batch_translations(y, counts, args.beta, generator=plan_gen)
-        tp, sp = plan.target_pos, plan.seed_pos
+        tp, sp = plan.target_pos, plan.source_pos
         survive = draw_beta_survivors(accept[y[tp], y[sp]], generator=plan_gen)
         tp, sp = tp[survive], sp[survive]
         n_entries += len(y)

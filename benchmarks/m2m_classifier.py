@@ -58,18 +58,15 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from m2m_sampler import M2MOverSampler
-from m2m_sampler.callbacks import (
-    ClassBalancedSampler,
-    DeferredResampling,
-    DeferredReweighting,
-    paper_lr_scheduler,
-)
+from m2m_sampler.callbacks import DeferredResampling, DeferredReweighting
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, load_tabular, make_long_tailed
 from m2m_sampler.losses import LDAMLoss
 from m2m_sampler.metrics import balanced_accuracy, geometric_mean, major_minor_accuracy
 from m2m_sampler.models import MLP
 from m2m_sampler.net import NetClassifier
+from m2m_sampler.sampling import ClassBalancedSampler
+from m2m_sampler.schedules import paper_lr_scheduler
 
 NEVER = 10**9
 LAM = 0.5

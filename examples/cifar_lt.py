@@ -54,13 +54,14 @@ from skorch.callbacks import Callback
 
 from m2m_sampler import M2MClassifier
 from m2m_sampler.augment import RandomCropFlip
-from m2m_sampler.callbacks import DeferredReweighting, paper_lr_scheduler
+from m2m_sampler.callbacks import DeferredReweighting
 from m2m_sampler.classifier import TIMING_KEYS
 from m2m_sampler.datasets import get_data_dir, load_cifar10_lt
 from m2m_sampler.device_data import DeviceLoader
 from m2m_sampler.losses import FocalLoss, LDAMLoss
 from m2m_sampler.metrics import imbalance_report
 from m2m_sampler.models import ResNet32
+from m2m_sampler.schedules import paper_lr_scheduler
 
 # ----------------------------------------------------------------------------- methods
 #: Every method: the loss, whether it continues a shared trunk (trained to the deferral
@@ -416,7 +417,7 @@ def summarize_history(net: M2MClassifier, first_epoch: int) -> dict:
     out["images_per_s"] = images / out["epochs_s"] if out["epochs_s"] else None
     if any(r["m2m_active"] for r in rows) and net.generation:
         for key in ("m2m_targets", "m2m_translated", "m2m_accepted", "m2m_rejected_gamma",
-                    "m2m_rejected_beta", "m2m_no_seed"):
+                    "m2m_rejected_beta", "m2m_no_source"):
             out[key[4:]] = int(sum(r[key] for r in rows))
     graphed = getattr(net, "_graphed_forward_", None)
     if net.cuda_graph:

@@ -47,7 +47,7 @@ print("class counts after M2m:", np.bincount(y_res))
 print("accepted translations:", int(sampler.is_translated_.sum()), "of",
       len(sampler.is_translated_), "added rows")
 moved = X_res[len(data.X_train):][sampler.is_translated_]
-seeds = data.X_train[sampler.seed_indices_[sampler.is_translated_]]
+seeds = data.X_train[sampler.source_indices_[sampler.is_translated_]]
 if len(moved):
     print(f"mean L2 distance to the seed: {np.linalg.norm(moved - seeds, axis=1).mean():.3f}"
           f" (step_size x n_steps = {0.1 * 10:.1f})")

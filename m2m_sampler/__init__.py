@@ -3,7 +3,7 @@ imbalanced-learn and skorch.
 
 Where each step of the paper lives:
 
-* :mod:`m2m_sampler.seeding` -- Eq. (5) ``Q(k0|k)``, Algorithm 1 lines 2-6, and the
+* :mod:`m2m_sampler.planning` -- Eq. (5) ``Q(k0|k)``, Algorithm 1 lines 2-6, and the
   batch-wise rule of the online variant;
 * :mod:`m2m_sampler.translation` -- Eq. (2), Algorithm 1 lines 7-11 (the engine);
 * :mod:`m2m_sampler.rejection` -- Eq. (3), Algorithm 1 lines 12-15;

@@ -5,15 +5,15 @@ as usual until ``start_epoch``; from it on, batches are class-balanced (deferred
 re-sampling, DRS) and every batch goes through the generation rule before its SGD step.
 Where each piece lives:
 
-* which entries become targets and which entries seed them:
-  :func:`m2m_sampler.seeding.plan_batch_translations`;
+* which entries become targets and which entries are their sources:
+  :func:`m2m_sampler.planning.plan_batch_translations`;
 * the translation (Eq. 2), with ``g`` and the live ``f`` in eval mode:
   :func:`m2m_sampler.translation.translate`;
 * acceptance (``g``'s probability of the target class ``>= gamma`` and a Bernoulli draw
   of probability ``1 - beta^((N_k0 - N_k)^+)``): :mod:`m2m_sampler.rejection`;
 * all three applied to one or several batches with a single engine call:
   :func:`generate_batches` (usable from any training loop);
-* the class-balanced sampling: :class:`~m2m_sampler.callbacks.ClassBalancedSampler`,
+* the class-balanced sampling: :class:`~m2m_sampler.sampling.ClassBalancedSampler`,
   switched at ``start_epoch`` exactly as :class:`~m2m_sampler.callbacks.DeferredResampling`
   does.
 
@@ -44,13 +44,14 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ._torch_utils import check_amp_dtype, frozen_copy, module_device
-from .callbacks import ClassBalancedSampler, DeferredResampling, get_dataset_labels
+from .callbacks import DeferredResampling
 from .converters import as_torch_classifier
 from .cuda_graphs import GraphedTrainingForward
 from .device_data import DeviceLoader
 from .net import NetClassifier
+from .planning import acceptance_probability, plan_batch_translations
 from .rejection import draw_beta_survivors, passes_gamma
-from .seeding import acceptance_probability, plan_batch_translations
+from .sampling import ClassBalancedSampler, get_dataset_labels
 from .translation import resolve_clip, translate
 
 __all__ = [
@@ -67,7 +68,7 @@ HISTORY_KEYS = (
     "m2m_active",
     "m2m_entries",
     "m2m_targets",
-    "m2m_no_seed",
+    "m2m_no_source",
     "m2m_rejected_beta",
     "m2m_translated",
     "m2m_rejected_gamma",
@@ -122,16 +123,16 @@ class GenerationResult:
         into their slots (a new tensor where something was accepted; the input tensor
         itself otherwise). Labels never change: slot ``i`` keeps ``y_i``, the target class.
     target_pos : list of torch.LongTensor
-        Per batch, the positions chosen as targets that found a seed in the batch.
-    seed_pos : list of torch.LongTensor
-        Per batch, the position of each target's seed (same length as ``target_pos``).
+        Per batch, the positions chosen as targets that found a source in the batch.
+    source_pos : list of torch.LongTensor
+        Per batch, the position of each target's source (same length as ``target_pos``).
     survived_beta : list of torch.BoolTensor
         Per batch, whether the Bernoulli draw of Eq. (3) kept the translation (only those
         are translated).
     accepted : list of torch.BoolTensor
         Per batch, whether the translation was accepted (survived beta and passed gamma).
-    n_targets, n_no_seed, n_rejected_beta, n_translated, n_rejected_gamma, n_accepted : int
-        Totals over the batches. ``n_targets = n_no_seed + n_rejected_beta +
+    n_targets, n_no_source, n_rejected_beta, n_translated, n_rejected_gamma, n_accepted : int
+        Totals over the batches. ``n_targets = n_no_source + n_rejected_beta +
         n_translated`` and ``n_translated = n_rejected_gamma + n_accepted``.
     translate_seconds : float
         Wall time of the engine call (synchronised on CUDA).
@@ -139,11 +140,11 @@ class GenerationResult:
 
     x: list[torch.Tensor] = field(default_factory=list)
     target_pos: list[torch.Tensor] = field(default_factory=list)
-    seed_pos: list[torch.Tensor] = field(default_factory=list)
+    source_pos: list[torch.Tensor] = field(default_factory=list)
     survived_beta: list[torch.Tensor] = field(default_factory=list)
     accepted: list[torch.Tensor] = field(default_factory=list)
     n_targets: int = 0
-    n_no_seed: int = 0
+    n_no_source: int = 0
     n_rejected_beta: int = 0
     n_translated: int = 0
     n_rejected_gamma: int = 0
@@ -172,14 +173,14 @@ def generate_batches(
     """Apply the paper's batch-wise generation rule to one or several batches.
 
     For every batch ``(x, y)`` (class indices ``y`` on ``x``'s device): entry ``i`` becomes
-    a target with probability ``1 - N_{y_i} / N_max``; its seed is drawn from the same
+    a target with probability ``1 - N_{y_i} / N_max``; its source is drawn from the same
     batch with weights ``1 - beta^((N_{y_j} - N_{y_i})^+)``
-    (:func:`~m2m_sampler.seeding.plan_batch_translations`); the Bernoulli draw of Eq. (3)
+    (:func:`~m2m_sampler.planning.plan_batch_translations`); the Bernoulli draw of Eq. (3)
     with probability ``1 - beta^((N_{k0} - N_k)^+)`` is made before translating (it does
     not depend on ``x*``); the survivors of all batches are translated in **one** engine
     call (:func:`~m2m_sampler.translation.translate`); a translation is accepted iff
     ``softmax(g(x*))[k] >= gamma``, and then replaces its target's slot. Targets without
-    a seed, rejected by beta or by gamma keep their real sample.
+    a source, rejected by beta or by gamma keep their real sample.
 
     Parameters
     ----------
@@ -198,7 +199,7 @@ def generate_batches(
     batch_size : int or None, default=None
         Chunk size of the engine; ``None`` translates all survivors at once.
     generator : torch.Generator, optional
-        On the batches' device: targets, seeds, Bernoulli draws and random starts.
+        On the batches' device: targets, sources, Bernoulli draws and random starts.
     amp_dtype : torch.dtype, optional
         Autocast dtype for the engine's forward passes.
     accept : torch.Tensor of shape (K, K), optional
@@ -218,7 +219,7 @@ def generate_batches(
         accept = torch.as_tensor(
             acceptance_probability(counts.detach().cpu().numpy(), beta), device=device
         )
-    seeds, seed_classes, targets, sizes = [], [], [], []
+    sources, source_classes, targets, sizes = [], [], [], []
     for x, y in batches:
         if not torch.is_floating_point(x):
             raise TypeError(
@@ -228,18 +229,18 @@ def generate_batches(
             )
         y = y.to(device=device, dtype=torch.long)
         plan = plan_batch_translations(y, counts, beta, generator=generator)
-        tp, sp = plan.target_pos, plan.seed_pos
+        tp, sp = plan.target_pos, plan.source_pos
         survive = draw_beta_survivors(accept[y[tp], y[sp]], generator=generator)
         result.target_pos.append(tp)
-        result.seed_pos.append(sp)
+        result.source_pos.append(sp)
         result.survived_beta.append(survive)
         result.n_targets += plan.n_targets
-        result.n_no_seed += plan.n_no_seed
+        result.n_no_source += plan.n_no_source
         tp_s, sp_s = tp[survive], sp[survive]
         n_survive = int(tp_s.numel())
         result.n_rejected_beta += int(tp.numel()) - n_survive
-        seeds.append(x[sp_s])
-        seed_classes.append(y[sp_s])
+        sources.append(x[sp_s])
+        source_classes.append(y[sp_s])
         targets.append(y[tp_s])
         sizes.append(n_survive)
     n_total = sum(sizes)
@@ -248,8 +249,8 @@ def generate_batches(
         start = time.perf_counter()
         x_star, prob = translate(
             g,
-            torch.cat(seeds),
-            torch.cat(seed_classes),
+            torch.cat(sources),
+            torch.cat(source_classes),
             torch.cat(targets),
             f=f,
             lam=lam,
@@ -336,7 +337,7 @@ class M2MClassifier(NetClassifier):
     (a fresh random order every epoch). From ``start_epoch`` on, batches are
     class-balanced (deferred re-sampling) and every batch goes through the paper's
     generation before its SGD step: entry ``i`` becomes a target with probability
-    ``1 - N_{y_i}/N_max``; its seed ``x0`` is drawn from the same batch among strictly
+    ``1 - N_{y_i}/N_max``; its source ``x0`` is drawn from the same batch among strictly
     larger classes with weights ``1 - beta^((N_{y_j} - N_{y_i})^+)``; ``x0`` is moved by
     ``n_steps`` normalised gradient steps of length ``step_size`` on
     ``CE(g(x), y_i) + lam * f_{k0}(x)`` (Eq. 2; ``g`` frozen, ``f`` the live network,
@@ -370,12 +371,12 @@ default=None
         ``generation=True``. In grid searches pass a pre-trained ``g``: it is shared by
         the clones, while ``g=None`` retrains it in every fit.
     beta : float in [0, 1], default=0.999
-        Reliability of ``g`` for small seed classes: the weight of a seed of class
+        Reliability of ``g`` for small source classes: the weight of a source of class
         ``k0`` for target ``k`` and the probability that the translation is kept are
         both ``1 - beta^((N_k0 - N_k)^+)``. 0.999 suits gaps in the thousands (CIFAR-LT);
         for gaps of tens of samples take 0.9-0.99. ``beta = 1`` rejects everything.
     lam : float >= 0, default=0.5
-        ``lambda`` of Eq. (2): weight of the live ``f``'s raw logit of the seed class.
+        ``lambda`` of Eq. (2): weight of the live ``f``'s raw logit of the source class.
         0 drops the term (the paper's ``lambda = 0`` ablation).
     gamma : float in [0, 1], default=0.9
         Minimum probability ``g`` must give the target class at ``x*``. The authors'
@@ -416,15 +417,15 @@ default=None
         right before its step with the current ``f``. ``M > 1`` reads ``M`` batches ahead
         and translates all their targets in one engine call, with ``f`` as it was before
         the first of them (stale by up to ``M - 1`` steps, for the ``lam`` term only):
-        larger engine batches keep a GPU busy (per-batch translation of ~100 seeds is
+        larger engine batches keep a GPU busy (per-batch translation of ~100 sources is
         launch-bound). The rule per batch is unchanged. See the benchmark
         ``benchmarks/m2m_classifier.py`` for its effect on accuracy.
     translation_batch_size : int or None, default=None
-        Chunk size of the engine (memory bound); ``None`` translates all the seeds of a
+        Chunk size of the engine (memory bound); ``None`` translates all the sources of a
         group of ``translate_ahead`` batches at once.
     batch_transform : callable or None, default=None
         Applied to every training input batch on the device, in every epoch, before
-        the generation (so seeds come from the transformed batch, as in the paper),
+        the generation (so sources come from the transformed batch, as in the paper),
         e.g. :class:`m2m_sampler.augment.RandomCropFlip`. Must return a tensor of the
         same batch size.
     amp_dtype : torch.bfloat16, torch.float16 or None, default=None
@@ -450,7 +451,7 @@ default=None
     g_epochs : int >= 1 or None, default=None
         Epochs of the ERM training of ``g`` when ``g=None``; ``None``: ``max_epochs``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the generation (targets, seeds, Bernoulli draws, random starts), on the
+        Seeds the generation (targets, sources, Bernoulli draws, random starts), on the
         training device. ``None`` draws the seed from torch's global generator, so runs
         are reproducible under ``torch.manual_seed``. Initialisation, the sampler and
         dropout use torch's global generator as in any skorch net.
@@ -482,12 +483,12 @@ default=None
     history : skorch History
         Besides skorch's columns, every epoch records ``m2m_active`` (generation on),
         ``m2m_entries`` (batch entries trained on), ``m2m_targets`` (entries drawn as
-        targets), ``m2m_no_seed`` (targets without a larger class in their batch),
+        targets), ``m2m_no_source`` (targets without a larger class in their batch),
         ``m2m_rejected_beta`` (dropped by the Bernoulli draw, not translated),
         ``m2m_translated`` (sent to the engine), ``m2m_rejected_gamma``,
         ``m2m_accepted`` (slots replaced), ``m2m_translate_time`` (seconds in the
         engine) and ``m2m_generation_time`` (seconds of the whole generation: transfer,
-        planning, engine, replacement). ``m2m_targets = m2m_no_seed +
+        planning, engine, replacement). ``m2m_targets = m2m_no_source +
         m2m_rejected_beta + m2m_translated`` and ``m2m_translated = m2m_rejected_gamma
         + m2m_accepted``.
 
@@ -616,7 +617,7 @@ default=None
                     keys_ignored=[
                         "m2m_active",
                         "m2m_entries",
-                        "m2m_no_seed",
+                        "m2m_no_source",
                         "m2m_rejected_beta",
                         "m2m_translated",
                         "m2m_rejected_gamma",
@@ -897,7 +898,7 @@ default=None
         """skorch's iterator; for training, wrapped to run the M2m generation.
 
         With ``balanced_batches=True`` the loader gets the net's
-        :class:`~m2m_sampler.callbacks.ClassBalancedSampler` (``shuffle`` is dropped).
+        :class:`~m2m_sampler.sampling.ClassBalancedSampler` (``shuffle`` is dropped).
         A :class:`~m2m_sampler.device_data.DeviceLoader` (as ``iterator_train`` or
         ``iterator_valid``) without an explicit ``device`` gets the net's device.
         """
@@ -1038,7 +1039,7 @@ default=None
         stats = self._m2m_stats_
         stats["m2m_entries"] += sum(int(y.shape[0]) for _, y in batches)
         stats["m2m_targets"] += result.n_targets
-        stats["m2m_no_seed"] += result.n_no_seed
+        stats["m2m_no_source"] += result.n_no_source
         stats["m2m_rejected_beta"] += result.n_rejected_beta
         stats["m2m_translated"] += result.n_translated
         stats["m2m_rejected_gamma"] += result.n_rejected_gamma

@@ -15,7 +15,7 @@ sorted-label order. Accepted:
   ``MaxAbsScaler`` steps ending in one of those classifiers;
 * any of these wrapped in :class:`sklearn.frozen.FrozenEstimator`.
 
-:func:`default_generator` builds the ``g`` that :class:`~m2m_sampler.M2MOverSampler` fits
+:func:`default_g` builds the ``g`` that :class:`~m2m_sampler.M2MOverSampler` fits
 when none is given.
 """
 
@@ -40,7 +40,7 @@ from torch import nn
 __all__ = [
     "as_torch_classifier",
     "sklearn_to_torch",
-    "default_generator",
+    "default_g",
     "SUPPORTED_KINDS",
 ]
 
@@ -303,7 +303,7 @@ def as_torch_classifier(
     return module, True
 
 
-def default_generator(
+def default_g(
     hidden_layer_sizes: tuple[int, ...] = (100,),
     max_iter: int = 300,
     random_state: int | None = None,

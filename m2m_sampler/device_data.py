@@ -7,8 +7,8 @@ takes the dataset's ``X`` and ``y`` once, moves them to the device once (keeping
 ``uint8`` images as ``uint8``: 4x less memory and bandwidth than float32), and per epoch
 
 1. draws the epoch's order in one call: a permutation (``shuffle=True``), the indices of
-   a :class:`~m2m_sampler.callbacks.ClassBalancedSampler` (drawn vectorised by
-   :meth:`~m2m_sampler.callbacks.ClassBalancedSampler.indices`, so deferred re-sampling
+   a :class:`~m2m_sampler.sampling.ClassBalancedSampler` (drawn vectorised by
+   :meth:`~m2m_sampler.sampling.ClassBalancedSampler.indices`, so deferred re-sampling
    and M2m's switch at ``start_epoch`` keep working), or the dataset order;
 2. gathers ``gather_batches`` batches at a time with one indexing call, converts them
    (``uint8`` -> float in ``[0, 1]``), applies ``transform`` (e.g. the crop + flip of
@@ -47,7 +47,7 @@ import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from ._torch_utils import resolve_device
-from .callbacks import ClassBalancedSampler
+from .sampling import ClassBalancedSampler
 
 __all__ = ["DeviceLoader", "dataset_tensors"]
 
@@ -150,7 +150,7 @@ class DeviceLoader:
     shuffle : bool, default=False
         A new random permutation every epoch (from ``generator``).
     sampler : sized iterable of int or None, default=None
-        The epoch's order. A :class:`~m2m_sampler.callbacks.ClassBalancedSampler` is
+        The epoch's order. A :class:`~m2m_sampler.sampling.ClassBalancedSampler` is
         drawn in one vectorised call per epoch (its ``indices()``), so the same sampler
         object that :class:`~m2m_sampler.callbacks.DeferredResampling` or
         :class:`~m2m_sampler.classifier.M2MClassifier` switch between epochs works

@@ -2,8 +2,8 @@
 
 Where each step of Algorithm 1 lives:
 
-* lines 2-6 (how many samples per class, seed class ``k0 ~ Q(k0|k)``, seed ``x0``):
-  :func:`m2m_sampler.seeding.plan_translations`;
+* lines 2-6 (how many samples per class, source class ``k0 ~ Q(k0|k)``, source ``x0``):
+  :func:`m2m_sampler.planning.plan_translations`;
 * lines 7-11 (random start and ``T`` normalised gradient steps):
   :func:`m2m_sampler.translation.translate`;
 * lines 12-15 (rejection by ``gamma`` and ``beta``, replacement by a real sample):
@@ -30,9 +30,9 @@ from sklearn_compat.utils.validation import validate_data
 from torch import nn
 
 from ._torch_utils import check_amp_dtype, eval_mode, frozen_copy, resolve_device
-from .converters import as_torch_classifier, default_generator, fit_quietly
+from .converters import as_torch_classifier, default_g, fit_quietly
+from .planning import plan_translations
 from .rejection import draw_beta_survivors, passes_gamma
-from .seeding import plan_translations
 from .translation import resolve_clip, translate
 
 __all__ = ["M2MOverSampler"]
@@ -41,8 +41,8 @@ __all__ = ["M2MOverSampler"]
 class M2MOverSampler(BaseOverSampler):
     """Over-sample minority classes by translating majority samples (M2m, Algorithm 1).
 
-    For every sample to add to a class ``k``, a seed class ``k0`` is drawn among the
-    strictly larger classes with ``Q(k0|k) ∝ 1 - beta^(N_k0 - N_k)`` (Eq. 5), a seed
+    For every sample to add to a class ``k``, a source class ``k0`` is drawn among the
+    strictly larger classes with ``Q(k0|k) ∝ 1 - beta^(N_k0 - N_k)`` (Eq. 5), a source
     ``x0`` uniformly among the samples of ``k0``, and ``x0`` is moved by ``n_steps``
     normalised gradient steps of length ``step_size`` on
     ``CE(g(x), k) + lam * f_k0(x)`` (Eq. 2) until ``g`` sees class ``k``. The result is
@@ -69,13 +69,13 @@ default=None
           MaxAbsScaler steps ending in one), converted exactly to torch;
         - ``None``: the sampler fits its own ``g`` on ``(X, y)`` by ERM, a
           ``StandardScaler`` + ``MLPClassifier(hidden_layer_sizes=(100,), max_iter=300)``
-          seeded from ``random_state`` (see :func:`m2m_sampler.converters.default_generator`),
+          seeded from ``random_state`` (see :func:`m2m_sampler.converters.default_g`),
           so the sampler is a drop-in replacement for SMOTE in any pipeline.
 
         The caller's object is never modified: a frozen copy is used.
     f : same kinds as ``g`` or None, default=None
         A snapshot of the target classifier for the ``lam * f_k0(x)`` term of Eq. (2),
-        which keeps the translated sample away from what ``f`` sees as the seed class.
+        which keeps the translated sample away from what ``f`` sees as the source class.
         ``None`` skips the term (the paper's ``lambda = 0`` ablation, Table 4: 76.9 vs
         78.3 bACC on CIFAR-LT-10).
     sampling_strategy : float, str, dict or callable, default='auto'
@@ -83,16 +83,16 @@ default=None
         imbalanced-learn's documentation. ``'auto'`` balances every class with the
         largest one, as the paper does.
     beta : float in [0, 1], default=0.999
-        Reliability of ``g`` for small seed classes. A translation from ``k0`` to ``k``
+        Reliability of ``g`` for small source classes. A translation from ``k0`` to ``k``
         is kept with probability ``1 - beta^(N_k0 - N_k)``, which is also the weight of
-        ``k0`` as a seed class. Choose it from the class-size gaps of your data:
+        ``k0`` as a source class. Choose it from the class-size gaps of your data:
         ``1 - beta^gap`` is about ``gap * (1 - beta)`` for small gaps, 63% at
         ``gap = 1 / (1 - beta)`` (1000 for 0.999) and 99% at ``4.6 / (1 - beta)``.
         For small tabular data sets (gaps of tens of samples) 0.9-0.99 keeps most
         translations; 0.999 suits gaps in the thousands (CIFAR-LT). ``beta = 1``
         rejects every translation.
     lam : float >= 0, default=0.5
-        ``lambda`` of Eq. (2), weight of ``f``'s raw logit of the seed class. Ignored
+        ``lambda`` of Eq. (2), weight of ``f``'s raw logit of the source class. Ignored
         when ``f`` is None.
     gamma : float in [0, 1], default=0.9
         Minimum probability ``g`` must give the target class at ``x*`` for the sample
@@ -117,7 +117,7 @@ default=None
         Shape of one sample as ``g`` and ``f`` expect it, e.g. ``(3, 32, 32)``; ``X``
         stays 2-D (rows of ``prod(input_shape)`` values, C order). None: vectors.
     batch_size : int, default=512
-        Number of seeds translated together (memory is bounded by one batch). Larger is
+        Number of sources translated together (memory is bounded by one batch). Larger is
         faster on a GPU.
     device : str or torch.device, default='auto'
         Where translation runs; ``'auto'`` picks CUDA when present.
@@ -136,7 +136,7 @@ default=None
         ``amp_dtype``. Numerically the same models; ignored unless ``input_shape`` has
         3 dimensions (C, H, W).
     random_state : int, RandomState instance or None, default=None
-        Controls seed choice, random starts, rejection draws and the default ``g``. The
+        Controls source choice, random starts, rejection draws and the default ``g``. The
         same ``random_state`` on the same device gives the same output.
     verbose : int, default=0
         0: silent; 1: a summary per class after resampling; 2: also progress during
@@ -161,11 +161,11 @@ default=None
         Class label -> dict with ``n_new`` (samples added), ``n_accepted``
         (translations kept), ``n_rejected_gamma`` (translations below ``gamma``),
         ``n_rejected_beta`` (rejected by the Bernoulli draw of Eq. 3, not translated),
-        ``n_fallback`` (copies because the class has no larger class to seed from).
+        ``n_fallback`` (copies because the class has no larger class to translate from).
         ``n_new = n_accepted + n_rejected_gamma + n_rejected_beta + n_fallback``.
-    seed_indices_ : ndarray of shape (n_new_samples,)
+    source_indices_ : ndarray of shape (n_new_samples,)
         For each added row (in output order, after the original rows), the row of ``X``
-        it started from: the seed ``x0`` of a translation, or the real sample copied in
+        it started from: the source ``x0`` of a translation, or the real sample copied in
         place of a rejected or fallback one.
     is_translated_ : ndarray of shape (n_new_samples,), bool
         True for the added rows that are accepted translations.
@@ -370,7 +370,7 @@ default=None
         g = self.g
         if g is None:
             g = fit_quietly(
-                default_generator(random_state=rng.randint(np.iinfo(np.int32).max)), X, y
+                default_g(random_state=rng.randint(np.iinfo(np.int32).max)), X, y
             )
         self.classes_ = classes
         self.device_ = device
@@ -380,7 +380,7 @@ default=None
         )
         self.f_, _ = self._resolve_model(self.f, "f", X, classes, shape, device, channels_last)
 
-        # Algorithm 1, lines 2-6: targets, seed classes and seeds for every new sample.
+        # Algorithm 1, lines 2-6: targets, source classes and sources for every new sample.
         n_new = {
             int(np.searchsorted(classes, label)): int(n)
             for label, n in self.sampling_strategy_.items()
@@ -402,19 +402,19 @@ default=None
         to_translate = np.flatnonzero(survive_beta)
         accepted = np.zeros(n_total, dtype=bool)
         new_rows = X[replacement].copy()
-        new_rows[plan.fallback] = X[plan.seed_index[plan.fallback]]
+        new_rows[plan.fallback] = X[plan.source_index[plan.fallback]]
         generator = torch.Generator(device=device).manual_seed(torch_seed)
         start_time = time.perf_counter()
         for start in range(0, len(to_translate), self.batch_size):
             pos = to_translate[start : start + self.batch_size]
-            x0 = torch.as_tensor(X[plan.seed_index[pos]], device=device)
+            x0 = torch.as_tensor(X[plan.source_index[pos]], device=device)
             x0 = x0.reshape(len(pos), *shape)
             if channels_last:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             x_star, prob = translate(
                 self.g_,
                 x0,
-                torch.as_tensor(plan.seed_class[pos], device=device),
+                torch.as_tensor(plan.source_class[pos], device=device),
                 torch.as_tensor(plan.target[pos], device=device),
                 f=self.f_,
                 lam=self.lam,
@@ -435,15 +435,15 @@ default=None
                 done = min(start + self.batch_size, len(to_translate))
                 rate = done / max(time.perf_counter() - start_time, 1e-9)
                 print(
-                    f"[M2MOverSampler] translated {done}/{len(to_translate)} seeds "
+                    f"[M2MOverSampler] translated {done}/{len(to_translate)} sources "
                     f"({rate:.0f} samples/s)",
                     file=sys.stderr,
                     flush=True,
                 )
         self.translation_time_ = time.perf_counter() - start_time
 
-        self.seed_indices_ = np.where(
-            accepted | plan.fallback, plan.seed_index, replacement
+        self.source_indices_ = np.where(
+            accepted | plan.fallback, plan.source_index, replacement
         ).astype(np.int64)
         self.is_translated_ = accepted
         self.class_stats_ = self._class_stats(classes, plan, survive_beta, accepted)

@@ -1,6 +1,6 @@
 """The rejection rule: Eq. (3) and Algorithm 1 lines 12-15.
 
-A translated sample ``x*`` (seed class ``k0``, target class ``k``) is **accepted** iff
+A translated sample ``x*`` (source class ``k0``, target class ``k``) is **accepted** iff
 
 1. ``g`` is confident enough: ``softmax(g(x*))[k] >= gamma``, and
 2. a Bernoulli draw with success probability ``1 - beta^((N_k0 - N_k)^+)`` succeeds
@@ -43,7 +43,7 @@ def draw_beta_survivors(
     ----------
     accept_probability : ndarray or tensor
         ``1 - beta^((N_k0 - N_k)^+)`` per sample (see
-        :func:`m2m_sampler.seeding.acceptance_probability`).
+        :func:`m2m_sampler.planning.acceptance_probability`).
     random_state : numpy.random.RandomState, optional
         Used for a numpy input.
     generator : torch.Generator, optional

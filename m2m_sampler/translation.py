@@ -3,7 +3,7 @@
 One function, :func:`translate`, written once in plain torch and used by both front ends
 (:class:`~m2m_sampler.M2MOverSampler` and :class:`~m2m_sampler.M2MClassifier`).
 
-Starting from seeds ``x0`` of classes ``k0``, it takes ``n_steps`` normalised gradient
+Starting from sources ``x0`` of classes ``k0``, it takes ``n_steps`` normalised gradient
 steps
 
     x <- clip(x - eta * d / ||d||_2),   d = grad_x [ CE(g(x), k) + lam * f_k0(x) ]
@@ -14,8 +14,8 @@ points ``x*`` together with ``g``'s probability of the target class ``k`` at ``x
 
 Properties the front ends rely on:
 
-* vectorised over a chunk of seeds; chunks of ``batch_size`` bound the memory whatever
-  the number of seeds;
+* vectorised over a chunk of sources; chunks of ``batch_size`` bound the memory whatever
+  the number of sources;
 * any input shape (``x0`` is ``(n, *input_shape)``), any device (the device of ``x0``),
   float32 master copy of ``x`` so that bf16 models (or ``amp_dtype=torch.bfloat16``
   autocast) keep the step direction exact enough;
@@ -59,23 +59,23 @@ def translate(
     amp_dtype: torch.dtype | None = None,
     callback: Callable[[int, int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Translate seeds ``x0`` of classes ``k0`` towards target classes ``k`` (Eq. 2).
+    """Translate sources ``x0`` of classes ``k0`` towards target classes ``k`` (Eq. 2).
 
     Parameters
     ----------
     g : torch.nn.Module
         The pre-trained classifier: maps ``(m, *input_shape)`` to ``(m, K)`` logits.
     x0 : torch.Tensor of shape (n, *input_shape)
-        The seeds. The computation runs on ``x0.device``; ``g`` and ``f`` must live there.
+        The sources. The computation runs on ``x0.device``; ``g`` and ``f`` must live there.
     k0 : tensor or sequence of int, shape (n,)
-        Class index (0..K-1) of each seed; used by the ``lam * f_k0(x)`` term.
+        Class index (0..K-1) of each source; used by the ``lam * f_k0(x)`` term.
     k : tensor or sequence of int, shape (n,)
-        Target class index of each seed.
+        Target class index of each source.
     f : torch.nn.Module, optional
         The target classifier. ``None`` skips the ``lam`` term (the paper's
         ``lambda = 0`` ablation), as does ``lam == 0``.
     lam : float, default=0.5
-        Weight of ``f``'s raw logit of the seed class (``lambda`` in Eq. 2).
+        Weight of ``f``'s raw logit of the source class (``lambda`` in Eq. 2).
     step_size : float, default=0.1
         ``eta``: L2 length of every step, in input units.
     n_steps : int, default=10
@@ -89,7 +89,7 @@ def translate(
         L2 norm of the random start ``delta``, relative to ``step_size``: ``delta`` is a
         uniformly random direction of length ``noise * step_size`` (Algorithm 1 line 7).
     batch_size : int or None, default=512
-        Number of seeds translated together. ``None`` translates all at once.
+        Number of sources translated together. ``None`` translates all at once.
     generator : torch.Generator, optional
         Source of the random start, on ``x0``'s device, for reproducible output.
     amp_dtype : torch.dtype, optional
@@ -133,7 +133,7 @@ def translate(
         k_t = _as_index(k, device)
         if k0_t.numel() != n or k_t.numel() != n:
             raise ValueError(
-                f"x0 has {n} seeds but k0 has {k0_t.numel()} and k has {k_t.numel()} entries."
+                f"x0 has {n} sources but k0 has {k0_t.numel()} and k has {k_t.numel()} entries."
             )
         for start in range(0, n, max(chunk, 1)):
             stop = min(start + chunk, n)
@@ -180,8 +180,8 @@ def random_start(
 ) -> torch.Tensor:
     """``x0 + delta`` with ``delta`` uniform on the L2 sphere of ``radius`` (per sample).
 
-    Returned as the engine's master copy: float64 for float64 seeds, float32 otherwise
-    (float16/bfloat16 seeds included).
+    Returned as the engine's master copy: float64 for float64 sources, float32 otherwise
+    (float16/bfloat16 sources included).
     """
     master = torch.float64 if x0.dtype == torch.float64 else torch.float32
     x = x0.detach().to(master).clone()
@@ -216,7 +216,7 @@ def resolve_clip(
     -------
     None or (low, high)
         Each bound a float, None, or a float32 CPU tensor (:func:`translate` moves it to
-        the seeds' device).
+        the sources' device).
     """
     if clip is None:
         return None

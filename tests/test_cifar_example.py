@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from m2m_sampler.callbacks import paper_lr_scheduler
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import has_data_dir, load_digits_lt
 from m2m_sampler.device_data import DeviceLoader
 from m2m_sampler.models import MLP
+from m2m_sampler.schedules import paper_lr_scheduler
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cifar_lt.py"
 REPORT_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "report_table.py"
@@ -174,7 +174,7 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
             assert phases[m]["train"][part] >= 0
     m2m = phases["m2m"]["train"]
     assert m2m["translated"] > 0 and m2m["generation_s"] > 0
-    assert m2m["targets"] == m2m["no_seed"] + m2m["rejected_beta"] + m2m["translated"]
+    assert m2m["targets"] == m2m["no_source"] + m2m["rejected_beta"] + m2m["translated"]
     assert phases["drs"]["train"]["generation_s"] == 0
     for m in ("erm", "drs", "m2m"):
         rep = report["results"][m]

@@ -16,13 +16,14 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from skorch.callbacks import Callback, EpochScoring
 from torch import nn
 
-from m2m_sampler.callbacks import ClassBalancedSampler, DeferredResampling, DeferredReweighting
+from m2m_sampler.callbacks import DeferredResampling, DeferredReweighting
 from m2m_sampler.classifier import HISTORY_KEYS, M2MClassifier, generate_batches
 from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.losses import LDAMLoss
 from m2m_sampler.models import MLP
 from m2m_sampler.net import NetClassifier
-from m2m_sampler.seeding import acceptance_probability
+from m2m_sampler.planning import acceptance_probability
+from m2m_sampler.sampling import ClassBalancedSampler
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -143,10 +144,10 @@ def test_batch_rule_targets_seeds_acceptance():
                            step_size=0.5, n_steps=3, generator=gen)
     n_entries = np.zeros(len(COUNTS))
     n_target = np.zeros(len(COUNTS))
-    seed_freq_expected, seed_classes = [], []
+    seed_freq_expected, source_classes = [], []
     p_accept, survived = [], []
     w = acceptance_probability(COUNTS, beta)  # [k, k0]
-    for (x, y), x_new, tp, sp, surv, acc in zip(batches, res.x, res.target_pos, res.seed_pos,
+    for (x, y), x_new, tp, sp, surv, acc in zip(batches, res.x, res.target_pos, res.source_pos,
                                                res.survived_beta, res.accepted):
         y = y.numpy()
         tp, sp, surv, acc = tp.numpy(), sp.numpy(), surv.numpy(), acc.numpy()
@@ -155,12 +156,12 @@ def test_batch_rule_targets_seeds_acceptance():
         # seeds always from strictly larger classes; the largest class is never a target
         assert np.all(COUNTS[y[sp]] > COUNTS[y[tp]])
         assert not np.any(y[tp] == 0)
-        # seed class given the batch: proportional to (entries of the class) x weight
+        # source class given the batch: proportional to (entries of the class) x weight
         per_class = np.bincount(y, minlength=len(COUNTS))
         for k in y[tp]:
             q = per_class * w[k]
             seed_freq_expected.append(q / q.sum())
-        seed_classes.extend(y[sp].tolist())
+        source_classes.extend(y[sp].tolist())
         p_accept.extend(w[y[tp], y[sp]].tolist())
         survived.extend(surv.tolist())
         # rejected targets (and every other entry) keep their real sample ...
@@ -173,16 +174,16 @@ def test_batch_rule_targets_seeds_acceptance():
             prob = g(x_new[tp[acc]]).softmax(1)[torch.arange(int(acc.sum())), y[tp[acc]]]
             assert torch.all(prob >= gamma - 1e-6)
         assert not np.any(acc & ~surv)
-    # every batch holds class 0, so every target found a seed
-    assert res.n_no_seed == 0
+    # every batch holds class 0, so every target found a source
+    assert res.n_no_source == 0
     share = n_target / n_entries
     # ~4000 entries per class: binomial s.e. <= 0.008; 5 sigma
     np.testing.assert_allclose(share, 1 - COUNTS / COUNTS.max(), atol=0.04)
-    freq = np.bincount(seed_classes, minlength=len(COUNTS)) / len(seed_classes)
+    freq = np.bincount(source_classes, minlength=len(COUNTS)) / len(source_classes)
     np.testing.assert_allclose(freq, np.mean(seed_freq_expected, axis=0), atol=0.02)
     assert np.mean(survived) == pytest.approx(np.mean(p_accept), abs=0.02)
     # totals are consistent
-    assert res.n_targets == res.n_no_seed + res.n_rejected_beta + res.n_translated
+    assert res.n_targets == res.n_no_source + res.n_rejected_beta + res.n_translated
     assert res.n_translated == res.n_rejected_gamma + res.n_accepted
     assert res.n_accepted == sum(int(a.sum()) for a in res.accepted)
     assert 0 < res.n_accepted < res.n_translated  # gamma rejected some, accepted others
@@ -195,9 +196,9 @@ def test_targets_without_a_larger_class_in_the_batch_keep_their_sample():
     y[:20] = 4  # only classes 3 and 4 present; class 4 can be seeded by class 3 only
     res = generate_batches([(x, y)], g, torch.as_tensor(COUNTS), beta=0.0, gamma=0.0,
                            generator=torch.Generator().manual_seed(0))
-    assert np.all(y[res.seed_pos[0]].numpy() == 3)
+    assert np.all(y[res.source_pos[0]].numpy() == 3)
     # class 3 entries become targets (p = 0.9) but have no larger class in the batch
-    assert res.n_no_seed > 0 and res.n_no_seed + len(res.target_pos[0]) == res.n_targets
+    assert res.n_no_source > 0 and res.n_no_source + len(res.target_pos[0]) == res.n_targets
     assert np.all(y[res.target_pos[0]].numpy() == 4)
 
 
@@ -237,7 +238,7 @@ def test_fit_digits_lt_generation_history_and_honest_train_scores(digits):
     for e in range(5, 8):
         row = h[e]
         assert row["m2m_entries"] == len(y)
-        assert row["m2m_targets"] == (row["m2m_no_seed"] + row["m2m_rejected_beta"]
+        assert row["m2m_targets"] == (row["m2m_no_source"] + row["m2m_rejected_beta"]
                                       + row["m2m_translated"])
         assert row["m2m_translated"] == row["m2m_rejected_gamma"] + row["m2m_accepted"]
         assert row["m2m_accepted"] > 0 and row["m2m_translate_time"] > 0

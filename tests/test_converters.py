@@ -14,7 +14,7 @@ from torch import nn
 
 from m2m_sampler.converters import (
     as_torch_classifier,
-    default_generator,
+    default_g,
     fit_quietly,
     sklearn_to_torch,
 )
@@ -66,8 +66,8 @@ def test_sklearn_conversion_is_exact(estimator, n_classes):
 
 def test_default_generator_is_deterministic_erm_mlp():
     X, y = _data(3)
-    a = fit_quietly(default_generator(random_state=3), X, y)
-    b = fit_quietly(default_generator(random_state=3), X, y)
+    a = fit_quietly(default_g(random_state=3), X, y)
+    b = fit_quietly(default_g(random_state=3), X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     np.testing.assert_allclose(_torch_proba(sklearn_to_torch(a), X), a.predict_proba(X),
                                atol=1e-5)

@@ -13,10 +13,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from m2m_sampler.augment import RandomCropFlip
-from m2m_sampler.callbacks import ClassBalancedSampler
 from m2m_sampler.classifier import TIMING_KEYS, M2MClassifier
 from m2m_sampler.device_data import DeviceLoader, dataset_tensors
 from m2m_sampler.models import MLP
+from m2m_sampler.sampling import ClassBalancedSampler
 
 
 @pytest.fixture(autouse=True, scope="module")

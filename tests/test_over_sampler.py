@@ -18,7 +18,7 @@ from torch import nn
 
 from m2m_sampler import M2MOverSampler
 from m2m_sampler._torch_utils import module_device
-from m2m_sampler.seeding import acceptance_probability, seed_class_distribution
+from m2m_sampler.planning import acceptance_probability, source_class_distribution
 
 
 def _blobs(counts, n_features=2, seed=0, scale=0.3):
@@ -61,8 +61,8 @@ def test_known_direction_and_output_layout():
     np.testing.assert_array_equal(y_res[: len(y)], y)
     new_X, new_y = X_res[len(X):], y_res[len(y):]
     assert np.all(sampler.is_translated_)  # beta=0, gamma=0: every translation accepted
-    seeds = sampler.seed_indices_
-    assert np.all(y[seeds] < new_y)  # seeds come from strictly larger classes
+    seeds = sampler.source_indices_
+    assert np.all(y[seeds] < new_y)  # sources come from strictly larger classes
     np.testing.assert_allclose(new_X, X[seeds] + np.array([6 * 0.5, 0.0]), atol=1e-6)
     assert list(np.unique(new_y)) == [1, 2]  # grouped by class, largest never a target
     assert np.all(np.diff(new_y) >= 0)
@@ -76,7 +76,7 @@ def test_gamma_rejection_replaces_with_real_samples():
     X_res, y_res = sampler.fit_resample(X, y)
     assert not sampler.is_translated_.any()
     new_X, new_y = X_res[len(X):], y_res[len(y):]
-    seeds = sampler.seed_indices_
+    seeds = sampler.source_indices_
     np.testing.assert_array_equal(new_X, X[seeds])  # real samples of the target class
     np.testing.assert_array_equal(y[seeds], new_y)
     for c in (1, 2):
@@ -105,7 +105,7 @@ def test_acceptance_rate_and_seed_classes_follow_beta():
     sampler = _confident_sampler(g=TowardsX1(4), gamma=0.0, beta=beta, n_steps=1)
     X_res, y_res = sampler.fit_resample(X, y)
     acc = acceptance_probability(counts, beta)
-    q, _ = seed_class_distribution(counts, beta)
+    q, _ = source_class_distribution(counts, beta)
     for k in (2, 3):
         s = sampler.class_stats_[k]
         n = s["n_new"]
@@ -117,7 +117,7 @@ def test_acceptance_rate_and_seed_classes_follow_beta():
         # accepted seeds: class k0 with probability proportional to Q * P_accept
         rows = np.flatnonzero(y_res[len(y):] == k)
         acc_rows = rows[sampler.is_translated_[rows]]
-        k0 = y[sampler.seed_indices_[acc_rows]]
+        k0 = y[sampler.source_indices_[acc_rows]]
         dist = q[k] * acc[k] / (q[k] * acc[k]).sum()
         freq = np.bincount(k0, minlength=4) / len(k0)
         np.testing.assert_allclose(freq, dist, atol=5 * math.sqrt(0.25 / len(k0)))
@@ -164,7 +164,7 @@ def test_largest_class_is_never_translated_into():
         s = sampler.class_stats_[c]
         assert s["n_fallback"] == s["n_new"] and s["n_accepted"] == 0
     rows = np.flatnonzero(np.isin(y_res[len(y):], [0, 1]))
-    np.testing.assert_array_equal(X_res[len(X):][rows], X[sampler.seed_indices_[rows]])
+    np.testing.assert_array_equal(X_res[len(X):][rows], X[sampler.source_indices_[rows]])
     assert not sampler.is_translated_[rows].any()
     assert sampler.class_stats_[2]["n_accepted"] == 30
 
@@ -302,8 +302,8 @@ def test_amp_dtype_translates_in_half_precision(amp_dtype, monkeypatch):
     full = M2MOverSampler(g, **kw)
     X_full, y_full = full.fit_resample(X, y)
     np.testing.assert_array_equal(y_half, y_full)
-    np.testing.assert_array_equal(sampler.seed_indices_, full.seed_indices_)
-    moved = np.abs(X_full[90:] - X[full.seed_indices_]).mean()
+    np.testing.assert_array_equal(sampler.source_indices_, full.source_indices_)
+    moved = np.abs(X_full[90:] - X[full.source_indices_]).mean()
     assert moved > 0.01
     assert np.abs(X_half[90:] - X_full[90:]).mean() < 0.2 * moved
 

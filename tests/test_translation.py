@@ -226,7 +226,7 @@ def test_bfloat16_model_and_autocast():
 def test_output_dtype_follows_input_and_prob_matches_g(linear_problem):
     W, b, _, x0, k0, k = linear_problem
     g = _linear(W, b)
-    x_star, prob = translate(g, torch.tensor(x0), k0, k)  # float64 seeds
+    x_star, prob = translate(g, torch.tensor(x0), k0, k)  # float64 sources
     assert x_star.dtype == torch.float64
     torch.testing.assert_close(
         prob, target_probability(g, x_star.float(), torch.as_tensor(k)), atol=1e-6, rtol=0

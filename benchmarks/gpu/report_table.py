@@ -75,10 +75,12 @@ def render(report: dict, wall: dict | None = None, command: str | None = None) -
         )
     m2m = report["phases"].get("m2m", {}).get("train", {})
     if "targets" in m2m:
+        # reports before 2026-12-01 name the column "no_seed"
+        no_source = m2m.get("no_source", m2m.get("no_seed", 0))
         lines += [
             "",
             f"M2m generation over its {m2m['epochs']} epochs: {m2m['targets']:,} targets, "
-            f"{m2m['no_seed']:,} without a seed, {m2m['rejected_beta']:,} rejected by beta, "
+            f"{no_source:,} without a source, {m2m['rejected_beta']:,} rejected by beta, "
             f"{m2m['translated']:,} translated, {m2m['rejected_gamma']:,} rejected by gamma, "
             f"**{m2m['accepted']:,} accepted**.",
         ]

@@ -1,4 +1,4 @@
-"""Seed selection (Eq. 3-5, Algorithm 1 lines 2-6, the batch-wise rule) and rejection."""
+"""Source selection (Eq. 3-5, Algorithm 1 lines 2-6, the batch-wise rule) and rejection."""
 
 import math
 
@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from m2m_sampler.rejection import draw_beta_survivors, gamma_from_loss_threshold, passes_gamma
-from m2m_sampler.seeding import (
+from m2m_sampler.planning import (
     acceptance_probability,
     plan_batch_translations,
     plan_translations,
-    seed_class_distribution,
+    source_class_distribution,
 )
+from m2m_sampler.rejection import draw_beta_survivors, gamma_from_loss_threshold, passes_gamma
 
 COUNTS = np.array([1000, 500, 500, 100, 20])
 
@@ -25,7 +25,7 @@ def test_acceptance_probability_by_hand():
     assert a[1, 2] == 0.0 and a[2, 1] == 0.0  # equal classes never seed each other
     assert a[1, 3] == 0.0  # smaller classes never seed
     assert np.all(np.diag(a) == 0)
-    assert np.all(a[0] == 0)  # the largest class has no seed class
+    assert np.all(a[0] == 0)  # the largest class has no source class
     # beta = 0: every strictly larger class is accepted with probability one
     np.testing.assert_array_equal(acceptance_probability([3, 2, 1], 0.0),
                                   [[0, 0, 0], [1, 0, 0], [1, 1, 0]])
@@ -34,11 +34,11 @@ def test_acceptance_probability_by_hand():
 
 
 def test_seed_class_distribution_by_hand():
-    q, has_seed = seed_class_distribution(COUNTS, 0.999)
+    q, has_source = source_class_distribution(COUNTS, 0.999)
     w = np.array([1 - 0.999**900, 1 - 0.999**400, 1 - 0.999**400, 0, 0])
     np.testing.assert_allclose(q[3], w / w.sum())
-    np.testing.assert_allclose(q[has_seed].sum(axis=1), 1.0)
-    assert has_seed.tolist() == [False, True, True, True, True]
+    np.testing.assert_allclose(q[has_source].sum(axis=1), 1.0)
+    assert has_source.tolist() == [False, True, True, True, True]
     np.testing.assert_array_equal(q[0], 0.0)
     np.testing.assert_array_equal(q[1], [1, 0, 0, 0, 0])  # only class 0 is larger than 1
 
@@ -52,18 +52,18 @@ def test_plan_follows_q_and_uniform_seeds():
     # order: as in the strategy mapping
     assert np.all(plan.target[:n] == 4) and np.all(plan.target[n:] == 0)
     # the largest class is never translated into: fallback copies of its own samples
-    assert np.all(plan.fallback[n:]) and np.all(y[plan.seed_index[n:]] == 0)
-    assert np.all(plan.seed_class[n:] == -1) and np.all(plan.accept_probability[n:] == 0)
-    k0 = plan.seed_class[:n]
+    assert np.all(plan.fallback[n:]) and np.all(y[plan.source_index[n:]] == 0)
+    assert np.all(plan.source_class[n:] == -1) and np.all(plan.accept_probability[n:] == 0)
+    k0 = plan.source_class[:n]
     assert np.all(COUNTS[k0] > COUNTS[4])  # strictly larger classes only
-    np.testing.assert_array_equal(y[plan.seed_index[:n]], k0)  # seed belongs to its class
-    q, _ = seed_class_distribution(COUNTS, 0.999)
+    np.testing.assert_array_equal(y[plan.source_index[:n]], k0)  # seed belongs to its class
+    q, _ = source_class_distribution(COUNTS, 0.999)
     freq = np.bincount(k0, minlength=5) / n
     # binomial standard error <= 0.0036 at n=20000: 5 sigma
     np.testing.assert_allclose(freq, q[4], atol=0.018)
     # seeds uniform within their class: chi-square over the 100 members of class 3
     members = np.flatnonzero(y == 3)
-    hits = np.bincount(np.searchsorted(members, plan.seed_index[:n][k0 == 3]), minlength=100)
+    hits = np.bincount(np.searchsorted(members, plan.source_index[:n][k0 == 3]), minlength=100)
     expected = hits.sum() / 100
     chi2 = ((hits - expected) ** 2 / expected).sum()
     assert chi2 < 99 + 5 * math.sqrt(2 * 99)
@@ -76,7 +76,7 @@ def test_plan_is_deterministic_and_handles_empty_strategy():
     y = np.repeat(np.arange(5), COUNTS)
     a = plan_translations(y, {3: 50, 4: 80}, 0.9, np.random.RandomState(1))
     b = plan_translations(y, {3: 50, 4: 80}, 0.9, np.random.RandomState(1))
-    np.testing.assert_array_equal(a.seed_index, b.seed_index)
+    np.testing.assert_array_equal(a.source_index, b.source_index)
     empty = plan_translations(y, {0: 0, 1: 0}, 0.9, np.random.RandomState(1))
     assert len(empty.target) == 0
 
@@ -87,20 +87,20 @@ def test_batch_rule_share_of_targets_and_seeds():
     n_batches, size = 400, 128
     targets_per_class = torch.zeros(10)
     entries_per_class = torch.zeros(10)
-    n_no_seed = 0
+    n_no_source = 0
     for _ in range(n_batches):
         y = torch.randint(0, 10, (size,), generator=gen)  # class-balanced batch
         plan = plan_batch_translations(y, counts, 0.999, generator=gen)
-        assert torch.all(counts[y[plan.seed_pos]] > counts[y[plan.target_pos]])
+        assert torch.all(counts[y[plan.source_pos]] > counts[y[plan.target_pos]])
         assert not torch.any(y[plan.target_pos] == 0)  # the largest class is never a target
         assert plan.target_pos.unique().numel() == plan.target_pos.numel()
         entries_per_class += torch.bincount(y, minlength=10)
         targets_per_class += torch.bincount(y[plan.target_pos], minlength=10)
-        n_no_seed += plan.n_no_seed
+        n_no_source += plan.n_no_source
     share = targets_per_class / entries_per_class
     expected = 1 - counts / counts.max()
     # targets with no larger class in the batch are rare with 128 entries: ignore them
-    assert n_no_seed < 0.01 * targets_per_class.sum()
+    assert n_no_source < 0.01 * targets_per_class.sum()
     torch.testing.assert_close(share, expected, atol=0.03, rtol=0)
 
 
@@ -112,7 +112,7 @@ def test_batch_rule_seed_weights():
     seeds = []
     for _ in range(4000):
         plan = plan_batch_translations(y, counts, 0.999, generator=gen)
-        seeds += plan.seed_pos[plan.target_pos == 2].tolist()
+        seeds += plan.source_pos[plan.target_pos == 2].tolist()
     freq = np.bincount(seeds, minlength=3) / len(seeds)
     w = np.array([1 - 0.999**990, 1 - 0.999**590, 0.0])
     np.testing.assert_allclose(freq, w / w.sum(), atol=0.03)
@@ -120,10 +120,10 @@ def test_batch_rule_seed_weights():
 
 def test_batch_rule_target_without_larger_class_keeps_its_sample():
     counts = torch.tensor([100.0, 10.0])
-    y = torch.tensor([1, 1, 1, 1])  # no class-0 entry: no eligible seed
+    y = torch.tensor([1, 1, 1, 1])  # no class-0 entry: no eligible source
     plan = plan_batch_translations(y, counts, 0.9, generator=torch.Generator().manual_seed(0))
     assert plan.target_pos.numel() == 0
-    assert plan.n_no_seed == plan.n_targets > 0
+    assert plan.n_no_source == plan.n_targets > 0
 
 
 def test_rejection_rule():

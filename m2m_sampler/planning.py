@@ -1,10 +1,10 @@
-"""Seed selection: Eq. (5) and Algorithm 1 lines 2-6, and the paper's batch-wise rule.
+"""Source selection: Eq. (5) and Algorithm 1 lines 2-6, and the paper's batch-wise rule.
 
 * :func:`acceptance_probability` -- ``P_accept(k0|k) = 1 - beta^((N_k0 - N_k)^+)``,
   the complement of the rejection probability of Eq. (3);
-* :func:`seed_class_distribution` -- ``Q(k0|k)`` of Eq. (5), proportional to it;
+* :func:`source_class_distribution` -- ``Q(k0|k)`` of Eq. (5), proportional to it;
 * :func:`plan_translations` -- Algorithm 1 lines 2-6 for a whole data set: for every
-  sample to add, its target class ``k``, its seed class ``k0 ~ Q(.|k)`` and a seed drawn
+  sample to add, its target class ``k``, its source class ``k0 ~ Q(.|k)`` and a source drawn
   uniformly among the samples of ``k0`` (used by :class:`~m2m_sampler.M2MOverSampler`);
 * :func:`plan_batch_translations` -- the "practical implementation via re-sampling"
   paragraph, for one mini-batch (used by :class:`~m2m_sampler.M2MClassifier`).
@@ -20,7 +20,7 @@ import torch
 
 __all__ = [
     "acceptance_probability",
-    "seed_class_distribution",
+    "source_class_distribution",
     "TranslationPlan",
     "plan_translations",
     "BatchPlan",
@@ -33,7 +33,7 @@ def acceptance_probability(counts: np.ndarray, beta: float) -> np.ndarray:
 
     The probability that a sample translated from class ``k0`` to class ``k`` survives the
     random rejection of Eq. (3). Zero whenever ``N_k0 <= N_k``: only strictly larger
-    classes can seed a class.
+    classes can be sources of a class.
 
     Parameters
     ----------
@@ -51,23 +51,23 @@ def acceptance_probability(counts: np.ndarray, beta: float) -> np.ndarray:
         return np.where(gap > 0, 1.0 - np.power(float(beta), gap), 0.0)
 
 
-def seed_class_distribution(counts: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
+def source_class_distribution(counts: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
     """``Q(k0|k)`` of Eq. (5), one row per target class ``k``.
 
     Returns
     -------
     Q : ndarray of shape (K, K)
-        Row ``k`` sums to one where ``has_seed[k]``; all zeros otherwise.
-    has_seed : ndarray of shape (K,), bool
-        False for a class with no strictly larger class to seed from (the largest class,
+        Row ``k`` sums to one where ``has_source[k]``; all zeros otherwise.
+    has_source : ndarray of shape (K,), bool
+        False for a class with no strictly larger class to translate from (the largest class,
         classes tied with it) or when ``beta == 1`` (every translation would be rejected).
     """
     accept = acceptance_probability(counts, beta)
     total = accept.sum(axis=1)
-    has_seed = total > 0
+    has_source = total > 0
     q = np.zeros_like(accept)
-    q[has_seed] = accept[has_seed] / total[has_seed, None]
-    return q, has_seed
+    q[has_source] = accept[has_source] / total[has_source, None]
+    return q, has_source
 
 
 @dataclass
@@ -79,20 +79,20 @@ class TranslationPlan:
     target : ndarray of shape (n_new,)
         Target class index ``k`` of each new sample (grouped by class, in the order of the
         strategy).
-    seed_class : ndarray of shape (n_new,)
-        Seed class index ``k0``; -1 where the target class has no larger class to seed from.
-    seed_index : ndarray of shape (n_new,)
-        Row of the data set used as seed ``x0``; for a fallback it is a random real sample
+    source_class : ndarray of shape (n_new,)
+        Source class index ``k0``; -1 where the target class has no larger class to translate from.
+    source_index : ndarray of shape (n_new,)
+        Row of the data set used as source ``x0``; for a fallback it is a random real sample
         of the target class.
     fallback : ndarray of shape (n_new,), bool
-        True where the class has no possible seed class: the new sample is a copy.
+        True where the class has no possible source class: the new sample is a copy.
     accept_probability : ndarray of shape (n_new,)
         ``1 - beta^((N_k0 - N_k)^+)`` of each planned translation (0 for fallbacks).
     """
 
     target: np.ndarray
-    seed_class: np.ndarray
-    seed_index: np.ndarray
+    source_class: np.ndarray
+    source_index: np.ndarray
     fallback: np.ndarray
     accept_probability: np.ndarray
 
@@ -103,7 +103,7 @@ def plan_translations(
     beta: float,
     random_state: np.random.RandomState,
 ) -> TranslationPlan:
-    """Algorithm 1 lines 2-6: seed class and seed sample for every sample to add.
+    """Algorithm 1 lines 2-6: source class and source sample for every sample to add.
 
     Parameters
     ----------
@@ -123,42 +123,42 @@ def plan_translations(
     n_classes = int(y_index.max()) + 1 if y_index.size else 0
     counts = np.bincount(y_index, minlength=n_classes)
     members = [np.flatnonzero(y_index == c) for c in range(n_classes)]
-    q, has_seed = seed_class_distribution(counts, beta)
+    q, has_source = source_class_distribution(counts, beta)
     accept = acceptance_probability(counts, beta)
 
-    targets, seed_classes, seed_indices, fallbacks = [], [], [], []
+    targets, source_classes, source_indices, fallbacks = [], [], [], []
     for k, n in n_new.items():
         n = int(n)
         if n <= 0:
             continue
         targets.append(np.full(n, k, dtype=np.int64))
-        if has_seed[k]:
+        if has_source[k]:
             k0 = random_state.choice(n_classes, size=n, p=q[k])
-            # Uniform seed within its class: one uniform draw mapped to a member index.
+            # Uniform source within its class: one uniform draw mapped to a member index.
             u = random_state.random_sample(n)
-            seed = np.empty(n, dtype=np.int64)
+            source = np.empty(n, dtype=np.int64)
             for c in np.unique(k0):
                 sel = k0 == c
                 pos = np.minimum((u[sel] * counts[c]).astype(np.int64), counts[c] - 1)
-                seed[sel] = members[c][pos]
-            seed_classes.append(k0.astype(np.int64))
-            seed_indices.append(seed)
+                source[sel] = members[c][pos]
+            source_classes.append(k0.astype(np.int64))
+            source_indices.append(source)
             fallbacks.append(np.zeros(n, dtype=bool))
         else:
-            seed_classes.append(np.full(n, -1, dtype=np.int64))
-            seed_indices.append(random_state.choice(members[k], size=n))
+            source_classes.append(np.full(n, -1, dtype=np.int64))
+            source_indices.append(random_state.choice(members[k], size=n))
             fallbacks.append(np.ones(n, dtype=bool))
     if not targets:
         empty = np.empty(0, dtype=np.int64)
         return TranslationPlan(empty, empty, empty, np.empty(0, bool), np.empty(0))
     target = np.concatenate(targets)
-    seed_class = np.concatenate(seed_classes)
+    source_class = np.concatenate(source_classes)
     fallback = np.concatenate(fallbacks)
-    p_accept = np.where(fallback, 0.0, accept[target, np.maximum(seed_class, 0)])
+    p_accept = np.where(fallback, 0.0, accept[target, np.maximum(source_class, 0)])
     return TranslationPlan(
         target=target,
-        seed_class=seed_class,
-        seed_index=np.concatenate(seed_indices),
+        source_class=source_class,
+        source_index=np.concatenate(source_indices),
         fallback=fallback,
         accept_probability=p_accept,
     )
@@ -171,19 +171,19 @@ class BatchPlan:
     Attributes
     ----------
     target_pos : torch.LongTensor of shape (m,)
-        Positions in the batch chosen as generation targets that found a seed.
-    seed_pos : torch.LongTensor of shape (m,)
-        For each of them, the position of its seed in the same batch.
+        Positions in the batch chosen as generation targets that found a source.
+    source_pos : torch.LongTensor of shape (m,)
+        For each of them, the position of its source in the same batch.
     n_targets : int
-        Positions chosen as targets, including those that found no eligible seed.
-    n_no_seed : int
+        Positions chosen as targets, including those that found no eligible source.
+    n_no_source : int
         Targets with no strictly larger class in the batch (they keep their real sample).
     """
 
     target_pos: torch.Tensor
-    seed_pos: torch.Tensor
+    source_pos: torch.Tensor
     n_targets: int
-    n_no_seed: int
+    n_no_source: int
 
 
 def plan_batch_translations(
@@ -195,9 +195,9 @@ def plan_batch_translations(
     """The paper's batch-wise rule ("Practical implementation via re-sampling").
 
     Entry ``i`` of a (class-balanced) batch becomes a generation target with probability
-    ``1 - N_{y_i} / N_max``; its seed is drawn from the same batch with weights
+    ``1 - N_{y_i} / N_max``; its source is drawn from the same batch with weights
     ``1 - beta^((N_{y_j} - N_{y_i})^+)`` (strictly larger classes only). A target with no
-    eligible seed in the batch keeps its real sample. Runs on ``y``'s device, with no
+    eligible source in the batch keeps its real sample. Runs on ``y``'s device, with no
     host synchronisation other than the two returned counts.
 
     Parameters
@@ -222,17 +222,17 @@ def plan_batch_translations(
     gap = (n_y[None, :] - n_y[:, None]).clamp_min(0.0)  # [i, j] = (N_{y_j} - N_{y_i})^+
     weights = torch.where(gap > 0, 1.0 - torch.pow(torch.as_tensor(beta, dtype=gap.dtype), gap),
                           torch.zeros_like(gap))
-    has_seed = weights.sum(dim=1) > 0
-    chosen = is_target & has_seed
+    has_source = weights.sum(dim=1) > 0
+    chosen = is_target & has_source
     target_pos = torch.nonzero(chosen).view(-1)
     if target_pos.numel():
-        seed_pos = torch.multinomial(weights[target_pos], 1, generator=generator).view(-1)
+        source_pos = torch.multinomial(weights[target_pos], 1, generator=generator).view(-1)
     else:
-        seed_pos = target_pos.clone()
+        source_pos = target_pos.clone()
     n_targets = int(is_target.sum())
     return BatchPlan(
         target_pos=target_pos,
-        seed_pos=seed_pos,
+        source_pos=source_pos,
         n_targets=n_targets,
-        n_no_seed=n_targets - int(target_pos.numel()),
+        n_no_source=n_targets - int(target_pos.numel()),
     )
