@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from m2m_sampler import M2MOverSampler
@@ -62,7 +63,7 @@ from m2m_sampler.callbacks import DeferredResampling, DeferredReweighting
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, load_tabular, make_long_tailed
 from m2m_sampler.losses import LDAMLoss
-from m2m_sampler.metrics import balanced_accuracy, geometric_mean, major_minor_accuracy
+from m2m_sampler.metrics import geometric_mean, major_minor_accuracy
 from m2m_sampler.models import MLP
 from m2m_sampler.net import NetClassifier
 from m2m_sampler.sampling import ClassBalancedSampler
@@ -174,7 +175,7 @@ def m2m(X, epochs, g, params, *, seed, ldam=None, counts=None, **extra) -> M2MCl
 def evaluate(clf, X_test, y_test, y_train) -> dict[str, float]:
     pred = clf.predict(X_test)
     major, minor = major_minor_accuracy(y_test, pred, y_train)
-    return {"bacc": balanced_accuracy(y_test, pred), "gm": geometric_mean(y_test, pred),
+    return {"bacc": balanced_accuracy_score(y_test, pred), "gm": geometric_mean(y_test, pred),
             "major": major, "minor": minor}
 
 
@@ -244,7 +245,7 @@ def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
 
         def score(clf, kind, i, extra=None, Xv=Xv, yv=yv, rep=rep):
             proba = clf.predict_proba(Xv)
-            entry = {"bacc": balanced_accuracy(yv, clf.classes_[proba.argmax(1)]),
+            entry = {"bacc": balanced_accuracy_score(yv, clf.classes_[proba.argmax(1)]),
                      "log_loss": balanced_log_loss(yv, proba), **(extra or {})}
             scores[kind][i].append(entry)
             log(f"[tune {name} #{rep}] {kind} {cands[kind][i]}: bACC {entry['bacc']:.3f} "

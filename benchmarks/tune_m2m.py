@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.metrics import balanced_accuracy_score
 
 from m2m_sampler.bench.data import load_bench_data
 from m2m_sampler.bench.methods import M2mParams, MethodContext, TrainParams, build_pipeline
-from m2m_sampler.metrics import balanced_accuracy
 
 BETAS = (0.9, 0.99, 0.999)
 GAMMAS = (0.9, 0.99)
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = {}
         for key in ("erm", "ros"):
             pipe = build_pipeline(key, ctx).fit(X_fit, y_fit)
-            ref[key] = balanced_accuracy(y_val, pipe.predict(X_val))
+            ref[key] = balanced_accuracy_score(y_val, pipe.predict(X_val))
             if key == "erm":
                 ctx.g = pipe.named_steps["net"]
         folds.append((ctx, X_fit, y_fit, X_val, y_val, ref))
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx.m2m = params
             pipe = build_pipeline("m2m", ctx).fit(X_fit, y_fit)
             proba = pipe.predict_proba(X_val)
-            scores.append(balanced_accuracy(y_val, classes[proba.argmax(axis=1)]))
+            scores.append(balanced_accuracy_score(y_val, classes[proba.argmax(axis=1)]))
             losses.append(balanced_log_loss(y_val, proba, classes))
             st = pipe.named_steps["sampler"].class_stats_.values()
             n_new = sum(s["n_new"] for s in st)

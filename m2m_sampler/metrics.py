@@ -1,16 +1,27 @@
 """Evaluation metrics for class-imbalanced classification, as reported by M2m.
 
-The M2m paper (Kim, Jeong & Shin, CVPR 2020) evaluates on balanced test sets with
+The M2m paper (Kim, Jeong & Shin, CVPR 2020) evaluates on balanced test sets. Every metric
+that scikit-learn or imbalanced-learn already has is computed by them; this module only adds
+the label handling and the metrics of the paper:
 
-* the **balanced accuracy** (bACC): arithmetic mean of the per-class recalls;
-* the **geometric mean score** (GM): geometric mean of the per-class recalls;
-* **Major / Minor** accuracy (Section 3.4): bACC restricted to the "majority" classes (the
-  fewest most frequent *training* classes that hold more than half of the training samples)
-  and to the remaining "minority" classes;
-* the **cumulative number of false positives** (Figure 5), summed over the classes from the
-  most to the least frequent training class.
+* accuracy: :func:`sklearn.metrics.accuracy_score`;
+* **balanced accuracy** (bACC, mean of the per-class recalls):
+  :func:`sklearn.metrics.balanced_accuracy_score`;
+* per-class recall (:func:`per_class_recall`): :func:`sklearn.metrics.recall_score` with
+  ``average=None`` and ``labels=`` the classes of ``y_true``;
+* **geometric mean score** (GM, :func:`geometric_mean`):
+  :func:`imblearn.metrics.geometric_mean_score` (``average="multiclass"``, ``labels=`` the
+  classes of ``y_true``, optional ``correction``);
+* **Major / Minor** accuracy (Section 3.4, :func:`major_minor_accuracy`): written here, the
+  mean of :func:`per_class_recall` over the "majority" classes (the fewest most frequent
+  *training* classes that hold more than half of the training samples,
+  :func:`major_minor_split`) and over the remaining "minority" classes;
+* **cumulative number of false positives** (Figure 5, :func:`cumulative_false_positives`):
+  written here, the cumulative sum, from the most to the least frequent training class
+  (:func:`class_frequency_order`), of the column sums minus the diagonal of
+  :func:`sklearn.metrics.confusion_matrix`.
 
-All functions take plain label arrays (numbers or strings). The set of classes of a
+All functions take plain label arrays (integers or strings). The set of classes of a
 bACC / GM computation is the set of classes present in ``y_true``, as in
 :func:`sklearn.metrics.balanced_accuracy_score`: a label that is only predicted adds no
 recall term (its predictions still count as mistakes of the true classes).
@@ -18,14 +29,22 @@ recall term (its predictions still count as mistakes of the true classes).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import warnings
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+from imblearn.metrics import geometric_mean_score
 from numpy.typing import ArrayLike
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    recall_score,
+)
 
 __all__ = [
-    "balanced_accuracy",
     "class_frequency_order",
     "cumulative_false_positives",
     "geometric_mean",
@@ -34,6 +53,21 @@ __all__ = [
     "major_minor_split",
     "per_class_recall",
 ]
+
+# sklearn warnings about cases this module handles on purpose: a label that is only
+# predicted (no recall term, by design) and a one-class confusion matrix.
+_EXPECTED_WARNINGS = (
+    "y_pred contains classes not in y_true",
+    "A single label was found in 'y_true' and 'y_pred'",
+)
+
+
+@contextmanager
+def _expected_sklearn_warnings_ignored() -> Iterator[None]:
+    with warnings.catch_warnings():
+        for message in _EXPECTED_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        yield
 
 
 def _as_label_array(y: ArrayLike, name: str) -> np.ndarray:
@@ -114,7 +148,12 @@ def _labels_and_counts(
 def per_class_recall(
     y_true: ArrayLike, y_pred: ArrayLike, labels: ArrayLike | None = None
 ) -> np.ndarray:
-    """Recall (sensitivity) of each class.
+    """Recall (sensitivity) of each class, by :func:`sklearn.metrics.recall_score`.
+
+    A thin wrapper of ``recall_score(average=None, labels=..., zero_division=nan)`` that
+    adds the label handling of the paper: the classes default to those of ``y_true`` (a
+    label that is only predicted gets no recall term), and a listed class without any true
+    sample gets ``nan`` instead of sklearn's 0 and warning.
 
     Parameters
     ----------
@@ -138,51 +177,30 @@ def per_class_recall(
     """
     t, p = _check_pair(y_true, y_pred)
     labs = np.unique(t) if labels is None else _as_label_array(labels, "labels")
-    recall = np.empty(labs.shape[0], dtype=np.float64)
-    for i, lab in enumerate(labs):
-        mask = t == lab
-        n = int(mask.sum())
-        recall[i] = np.nan if n == 0 else float(np.sum(p[mask] == lab)) / n
-    return recall
+    if labs.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    recall = recall_score(t, p, labels=labs, average=None, zero_division=np.nan)
+    return np.asarray(recall, dtype=np.float64)
 
 
-def balanced_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Balanced accuracy: the mean of the per-class recalls (bACC in the M2m paper).
-
-    Equal to :func:`sklearn.metrics.balanced_accuracy_score` (``adjusted=False``); the
-    classes are those present in ``y_true``. On a balanced test set it equals the plain
-    accuracy.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels.
-
-    Returns
-    -------
-    score : float
-
-    Examples
-    --------
-    >>> balanced_accuracy([0, 0, 1, 1, 1], [0, 1, 1, 1, 0])  # (1/2 + 2/3) / 2
-    0.5833333333333333
-    """
-    return float(np.mean(per_class_recall(y_true, y_pred)))
-
-
-def geometric_mean(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+def geometric_mean(y_true: ArrayLike, y_pred: ArrayLike, *, correction: float = 0.0) -> float:
     """Geometric mean of the per-class recalls (GM in the M2m paper).
 
-    This is the multi-class value of :func:`imblearn.metrics.geometric_mean_score` with its
-    default ``average="multiclass"`` (and ``correction=0``): ``(prod_k recall_k) ** (1/K)``
-    over the ``K`` classes present in ``y_true``. It is 0 as soon as one class has zero
-    recall. (Unlike imblearn, a label that is predicted but absent from ``y_true`` does not
-    add a zero-recall term.)
+    A thin wrapper of :func:`imblearn.metrics.geometric_mean_score` (``average="multiclass"``)
+    with ``labels`` set to the classes present in ``y_true``: ``(prod_k recall_k) ** (1/K)``
+    over those ``K`` classes. (imblearn's default classes also include the labels that are
+    only predicted, each adding a zero recall; here they add no term, as for the bACC.)
+
+    With the default ``correction=0`` GM is 0 as soon as one class has zero recall. A
+    positive ``correction`` (imblearn's parameter) replaces every zero recall by that value,
+    so that GM still ranks methods on data sets where some class is never recognised.
 
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n_samples,)
         True and predicted labels.
+    correction : float, default=0.0
+        Value substituted for a zero recall (e.g. ``0.001``).
 
     Returns
     -------
@@ -192,11 +210,16 @@ def geometric_mean(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     --------
     >>> round(geometric_mean([0, 0, 1, 1], [0, 1, 1, 1]), 6)  # sqrt(1/2 * 1)
     0.707107
+    >>> geometric_mean([0, 0, 1, 1], [0, 0, 0, 0])  # class 1 has zero recall
+    0.0
+    >>> round(geometric_mean([0, 0, 1, 1], [0, 0, 0, 0], correction=0.01), 6)  # sqrt(1 * .01)
+    0.1
     """
-    recall = per_class_recall(y_true, y_pred)
-    if np.any(recall == 0):
-        return 0.0
-    return float(np.exp(np.mean(np.log(recall))))
+    t, p = _check_pair(y_true, y_pred)
+    score = geometric_mean_score(
+        t, p, labels=np.unique(t), average="multiclass", correction=correction
+    )
+    return float(score)
 
 
 def major_minor_split(
@@ -284,10 +307,12 @@ def cumulative_false_positives(
     """Cumulative number of false positives over the classes (Figure 5 of M2m).
 
     ``FP_k`` is the number of test samples predicted as class ``k`` whose true class is not
-    ``k``. The result is ``cumsum(FP)`` over ``class_order``, which should list the classes
-    from the most to the least frequent *training* class (see :func:`class_frequency_order`).
-    Its last value is the total number of mistakes (the off-diagonal sum of the confusion
-    matrix); a classifier whose mistakes are spread evenly gives a straight line.
+    ``k``: the sum of column ``k`` of :func:`sklearn.metrics.confusion_matrix` minus its
+    diagonal entry. The result is ``cumsum(FP)`` over ``class_order``, which should list the
+    classes from the most to the least frequent *training* class (see
+    :func:`class_frequency_order`). Its last value is the total number of mistakes (the
+    off-diagonal sum of the confusion matrix); a classifier whose mistakes are spread evenly
+    gives a straight line.
 
     Parameters
     ----------
@@ -295,7 +320,8 @@ def cumulative_false_positives(
         True and predicted test labels.
     class_order : sequence of labels
         Every predicted label must be listed (so that all mistakes are counted); labels
-        must be unique.
+        must be unique. A true label that is not listed still counts as a mistake of the
+        class it is predicted as.
 
     Returns
     -------
@@ -316,13 +342,23 @@ def cumulative_false_positives(
             f"Predicted labels {missing.tolist()} are not in class_order; list every class "
             "(e.g. class_frequency_order(y_train)) so that all mistakes are counted."
         )
-    wrong = p != t
-    fp = np.array([int(np.sum(wrong & (p == lab))) for lab in order], dtype=np.int64)
-    return np.cumsum(fp)
+    # true labels outside class_order join the matrix so that their samples are counted
+    unlisted = np.setdiff1d(np.unique(t), order)
+    labels = order
+    if unlisted.shape[0]:
+        labels = np.concatenate([order.astype(object), unlisted.astype(object)])
+    with _expected_sklearn_warnings_ignored():
+        cm = confusion_matrix(t, p, labels=labels)
+    fp = cm.sum(axis=0) - np.diag(cm)
+    return np.cumsum(fp[: order.shape[0]]).astype(np.int64)
 
 
 def imbalance_report(
-    y_true: ArrayLike, y_pred: ArrayLike, y_train: ArrayLike | Mapping[Hashable, int]
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    y_train: ArrayLike | Mapping[Hashable, int],
+    *,
+    gm_correction: float = 0.0,
 ) -> dict[str, Any]:
     """All of this module's metrics in one JSON-serialisable dictionary.
 
@@ -333,6 +369,9 @@ def imbalance_report(
     y_train : array-like of shape (n_train,) or mapping
         Training labels (or ``label -> count``): they define the majority / minority groups
         and the class order of the cumulative false positives.
+    gm_correction : float, default=0.0
+        ``correction`` of :func:`geometric_mean` for ``"gmean"``: the value that replaces a
+        zero recall (0 keeps the paper's GM, which is 0 when any class has zero recall).
 
     Returns
     -------
@@ -355,6 +394,8 @@ def imbalance_report(
     t, p = _check_pair(y_true, y_pred)
     labels = np.unique(t)
     recall = per_class_recall(t, p, labels=labels)
+    with _expected_sklearn_warnings_ignored():
+        bacc = balanced_accuracy_score(t, p)
     major, minor = major_minor_split(y_train)
     major_acc, minor_acc = _group_recall(t, p, major), _group_recall(t, p, minor)
     order = class_frequency_order(y_train)
@@ -362,11 +403,10 @@ def imbalance_report(
     if extra.shape[0]:
         order = np.concatenate([order.astype(object), extra.astype(object)])
     cum_fp = cumulative_false_positives(t, p, order)
-    gmean = 0.0 if np.any(recall == 0) else float(np.exp(np.mean(np.log(recall))))
     return {
-        "accuracy": float(np.mean(t == p)),
-        "balanced_accuracy": float(np.mean(recall)),
-        "gmean": gmean,
+        "accuracy": float(accuracy_score(t, p)),
+        "balanced_accuracy": float(bacc),
+        "gmean": geometric_mean(t, p, correction=gm_correction),
         "major_acc": major_acc,
         "minor_acc": minor_acc,
         "major_classes": [_to_builtin(v) for v in major],
