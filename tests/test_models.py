@@ -233,8 +233,8 @@ def test_mlp_cosine_head_is_cosine_similarity():
     assert _n_params(cos) == 7 * 16 + 16 + 16 * 4
     x = torch.randn(5, 7) * 3
     # independent computation: hidden features by hand, then cosines with weight columns
-    h = torch.relu(x @ cos.net[0].weight.T + cos.net[0].bias)
-    w = cos.net[-1].weight  # (in_features, out_features)
+    h = torch.relu(x @ cos.net[0].weight.T + cos.net[0].bias).detach()
+    w = cos.net[-1].weight.detach()  # (in_features, out_features)
     expected = torch.tensor(
         [
             [float(h[i] @ w[:, k] / (h[i].norm() * w[:, k].norm())) for k in range(4)]
