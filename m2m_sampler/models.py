@@ -304,7 +304,7 @@ def resnet32_ldam(
 class MLP(nn.Module):
     """Fully-connected network for vector data (the paper's Twitter/Reuters model).
 
-    ``[standardise] -> flatten -> (Linear -> ReLU -> Dropout) * len(hidden) -> Linear``.
+    ``[standardise] -> flatten -> (Linear -> ReLU -> Dropout) * len(hidden) -> head``.
     The default, one hidden layer, is the "2-layer fully-connected network" of the M2m
     paper (its width is not stated there; 256 is this library's choice). Inputs of any
     shape ``(n, ...)`` are flattened to ``(n, n_features)``.
@@ -323,12 +323,22 @@ class MLP(nn.Module):
         If given, ``(x - mean) / std`` is applied inside ``forward`` (buffers), so the
         model consumes raw features and input-space operations such as M2m
         translations act on the raw scale. Zero entries of ``std`` are treated as 1.
+    head : {'linear', 'cosine'}, default='linear'
+        Output layer, ``self.net[-1]``. ``'linear'``: ``nn.Linear(width, n_classes)``
+        (with bias, PyTorch's default init). ``'cosine'``: :class:`NormedLinear` (no
+        bias, logits are cosine similarities in ``[-1, 1]``), the head LDAM-DRW pairs
+        with :class:`~m2m_sampler.losses.LDAMLoss` (whose scale ``s`` turns them into
+        logits), as ``ResNet32(head='cosine')``. The hidden layers are drawn identically
+        for both heads (the head is built last).
 
     Examples
     --------
     >>> import torch
     >>> MLP(20, 3)(torch.randn(4, 20)).shape
     torch.Size([4, 3])
+    >>> out = MLP(20, 3, head="cosine")(torch.randn(4, 20))
+    >>> bool(out.abs().max() <= 1)
+    True
     """
 
     def __init__(
@@ -339,12 +349,16 @@ class MLP(nn.Module):
         dropout: float = 0.0,
         mean: Sequence[float] | torch.Tensor | None = None,
         std: Sequence[float] | torch.Tensor | None = None,
+        head: str = "linear",
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        if head not in ("linear", "cosine"):
+            raise ValueError(f"head must be 'linear' or 'cosine', got {head!r}.")
         self.n_features = int(n_features)
         self.n_classes = int(n_classes)
+        self.head = head
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std for standardisation, or neither.")
         if mean is None:
@@ -368,7 +382,10 @@ class MLP(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = int(h)
-        layers.append(nn.Linear(width, self.n_classes))
+        if head == "cosine":
+            layers.append(NormedLinear(width, self.n_classes))
+        else:
+            layers.append(nn.Linear(width, self.n_classes))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

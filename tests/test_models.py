@@ -221,6 +221,36 @@ def test_mlp_standardisation_inside_forward():
         MLP(3, 2, dropout=1.0)
 
 
+def test_mlp_cosine_head_is_cosine_similarity():
+    torch.manual_seed(0)
+    lin = MLP(7, 4, hidden=(16,), head="linear")
+    torch.manual_seed(0)
+    cos = MLP(7, 4, hidden=(16,), head="cosine").eval()
+    assert cos.head == "cosine" and lin.head == "linear"
+    assert isinstance(cos.net[-1], NormedLinear) and isinstance(lin.net[-1], nn.Linear)
+    # the hidden layers are drawn identically; only the head differs (no bias)
+    torch.testing.assert_close(cos.net[0].weight, lin.net[0].weight)
+    assert _n_params(cos) == 7 * 16 + 16 + 16 * 4
+    x = torch.randn(5, 7) * 3
+    # independent computation: hidden features by hand, then cosines with weight columns
+    h = torch.relu(x @ cos.net[0].weight.T + cos.net[0].bias).detach()
+    w = cos.net[-1].weight.detach()  # (in_features, out_features)
+    expected = torch.tensor(
+        [
+            [float(h[i] @ w[:, k] / (h[i].norm() * w[:, k].norm())) for k in range(4)]
+            for i in range(5)
+        ]
+    )
+    out = cos(x)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+    assert out.abs().max() <= 1.0 + 1e-6
+    # scaling the features does not change a cosine
+    linear_cos = MLP(7, 4, hidden=(), head="cosine")
+    torch.testing.assert_close(linear_cos(x), linear_cos(10 * x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="head"):
+        MLP(7, 4, head="mlp")
+
+
 def test_no_hard_coded_device():
     # "meta" stands in for an accelerator: CPU tensors created in forward would raise
     for net in (ResNet32(10), resnet32_ldam(4)):
