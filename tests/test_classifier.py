@@ -17,8 +17,9 @@ from skorch.callbacks import Callback, EpochScoring
 from torch import nn
 
 from m2m_sampler.callbacks import DeferredResampling, DeferredReweighting
-from m2m_sampler.classifier import HISTORY_KEYS, M2MClassifier, generate_batches
+from m2m_sampler.classifier import HISTORY_KEYS, M2MClassifier
 from m2m_sampler.datasets import load_digits_lt
+from m2m_sampler.generation import generate_batches
 from m2m_sampler.losses import LDAMLoss
 from m2m_sampler.models import MLP
 from m2m_sampler.net import NetClassifier
