@@ -67,8 +67,10 @@ class DeferredResampling(Callback):
 
     Parameters
     ----------
-    start_epoch : int, default=160
+    start_epoch : int or None, default=160
         0-based index of the first class-balanced epoch (see the module docstring).
+        ``None``: the net's own resolved start epoch, its ``start_epoch_`` attribute
+        (how :class:`~m2m_sampler.M2MClassifier` registers this callback).
 
     Notes
     -----
@@ -77,7 +79,7 @@ class DeferredResampling(Callback):
     cached for the training dataset object.
     """
 
-    def __init__(self, start_epoch: int = 160) -> None:
+    def __init__(self, start_epoch: int | None = 160) -> None:
         self.start_epoch = start_epoch
 
     def initialize(self) -> DeferredResampling:
@@ -102,9 +104,20 @@ class DeferredResampling(Callback):
             )
         return sampler
 
+    def _start_epoch(self, net: Any) -> int:
+        if self.start_epoch is not None:
+            return int(self.start_epoch)
+        start = getattr(net, "start_epoch_", None)
+        if start is None:
+            raise ValueError(
+                "DeferredResampling(start_epoch=None) takes the net's start_epoch_ (set by "
+                f"M2MClassifier), but {type(net).__name__} has none; give start_epoch=<int>."
+            )
+        return int(start)
+
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         """Check the net's iterator settings before skorch builds its DataLoader."""
-        if int(self.start_epoch) < 0:
+        if self._start_epoch(net) < 0:
             raise ValueError(f"start_epoch must be >= 0, got {self.start_epoch}.")
         self._sampler(net)
 
@@ -119,7 +132,7 @@ class DeferredResampling(Callback):
             self.labels_ = get_dataset_labels(dataset_train)
             self.dataset_ = dataset_train
         sampler.set_labels(self.labels_)
-        sampler.balanced = (len(net.history) - 1) >= int(self.start_epoch)
+        sampler.balanced = (len(net.history) - 1) >= self._start_epoch(net)
 
     def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         """Drop the reference to the training dataset."""

@@ -1,5 +1,6 @@
 """GraphedTrainingForward: routing, state hygiene and fallback (CPU stand-in for the
-recording); the real CUDA-graph training is checked against eager training on a GPU."""
+recording); the real CUDA-graph training is checked against eager training on a GPU, for
+a plain NetClassifier and for M2MClassifier (SpeedMixin's cuda_graph)."""
 
 import copy
 
@@ -11,6 +12,7 @@ from torch import nn
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.cuda_graphs import GraphedTrainingForward
 from m2m_sampler.models import ResNet32
+from m2m_sampler.net import NetClassifier
 
 
 class _Net(nn.Module):
@@ -137,22 +139,27 @@ def test_real_cuda_devices_only_by_default():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("amp", [None, torch.bfloat16])
-def test_cuda_graph_training_matches_eager_training(amp):
+@pytest.mark.parametrize("m2m", [False, True], ids=["NetClassifier", "M2MClassifier"])
+def test_cuda_graph_training_matches_eager_training(amp, m2m):
     rng = np.random.default_rng(0)
     X = rng.random((300, 3, 32, 32), dtype=np.float32)
     y = rng.integers(0, 10, 300)
+    common = dict(module__num_blocks=1, max_epochs=2, optimizer=torch.optim.SGD, lr=0.01,
+                  optimizer__momentum=0.9, batch_size=64, device="cuda", amp_dtype=amp,
+                  channels_last=True, verbose=0)
     states, nets = [], []
     for graph in (False, True):
         torch.manual_seed(0)
-        net = M2MClassifier(
-            ResNet32, module__num_blocks=1, generation=False, start_epoch=1, max_epochs=2,
-            optimizer=torch.optim.SGD, lr=0.01, optimizer__momentum=0.9, batch_size=64,
-            device="cuda", cuda_graph=graph, amp_dtype=amp, channels_last=True,
-            verbose=0, random_state=0,
-        ).fit(X, y)
+        if m2m:  # the generation's data path around the graphed step (DRS from epoch 1)
+            net = M2MClassifier(ResNet32, generation=False, start_epoch=1, cuda_graph=graph,
+                                random_state=0, **common)
+        else:
+            net = NetClassifier(ResNet32, iterator_train__shuffle=True, cuda_graph=graph,
+                                **common)
+        net.fit(X, y)
         states.append({k: v.float().cpu() for k, v in net.module_.state_dict().items()})
         nets.append(net)
-    graphed = nets[1]._graphed_forward_
+    graphed = nets[1].graphed_forward_
     assert graphed.failed_ is None and graphed.n_captured_ == 1
     assert graphed.n_replayed_ == 2 * (300 // 64)  # the partial batch runs eagerly
     tol = 1e-3 if amp is None else 2e-2
