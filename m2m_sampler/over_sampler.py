@@ -23,21 +23,24 @@ import numpy as np
 import torch
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
+from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn_compat.utils.validation import validate_data
 from torch import nn
 
-from ._torch_utils import check_amp_dtype, eval_mode, frozen_copy, resolve_device
+from ._torch_utils import eval_mode, frozen_copy, resolve_device
 from .converters import as_torch_classifier, default_g, fit_quietly
 from .planning import plan_translations
 from .rejection import draw_beta_survivors, passes_gamma
 from .translation import resolve_clip, translate
+from .translation_params import TRANSLATION_PARAMETER_CONSTRAINTS, TRANSLATION_PARAMETER_DOCS
 
 __all__ = ["M2MOverSampler"]
 
 
+@Substitution(**TRANSLATION_PARAMETER_DOCS)
 class M2MOverSampler(BaseOverSampler):
     """Over-sample minority classes by translating majority samples (M2m, Algorithm 1).
 
@@ -82,37 +85,15 @@ default=None
         How many samples each class should have after resampling; see
         imbalanced-learn's documentation. ``'auto'`` balances every class with the
         largest one, as the paper does.
-    beta : float in [0, 1], default=0.999
-        Reliability of ``g`` for small source classes. A translation from ``k0`` to ``k``
-        is kept with probability ``1 - beta^(N_k0 - N_k)``, which is also the weight of
-        ``k0`` as a source class. Choose it from the class-size gaps of your data:
-        ``1 - beta^gap`` is about ``gap * (1 - beta)`` for small gaps, 63% at
-        ``gap = 1 / (1 - beta)`` (1000 for 0.999) and 99% at ``4.6 / (1 - beta)``.
-        For small tabular data sets (gaps of tens of samples) 0.9-0.99 keeps most
-        translations; 0.999 suits gaps in the thousands (CIFAR-LT). ``beta = 1``
-        rejects every translation.
-    lam : float >= 0, default=0.5
-        ``lambda`` of Eq. (2), weight of ``f``'s raw logit of the source class. Ignored
-        when ``f`` is None.
-    gamma : float in [0, 1], default=0.9
-        Minimum probability ``g`` must give the target class at ``x*`` for the sample
-        to be kept. This follows the authors' code; the paper's text writes the same
-        rule as a loss threshold, ``CE(g(x*), k) <= -log(gamma)`` (0.105 for 0.9).
-    step_size : float > 0, default=0.1
-        ``eta``: the L2 length of every step, over all features of a sample, in input
-        units. 0.1 suits images in [0, 1] (the paper) and standardised tabular data
-        (put a ``StandardScaler`` before the sampler); the paper used 1.0 for
-        bag-of-words Reuters. As a rule, ``step_size * n_steps`` should be a small
-        fraction of the typical distance between samples.
-    n_steps : int >= 0, default=10
-        ``T``: number of gradient steps.
-    noise : float >= 0, default=0.5
-        L2 norm of the random start ``x0 + delta``, relative to ``step_size``.
-    clip : None, 'minmax' or (low, high), default=None
-        Bounds the translated samples stay in: ``None`` for unbounded features,
-        ``(0, 1)`` for images in pixel space, ``(low, high)`` arrays of length
-        ``n_features`` for per-feature bounds, or ``'minmax'`` for the per-feature range
-        observed in ``X``.
+    {beta}
+    {lam}
+        Used only with ``f``.
+    {gamma}
+    {step_size}
+        Put a ``StandardScaler`` before the sampler for tabular data.
+    {n_steps}
+    {noise}
+    {clip}
     input_shape : tuple of int or None, default=None
         Shape of one sample as ``g`` and ``f`` expect it, e.g. ``(3, 32, 32)``; ``X``
         stays 2-D (rows of ``prod(input_shape)`` values, C order). None: vectors.
@@ -121,15 +102,8 @@ default=None
         faster on a GPU.
     device : str or torch.device, default='auto'
         Where translation runs; ``'auto'`` picks CUDA when present.
-    amp_dtype : torch.bfloat16, torch.float16 or None, default=None
-        Mixed precision for the translation's forward and backward passes through ``g``
-        and ``f`` (:func:`torch.autocast`); the iterate ``x``, the step and the
-        ``gamma`` test stay in float32. ``torch.bfloat16`` (with ``channels_last``)
-        translated 2.1-2.4x more images per second than float32 on a CPU with bf16
-        support (docs/benchmarks.md); GPUs with bf16 tensor cores are where it is meant
-        to pay. float16 has no loss scaling, so tiny input gradients may underflow
-        (prefer bfloat16). ``None``: full precision. The output has ``X``'s dtype either
-        way.
+    {amp_dtype}
+        The output has ``X``'s dtype either way.
     channels_last : bool, default=False
         Give ``g`` and ``f`` (copies of them) and their image batches the
         ``channels_last`` memory format: faster convolutions on GPUs, with
@@ -201,17 +175,10 @@ default=None
         **BaseOverSampler._parameter_constraints,
         "g": "no_validation",
         "f": "no_validation",
-        "beta": [Interval(numbers.Real, 0, 1, closed="both")],
-        "lam": [Interval(numbers.Real, 0, None, closed="left")],
-        "gamma": [Interval(numbers.Real, 0, 1, closed="both")],
-        "step_size": [Interval(numbers.Real, 0, None, closed="neither")],
-        "n_steps": [Interval(numbers.Integral, 0, None, closed="left")],
-        "noise": [Interval(numbers.Real, 0, None, closed="left")],
-        "clip": [None, StrOptions({"minmax"}), tuple, list],
+        **TRANSLATION_PARAMETER_CONSTRAINTS,
         "input_shape": [None, tuple, list],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "amp_dtype": "no_validation",  # checked in fit: None, torch.bfloat16, torch.float16
         "channels_last": ["boolean"],
         "verbose": ["verbose"],
     }
@@ -358,7 +325,7 @@ default=None
     def _fit_resample(self, X, y):
         rng = check_random_state(self.random_state)
         device = resolve_device(self.device)
-        amp_dtype = check_amp_dtype(self.amp_dtype)
+        amp_dtype = self.amp_dtype
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
