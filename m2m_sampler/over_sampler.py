@@ -32,9 +32,9 @@ from torch import nn
 
 from ._torch_utils import eval_mode, frozen_copy, resolve_device
 from .converters import as_torch_classifier, default_g, fit_quietly
+from .generation import generate
 from .planning import plan_translations
-from .rejection import draw_beta_survivors, passes_gamma
-from .translation import resolve_clip, translate
+from .translation import resolve_clip
 from .translation_params import TRANSLATION_PARAMETER_CONSTRAINTS, TRANSLATION_PARAMETER_DOCS
 
 __all__ = ["M2MOverSampler"]
@@ -352,11 +352,8 @@ default=None
             int(np.searchsorted(classes, label)): int(n)
             for label, n in self.sampling_strategy_.items()
         }
-        plan = plan_translations(y_idx, n_new, self.beta, rng)
+        plan = plan_translations(y_idx, n_new, self.beta, rng)  # + line 12's Bernoulli draw
         n_total = len(plan.target)
-        # Line 12, drawn before translating (it does not depend on x*): see rejection.py.
-        survive_beta = draw_beta_survivors(plan.accept_probability, random_state=rng)
-        survive_beta &= ~plan.fallback
         # Line 14's replacement, one random real sample of class k per new row.
         members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]
         replacement = np.empty(n_total, dtype=np.int64)
@@ -365,55 +362,27 @@ default=None
             replacement[sel] = rng.choice(members[c], size=int(sel.sum()))
         torch_seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        # Lines 7-11 and the gamma test of line 13, in chunks of batch_size.
-        to_translate = np.flatnonzero(survive_beta)
-        accepted = np.zeros(n_total, dtype=bool)
+        # Lines 7-11 and the gamma test of line 13: the engine call, in chunks.
+        generation = generate(
+            self.g_, plan, X, f=self.f_, lam=self.lam, gamma=self.gamma,
+            step_size=self.step_size, n_steps=self.n_steps, noise=self.noise, clip=clip,
+            sample_shape=shape, channels_last=channels_last, chunk_size=self.batch_size,
+            device=device, generator=torch.Generator(device=device).manual_seed(torch_seed),
+            amp_dtype=amp_dtype, callback=self._progress_printer() if self.verbose >= 2 else None,
+        )
+        accepted = generation.accepted
         new_rows = X[replacement].copy()
         new_rows[plan.fallback] = X[plan.source_index[plan.fallback]]
-        generator = torch.Generator(device=device).manual_seed(torch_seed)
-        start_time = time.perf_counter()
-        for start in range(0, len(to_translate), self.batch_size):
-            pos = to_translate[start : start + self.batch_size]
-            x0 = torch.as_tensor(X[plan.source_index[pos]], device=device)
-            x0 = x0.reshape(len(pos), *shape)
-            if channels_last:
-                x0 = x0.contiguous(memory_format=torch.channels_last)
-            x_star, prob = translate(
-                self.g_,
-                x0,
-                torch.as_tensor(plan.source_class[pos], device=device),
-                torch.as_tensor(plan.target[pos], device=device),
-                f=self.f_,
-                lam=self.lam,
-                step_size=self.step_size,
-                n_steps=self.n_steps,
-                clip=clip,
-                noise=self.noise,
-                batch_size=None,
-                generator=generator,
-                amp_dtype=amp_dtype,
-            )
-            ok = passes_gamma(prob, self.gamma).cpu().numpy()
-            keep = pos[ok]
-            accepted[keep] = True
-            rows = x_star[torch.as_tensor(ok, device=device)].reshape(len(keep), X.shape[1])
-            new_rows[keep] = rows.cpu().numpy().astype(X.dtype, copy=False)
-            if self.verbose >= 2:
-                done = min(start + self.batch_size, len(to_translate))
-                rate = done / max(time.perf_counter() - start_time, 1e-9)
-                print(
-                    f"[M2MOverSampler] translated {done}/{len(to_translate)} sources "
-                    f"({rate:.0f} samples/s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        self.translation_time_ = time.perf_counter() - start_time
+        new_rows[accepted] = (
+            generation.accepted_x.reshape(-1, X.shape[1]).numpy().astype(X.dtype, copy=False)
+        )
+        self.translation_time_ = generation.seconds
 
         self.source_indices_ = np.where(
             accepted | plan.fallback, plan.source_index, replacement
         ).astype(np.int64)
         self.is_translated_ = accepted
-        self.class_stats_ = self._class_stats(classes, plan, survive_beta, accepted)
+        self.class_stats_ = self._class_stats(classes, plan, accepted)
         self._report()
 
         X_resampled = np.vstack([X, new_rows]) if n_total else X.copy()
@@ -421,12 +390,23 @@ default=None
         return X_resampled, y_resampled
 
     @staticmethod
-    def _class_stats(classes, plan, survive_beta, accepted) -> dict:
+    def _progress_printer():
+        start = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            print(f"[M2MOverSampler] translated {done}/{total} sources ({rate:.0f} samples/s)",
+                  file=sys.stderr, flush=True)
+
+        return progress
+
+    @staticmethod
+    def _class_stats(classes, plan, accepted) -> dict:
         stats = {}
         for c in np.unique(plan.target):
             sel = plan.target == c
             fallback = plan.fallback[sel]
-            survived = survive_beta[sel]
+            survived = plan.survived_beta[sel]
             acc = accepted[sel]
             stats[classes[c].item() if hasattr(classes[c], "item") else classes[c]] = {
                 "n_new": int(sel.sum()),
