@@ -30,14 +30,21 @@ from sklearn.utils._param_validation import Interval
 from sklearn_compat.utils.validation import validate_data
 from torch import nn
 
-from ._torch_utils import eval_mode, frozen_copy, resolve_device
+from ._torch_utils import eval_mode, floating_dtype, frozen_copy, resolve_device
 from .converters import as_torch_classifier, default_g, fit_quietly
 from .generation import generate
 from .planning import plan_translations
 from .translation import resolve_clip
 from .translation_params import TRANSLATION_PARAMETER_CONSTRAINTS, TRANSLATION_PARAMETER_DOCS
 
-__all__ = ["M2MOverSampler"]
+__all__ = ["LOW_ACCEPTANCE_SHARE", "M2MOverSampler"]
+
+#: Rows of every class that probe ``g`` and ``f`` at fit time.
+PROBE_ROWS_PER_CLASS = 16
+
+#: Below this share of accepted translations among the planned ones, ``fit_resample``
+#: warns that its output is close to random over-sampling (and says what to change).
+LOW_ACCEPTANCE_SHARE = 0.1
 
 
 @Substitution(**TRANSLATION_PARAMETER_DOCS)
@@ -262,18 +269,25 @@ default=None
             )
         return shape
 
-    def _resolve_model(self, est, name, X, classes, shape, device, channels_last=False):
+    def _resolve_model(self, est, name, X, y_idx, classes, shape, device, channels_last=False):
         """Frozen torch copy of ``g`` or ``f`` on ``device``, checked on a few rows of X.
 
-        With ``channels_last``, the copy and the probe batch are in that memory format, so
-        a model that cannot take such batches fails here, with context.
+        The probe holds up to :data:`PROBE_ROWS_PER_CLASS` rows of every class, in the
+        model's floating dtype. With ``channels_last``, the copy and the probe batch are
+        in that memory format, so a model that cannot take such batches fails here, with
+        context. The outputs must be logits (not probabilities), one per class; ``g``
+        must agree with ``y`` on its own training rows at least as often as chance.
         """
         if est is None:
             return None, None
         module, checkable = as_torch_classifier(est, classes=classes, name=name)
         module = frozen_copy(module, device)
-        probe = X[: min(len(X), 64)]
+        rows = np.concatenate(
+            [np.flatnonzero(y_idx == c)[:PROBE_ROWS_PER_CLASS] for c in range(len(classes))]
+        )
+        probe = X[rows]
         x = torch.as_tensor(np.array(probe, dtype=np.float32), device=device).reshape(-1, *shape)
+        x = x.to(floating_dtype(module))
         if channels_last:  # the frozen copy, not the caller's model
             module = module.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
@@ -291,7 +305,7 @@ default=None
                 f"{name} failed on a batch of {len(probe)} rows of X reshaped to "
                 f"{tuple(x.shape)} on {device}: {type(exc).__name__}: {exc}. Check that "
                 f"input_shape matches the input {name} expects and that {name} accepts "
-                f"float32 tensors.{hint}"
+                f"{x.dtype} tensors.{hint}"
             ) from exc
         if out.ndim != 2 or out.shape[1] != len(classes):
             raise ValueError(
@@ -299,8 +313,11 @@ default=None
                 f"but y has {len(classes)} classes {list(classes)[:10]}; {name} must return "
                 "one logit per class, in sorted label order."
             )
+        _check_logits(out.float(), name)
         if checkable:
             self._check_probabilities(est, module, probe, x, name)
+        if name == "g":
+            _check_label_order(out, y_idx[rows], classes)
         return module, est
 
     @staticmethod
@@ -343,9 +360,11 @@ default=None
         self.device_ = device
         channels_last = self.channels_last and len(shape) == 3
         self.g_, self.g_estimator_ = self._resolve_model(
-            g, "g", X, classes, shape, device, channels_last
+            g, "g", X, y_idx, classes, shape, device, channels_last
         )
-        self.f_, _ = self._resolve_model(self.f, "f", X, classes, shape, device, channels_last)
+        self.f_, _ = self._resolve_model(
+            self.f, "f", X, y_idx, classes, shape, device, channels_last
+        )
 
         # Algorithm 1, lines 2-6: targets, source classes and sources for every new sample.
         n_new = {
@@ -428,6 +447,7 @@ default=None
                 UserWarning,
                 stacklevel=4,
             )
+        _warn_low_acceptance(self.class_stats_)
         if self.verbose >= 1:
             n_acc = int(self.is_translated_.sum())
             print(
@@ -444,3 +464,62 @@ default=None
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+def _check_logits(out: torch.Tensor, name: str) -> None:
+    """Refuse outputs that look like probabilities: every row in [0, 1], summing to 1."""
+    if out.shape[1] < 2 or not bool(torch.isfinite(out).all()):
+        return
+    in_unit = bool(((out >= 0) & (out <= 1)).all())
+    if in_unit and bool(torch.allclose(out.sum(dim=1), torch.ones(len(out)), atol=1e-4)):
+        raise ValueError(
+            f"{name} seems to return probabilities (every output row is in [0, 1] and sums "
+            "to 1), but M2m needs logits: the translation minimises the cross-entropy of "
+            f"softmax({name}(x)). Remove the final softmax from {name}."
+        )
+
+
+def _check_label_order(out: torch.Tensor, y_idx: np.ndarray, classes: np.ndarray) -> None:
+    """Warn when ``g`` agrees with ``y`` on its own training rows less than chance does."""
+    pred = out.argmax(dim=1).cpu().numpy()
+    present = np.unique(y_idx)
+    recall = [np.mean(pred[y_idx == c] == c) for c in present]
+    bacc, chance = float(np.mean(recall)), 1.0 / len(classes)
+    if bacc < 0.5 * chance:
+        warnings.warn(
+            f"g agrees with y on only {100 * bacc:.0f}% (balanced) of the training rows it "
+            f"was probed on, far below chance ({100 * chance:.0f}%): its logits are most "
+            f"likely not in sorted label order {list(classes)[:10]}, and every "
+            "translation would get a wrong label. Reorder g's outputs (or pass g fitted "
+            "on these labels).",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
+def _warn_low_acceptance(class_stats: dict) -> None:
+    """Warn when few planned translations are accepted (the rest become copies)."""
+    planned = sum(s["n_new"] - s["n_fallback"] for s in class_stats.values())
+    if not planned:
+        return
+    accepted = sum(s["n_accepted"] for s in class_stats.values())
+    gamma = sum(s["n_rejected_gamma"] for s in class_stats.values())
+    beta = sum(s["n_rejected_beta"] for s in class_stats.values())
+    if accepted / planned >= LOW_ACCEPTANCE_SHARE:
+        return
+    if gamma >= beta:
+        advice = (
+            f"{gamma} failed the gamma test: lower gamma, or move further (larger "
+            "step_size or n_steps, in the units of X), and check that g returns logits "
+            "and fits the training data"
+        )
+    else:
+        advice = f"{beta} were rejected by the beta draw: lower beta"
+    warnings.warn(
+        f"only {accepted} of {planned} planned translations ({100 * accepted / planned:.1f}%,"
+        f" under {100 * LOW_ACCEPTANCE_SHARE:.0f}%) were accepted; the other added rows are "
+        f"copies of real samples, so the result is close to random over-sampling. {advice} "
+        "(see class_stats_).",
+        UserWarning,
+        stacklevel=5,
+    )
