@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 import time
 import warnings
@@ -253,7 +254,7 @@ default=None
             y=y,
             reset=True,
             accept_sparse=False,
-            dtype=[np.float64, np.float32],
+            dtype=[np.float64, np.float32, np.float16],
         )
         return X, y, binarize_y
 
@@ -445,7 +446,7 @@ default=None
                 "instead (see class_stats_['n_fallback']). With 'auto' this cannot happen; "
                 "it does when sampling_strategy asks to grow the largest class, or beta=1.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_caller_stacklevel(),
             )
         _warn_low_acceptance(self.class_stats_)
         if self.verbose >= 1:
@@ -464,6 +465,20 @@ default=None
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside this library, scikit-learn and imblearn."""
+    import imblearn
+    import sklearn
+
+    inside = tuple(
+        os.path.dirname(m.__file__) for m in (sys.modules[__package__], sklearn, imblearn)
+    )
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _check_logits(out: torch.Tensor, name: str) -> None:
@@ -493,7 +508,7 @@ def _check_label_order(out: torch.Tensor, y_idx: np.ndarray, classes: np.ndarray
             "translation would get a wrong label. Reorder g's outputs (or pass g fitted "
             "on these labels).",
             UserWarning,
-            stacklevel=5,
+            stacklevel=_caller_stacklevel(),
         )
 
 
@@ -521,5 +536,5 @@ def _warn_low_acceptance(class_stats: dict) -> None:
         f"copies of real samples, so the result is close to random over-sampling. {advice} "
         "(see class_stats_).",
         UserWarning,
-        stacklevel=5,
+        stacklevel=_caller_stacklevel(),
     )

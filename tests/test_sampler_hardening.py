@@ -86,3 +86,29 @@ def test_nothing_accepted_warns_and_says_what_to_change():
     with pytest.warns(UserWarning, match="lower beta"):
         M2MOverSampler(Linear2(), beta=0.9999, step_size=0.5, gamma=0.6,
                        random_state=0).fit_resample(X, y)
+
+
+def test_float16_x_keeps_its_dtype():
+    X, y = _blobs()
+    X_res, _ = M2MOverSampler(Linear2(), beta=0.9, gamma=0.6, step_size=0.5,
+                              random_state=0).fit_resample(X.astype(np.float16), y)
+    assert X_res.dtype == np.float16
+
+
+def test_converting_an_sklearn_g_leaves_torchs_global_stream_alone():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _blobs()
+    g = LogisticRegression().fit(X, y)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    M2MOverSampler(g, beta=0.9, gamma=0.6, step_size=0.5, random_state=0).fit_resample(X, y)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_warnings_point_at_the_callers_line():
+    X, y = _blobs()
+    with pytest.warns(UserWarning, match="close to random") as record:
+        M2MOverSampler(Linear2(), beta=0.9, step_size=1e-4, random_state=0).fit_resample(X, y)
+    assert record[0].filename == __file__
