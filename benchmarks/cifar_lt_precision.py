@@ -38,11 +38,12 @@ from sklearn.metrics import balanced_accuracy_score
 
 from m2m_sampler.augment import RandomCropFlip
 from m2m_sampler.datasets import load_cifar10_lt
+from m2m_sampler.generation import generate
 from m2m_sampler.models import ResNet32
 from m2m_sampler.planning import acceptance_probability, plan_batch_translations
-from m2m_sampler.rejection import draw_beta_survivors, passes_gamma
+from m2m_sampler.rejection import passes_gamma
 from m2m_sampler.sampling import ClassBalancedSampler
-from m2m_sampler.translation import target_probability, translate
+from m2m_sampler.translation import target_probability
 
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
 
@@ -123,35 +124,31 @@ def translation_study(g, f, data, args) -> dict:
     dist_between, dist_moved = [], []
     for b, (x, y) in enumerate(balanced_batches(data, args.n_batches, args.batch_size,
                                                args.seed)):
-        plan = plan_batch_translations(y, counts, args.beta, generator=plan_gen)
-        tp, sp = plan.target_pos, plan.source_pos
-        survive = draw_beta_survivors(accept[y[tp], y[sp]], generator=plan_gen)
-        tp, sp = tp[survive], sp[survive]
+        plan = plan_batch_translations(y, counts, args.beta, generator=plan_gen, accept=accept)
         n_entries += len(y)
         n_targets += plan.n_targets
-        n_translated += len(tp)
-        if not len(tp):
+        survived = plan.survived_beta
+        n_translated += int(survived.sum())
+        if not bool(survived.any()):
             continue
-        x0, k0, k = x[sp], y[sp], y[tp]
+        x0, k = x[plan.source_pos[survived]], plan.target[survived]
         out = {}
         for p, dt in PRECISIONS.items():
-            start = time.perf_counter()
-            x_star, prob = translate(
-                g, x0, k0, k, f=f, lam=args.lam, step_size=args.step_size,
+            gen = generate(
+                g, plan, x, f=f, lam=args.lam, gamma=args.gamma, step_size=args.step_size,
                 n_steps=args.n_steps, clip=(0.0, 1.0),
                 generator=torch.Generator().manual_seed(args.seed + b), amp_dtype=dt,
             )
-            stats[p]["seconds"] += time.perf_counter() - start
-            ok = passes_gamma(prob, args.gamma)
-            stats[p]["passed_gamma"] += int(ok.sum())
-            out[p] = (x_star, ok)
+            stats[p]["seconds"] += gen.seconds
+            stats[p]["passed_gamma"] += gen.n_accepted
+            out[p] = (gen.x_star, gen.passed_gamma)
         (x32, ok32), (x16, ok16) = out["float32"], out["bf16"]
         agree += int((ok32 == ok16).sum())
         p16_in_fp32 = target_probability(g, x16, k)
         bf16_fails_in_fp32 += int((ok16 & ~passes_gamma(p16_in_fp32, args.gamma)).sum())
         dist_between.append((x16 - x32).flatten(1).norm(dim=1))
         dist_moved.append((x32 - x0).flatten(1).norm(dim=1))
-        print(f"[translate] batch {b + 1}/{args.n_batches}: {len(tp)} translations, "
+        print(f"[translate] batch {b + 1}/{args.n_batches}: {len(k)} translations, "
               f"passed gamma fp32 {int(ok32.sum())} bf16 {int(ok16.sum())}", flush=True)
     between, moved = torch.cat(dist_between), torch.cat(dist_moved)
     n = max(n_translated, 1)

@@ -3,10 +3,13 @@ imbalanced-learn and skorch.
 
 Where each step of the paper lives:
 
-* :mod:`m2m_sampler.planning` -- Eq. (5) ``Q(k0|k)``, Algorithm 1 lines 2-6, and the
-  batch-wise rule of the online variant;
-* :mod:`m2m_sampler.translation` -- Eq. (2), Algorithm 1 lines 7-11 (the engine);
-* :mod:`m2m_sampler.rejection` -- Eq. (3), Algorithm 1 lines 12-15;
+* :mod:`m2m_sampler.planning` -- Eq. (5) ``Q(k0|k)``, Algorithm 1 lines 2-6 with the
+  Bernoulli draw of line 12, and the batch-wise rule of the online variant;
+* :mod:`m2m_sampler.translation` -- Eq. (2), Algorithm 1 lines 7-11;
+* :mod:`m2m_sampler.rejection` -- Eq. (3), Algorithm 1 lines 12-13;
+* :mod:`m2m_sampler.generation` -- the one engine call (plan -> translate -> ``gamma``
+  test) that both front ends use;
+* :mod:`m2m_sampler.translation_params` -- the translation parameters, declared once;
 * :mod:`m2m_sampler.over_sampler` -- :class:`M2MOverSampler`, Algorithm 1 as an
   imbalanced-learn sampler;
 * :mod:`m2m_sampler.converters` -- what may be passed as ``g`` / ``f``;

@@ -127,7 +127,8 @@ _ACTIVATIONS = {
 def _linear(coef: np.ndarray, intercept: np.ndarray) -> nn.Linear:
     """An ``nn.Linear`` computing ``x @ coef + intercept`` (coef of shape (d_in, d_out))."""
     coef = np.asarray(coef, dtype=np.float64)
-    layer = nn.Linear(coef.shape[0], coef.shape[1])
+    # skip_init: no random initialisation, so torch's global random stream is untouched.
+    layer = torch.nn.utils.skip_init(nn.Linear, coef.shape[0], coef.shape[1])
     with torch.no_grad():
         layer.weight.copy_(torch.as_tensor(coef.T, dtype=torch.float32))
         layer.bias.copy_(torch.as_tensor(np.ravel(intercept), dtype=torch.float32))

@@ -1,24 +1,187 @@
-"""The generation rule of the online variant, applied to training batches.
+"""The engine call: translate a plan's survivors, test them with ``gamma``, report.
 
-:func:`generate_batches` applies the paper's batch-wise rule to one or several batches
-with a single engine call; :class:`~m2m_sampler.M2MClassifier` uses it in its data path,
-and any training loop can.
+Every front end runs Algorithm 1 as *plan -> translate -> test*:
+
+1. a plan (:mod:`m2m_sampler.planning`) says, for every planned translation, its target
+   class ``k``, its source ``x0`` and source class ``k0``, its acceptance probability
+   ``1 - beta^((N_k0 - N_k)^+)`` and whether it survived the Bernoulli draw of Eq. (3);
+2. :func:`generate` -- **the one engine call** -- translates the survivors (Eq. 2,
+   :func:`~m2m_sampler.translation.translate`) in chunks, tests them with ``gamma``
+   (:func:`~m2m_sampler.rejection.passes_gamma`) and returns a :class:`Generation`;
+3. the front end writes the accepted ``x*`` back: :class:`~m2m_sampler.M2MOverSampler`
+   adds rows (a rejected one becomes a copy of a real sample of ``k``),
+   :func:`generate_batches` (used by :class:`~m2m_sampler.M2MClassifier`) replaces batch
+   slots (a rejected target keeps its real sample).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from .planning import acceptance_probability, plan_batch_translations
-from .rejection import draw_beta_survivors, passes_gamma
-from .translation import translate
+from .planning import BatchPlan, acceptance_probability, plan_batch_translations
+from .rejection import passes_gamma
+from .translation import ClipRange, translate
 
-__all__ = ["GenerationResult", "generate_batches"]
+__all__ = ["Generation", "GenerationResult", "generate", "generate_batches"]
+
+
+@dataclass
+class Generation:
+    """What :func:`generate` did to a plan.
+
+    Attributes
+    ----------
+    translated : ndarray or torch.BoolTensor of shape (n_planned,)
+        Planned translations that survived the Bernoulli draw and went through the
+        engine (the plan's ``survived_beta``); numpy for a numpy plan, a tensor on the
+        plan's device otherwise.
+    accepted : same type and shape as ``translated``
+        Translated and ``g``'s probability of the target class at ``x*`` >= ``gamma``.
+    x_star : torch.Tensor of shape (n_translated, *sample_shape)
+        The translated points of the ``translated`` entries, in plan order, in the
+        dtype of the sources (accepted or not); on the CPU for a numpy plan.
+    prob : torch.Tensor of shape (n_translated,)
+        ``g``'s probability of the target class at each ``x*``.
+    passed_gamma : torch.BoolTensor of shape (n_translated,)
+        ``prob >= gamma`` (``accepted`` restricted to the translated entries).
+    seconds : float
+        Wall time of the engine (synchronised on CUDA).
+    """
+
+    translated: Any
+    accepted: Any
+    x_star: torch.Tensor
+    prob: torch.Tensor
+    passed_gamma: torch.Tensor
+    seconds: float = 0.0
+
+    @property
+    def n_translated(self) -> int:
+        return int(self.x_star.shape[0])
+
+    @property
+    def n_accepted(self) -> int:
+        return int(self.passed_gamma.sum())
+
+    @property
+    def n_rejected_gamma(self) -> int:
+        return self.n_translated - self.n_accepted
+
+    @property
+    def accepted_x(self) -> torch.Tensor:
+        """``x*`` of the accepted entries, in plan order."""
+        return self.x_star[self.passed_gamma.to(self.x_star.device)]
+
+
+def generate(
+    g: nn.Module,
+    plan: Any,
+    sources: np.ndarray | torch.Tensor,
+    *,
+    f: nn.Module | None = None,
+    lam: float = 0.5,
+    gamma: float = 0.9,
+    step_size: float = 0.1,
+    n_steps: int = 10,
+    noise: float = 0.5,
+    clip: ClipRange = None,
+    sample_shape: Sequence[int] | None = None,
+    channels_last: bool = False,
+    chunk_size: int | None = None,
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+    amp_dtype: torch.dtype | None = None,
+    callback: Callable[[int, int], None] | None = None,
+) -> Generation:
+    """Translate the survivors of ``plan`` and test them with ``gamma`` (one engine call).
+
+    Parameters
+    ----------
+    g : torch.nn.Module
+        The pre-trained classifier (logits), on ``device``.
+    plan : TranslationPlan or BatchPlan
+        Any object with ``source_index`` (rows of ``sources``), ``source_class``,
+        ``target`` (class indices) and ``survived_beta``, as numpy arrays (then
+        ``sources`` is a numpy array and rows are moved to ``device`` chunk by chunk) or
+        as tensors on the device of ``sources``.
+    sources : ndarray or torch.Tensor of shape (n, ...)
+        The samples the plan's ``source_index`` refers to.
+    f, lam, step_size, n_steps, noise, clip, amp_dtype
+        As in :func:`~m2m_sampler.translation.translate`.
+    gamma : float
+        Acceptance threshold on ``g``'s probability of the target class.
+    sample_shape : sequence of int, optional
+        Shape of one sample for the models (rows of ``sources`` are reshaped to it).
+    channels_last : bool, default=False
+        Give 4-D chunks to the models in the ``channels_last`` memory format.
+    chunk_size : int or None, default=None
+        Sources translated together (memory bound); ``None``: all at once.
+    device : torch.device, optional
+        Where a numpy plan is translated (default: the CPU); a tensor plan runs on the
+        device of ``sources``.
+    generator : torch.Generator, optional
+        The random starts, on the translation device.
+    callback : callable, optional
+        ``callback(n_done, n_total)`` after every chunk.
+
+    Returns
+    -------
+    Generation
+    """
+    on_host = isinstance(plan.survived_beta, np.ndarray)
+    if on_host:
+        device = torch.device("cpu") if device is None else torch.device(device)
+        survivors = np.flatnonzero(plan.survived_beta)
+    else:
+        device = sources.device
+        survivors = torch.nonzero(plan.survived_beta).view(-1)
+    n_total = int(survivors.shape[0])
+    chunk = n_total if chunk_size is None else int(chunk_size)
+    xs, probs, oks = [], [], []
+    start_time = time.perf_counter()
+    for start in range(0, n_total, max(chunk, 1)):
+        pos = survivors[start : start + chunk]
+        if on_host:
+            x0 = torch.as_tensor(sources[plan.source_index[pos]], device=device)
+            k0 = torch.as_tensor(plan.source_class[pos], device=device)
+            k = torch.as_tensor(plan.target[pos], device=device)
+        else:
+            x0, k0, k = sources[plan.source_index[pos]], plan.source_class[pos], plan.target[pos]
+        if sample_shape is not None:
+            x0 = x0.reshape(len(pos), *sample_shape)
+        if channels_last and x0.ndim == 4:
+            x0 = x0.contiguous(memory_format=torch.channels_last)
+        x_star, prob = translate(
+            g, x0, k0, k, f=f, lam=lam, step_size=step_size, n_steps=n_steps, clip=clip,
+            noise=noise, batch_size=None, generator=generator, amp_dtype=amp_dtype,
+        )
+        ok = passes_gamma(prob, gamma)
+        xs.append(x_star.cpu() if on_host else x_star)
+        probs.append(prob)
+        oks.append(ok)
+        if callback is not None:
+            callback(min(start + chunk, n_total), n_total)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start_time
+    shape = tuple(sample_shape) if sample_shape is not None else tuple(sources.shape[1:])
+    x_star = torch.cat(xs) if xs else torch.empty((0, *shape))
+    prob = torch.cat(probs) if probs else torch.empty(0, device=device)
+    passed = torch.cat(oks) if oks else torch.zeros(0, dtype=torch.bool, device=device)
+    if on_host:
+        accepted = np.zeros(len(plan.survived_beta), dtype=bool)
+        accepted[survivors[passed.cpu().numpy()]] = True
+    else:
+        accepted = torch.zeros_like(plan.survived_beta)
+        accepted[survivors[passed]] = True
+    return Generation(plan.survived_beta, accepted, x_star, prob, passed, seconds)
 
 
 @dataclass
@@ -128,7 +291,7 @@ def generate_batches(
         accept = torch.as_tensor(
             acceptance_probability(counts.detach().cpu().numpy(), beta), device=device
         )
-    sources, source_classes, targets, sizes = [], [], [], []
+    plans, offset = [], 0
     for x, y in batches:
         if not torch.is_floating_point(x):
             raise TypeError(
@@ -137,65 +300,46 @@ def generate_batches(
                 "convert on the device in batch_transform."
             )
         y = y.to(device=device, dtype=torch.long)
-        plan = plan_batch_translations(y, counts, beta, generator=generator)
-        tp, sp = plan.target_pos, plan.source_pos
-        survive = draw_beta_survivors(accept[y[tp], y[sp]], generator=generator)
-        result.target_pos.append(tp)
-        result.source_pos.append(sp)
-        result.survived_beta.append(survive)
+        plan = plan_batch_translations(y, counts, beta, generator=generator, accept=accept)
+        plans.append((plan, offset))
+        offset += int(x.shape[0])
+        result.target_pos.append(plan.target_pos)
+        result.source_pos.append(plan.source_pos)
+        result.survived_beta.append(plan.survived_beta)
         result.n_targets += plan.n_targets
         result.n_no_source += plan.n_no_source
-        tp_s, sp_s = tp[survive], sp[survive]
-        n_survive = int(tp_s.numel())
-        result.n_rejected_beta += int(tp.numel()) - n_survive
-        sources.append(x[sp_s])
-        source_classes.append(y[sp_s])
-        targets.append(y[tp_s])
-        sizes.append(n_survive)
-    n_total = sum(sizes)
-    result.n_translated = n_total
-    if n_total:
-        start = time.perf_counter()
-        x_star, prob = translate(
-            g,
-            torch.cat(sources),
-            torch.cat(source_classes),
-            torch.cat(targets),
-            f=f,
-            lam=lam,
-            step_size=step_size,
-            n_steps=n_steps,
-            clip=clip,
-            noise=noise,
-            batch_size=batch_size,
-            generator=generator,
-            amp_dtype=amp_dtype,
-        )
-        ok_all = passes_gamma(prob, gamma)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        result.translate_seconds = time.perf_counter() - start
-        x_star_parts = torch.split(x_star, sizes)
-        ok_parts = torch.split(ok_all, sizes)
-    else:
-        x_star_parts = [None] * len(batches)
-        ok_parts = [None] * len(batches)
-    for (x, _), tp, survive, xs, ok in zip(
-        batches, result.target_pos, result.survived_beta, x_star_parts, ok_parts
+        result.n_rejected_beta += int((~plan.survived_beta).sum())
+    # All batches' plans as one plan over the concatenated batches: one engine call.
+    joint = BatchPlan(
+        target_pos=torch.cat([p.target_pos + o for p, o in plans]),
+        source_pos=torch.cat([p.source_pos + o for p, o in plans]),
+        n_targets=result.n_targets,
+        n_no_source=result.n_no_source,
+        target=torch.cat([p.target for p, _ in plans]),
+        source_class=torch.cat([p.source_class for p, _ in plans]),
+        accept_probability=torch.cat([p.accept_probability for p, _ in plans]),
+        survived_beta=torch.cat(result.survived_beta),
+    )
+    sources = batches[0][0] if len(batches) == 1 else torch.cat([x for x, _ in batches])
+    gen = generate(
+        g, joint, sources, f=f, lam=lam, gamma=gamma, step_size=step_size,
+        n_steps=n_steps, noise=noise, clip=clip, chunk_size=batch_size,
+        generator=generator, amp_dtype=amp_dtype,
+    )
+    result.n_translated = gen.n_translated
+    result.n_accepted = gen.n_accepted
+    result.n_rejected_gamma = gen.n_rejected_gamma
+    result.translate_seconds = gen.seconds if gen.n_translated else 0.0
+    sizes = [int(p.target_pos.numel()) for p, _ in plans]
+    accepted_x = gen.accepted_x
+    n_acc = [int(a.sum()) for a in torch.split(gen.accepted, sizes)]
+    for (x, _), (plan, _), acc, xs in zip(
+        batches, plans, torch.split(gen.accepted, sizes), torch.split(accepted_x, n_acc)
     ):
-        accepted = torch.zeros_like(survive)
-        if xs is None or xs.shape[0] == 0:
-            result.x.append(x)
-            result.accepted.append(accepted)
-            continue
-        accepted[survive] = ok
-        n_ok = int(ok.sum())
-        result.n_accepted += n_ok
-        result.n_rejected_gamma += int(ok.numel()) - n_ok
-        result.accepted.append(accepted)
-        if n_ok:
+        result.accepted.append(acc)
+        if xs.shape[0]:
             # Out of place: the loader's tensor may alias the training data.
-            result.x.append(x.index_put((tp[accepted],), xs[ok].to(x.dtype)))
+            result.x.append(x.index_put((plan.target_pos[acc],), xs.to(x.dtype)))
         else:
             result.x.append(x)
     return result

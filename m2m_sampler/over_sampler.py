@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 import time
 import warnings
@@ -23,21 +24,31 @@ import numpy as np
 import torch
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
+from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn_compat.utils.validation import validate_data
 from torch import nn
 
-from ._torch_utils import check_amp_dtype, eval_mode, frozen_copy, resolve_device
+from ._torch_utils import eval_mode, floating_dtype, frozen_copy, resolve_device
 from .converters import as_torch_classifier, default_g, fit_quietly
+from .generation import generate
 from .planning import plan_translations
-from .rejection import draw_beta_survivors, passes_gamma
-from .translation import resolve_clip, translate
+from .translation import resolve_clip
+from .translation_params import TRANSLATION_PARAMETER_CONSTRAINTS, TRANSLATION_PARAMETER_DOCS
 
-__all__ = ["M2MOverSampler"]
+__all__ = ["LOW_ACCEPTANCE_SHARE", "M2MOverSampler"]
+
+#: Rows of every class that probe ``g`` and ``f`` at fit time.
+PROBE_ROWS_PER_CLASS = 16
+
+#: Below this share of accepted translations among the planned ones, ``fit_resample``
+#: warns that its output is close to random over-sampling (and says what to change).
+LOW_ACCEPTANCE_SHARE = 0.1
 
 
+@Substitution(**TRANSLATION_PARAMETER_DOCS)
 class M2MOverSampler(BaseOverSampler):
     """Over-sample minority classes by translating majority samples (M2m, Algorithm 1).
 
@@ -82,37 +93,15 @@ default=None
         How many samples each class should have after resampling; see
         imbalanced-learn's documentation. ``'auto'`` balances every class with the
         largest one, as the paper does.
-    beta : float in [0, 1], default=0.999
-        Reliability of ``g`` for small source classes. A translation from ``k0`` to ``k``
-        is kept with probability ``1 - beta^(N_k0 - N_k)``, which is also the weight of
-        ``k0`` as a source class. Choose it from the class-size gaps of your data:
-        ``1 - beta^gap`` is about ``gap * (1 - beta)`` for small gaps, 63% at
-        ``gap = 1 / (1 - beta)`` (1000 for 0.999) and 99% at ``4.6 / (1 - beta)``.
-        For small tabular data sets (gaps of tens of samples) 0.9-0.99 keeps most
-        translations; 0.999 suits gaps in the thousands (CIFAR-LT). ``beta = 1``
-        rejects every translation.
-    lam : float >= 0, default=0.5
-        ``lambda`` of Eq. (2), weight of ``f``'s raw logit of the source class. Ignored
-        when ``f`` is None.
-    gamma : float in [0, 1], default=0.9
-        Minimum probability ``g`` must give the target class at ``x*`` for the sample
-        to be kept. This follows the authors' code; the paper's text writes the same
-        rule as a loss threshold, ``CE(g(x*), k) <= -log(gamma)`` (0.105 for 0.9).
-    step_size : float > 0, default=0.1
-        ``eta``: the L2 length of every step, over all features of a sample, in input
-        units. 0.1 suits images in [0, 1] (the paper) and standardised tabular data
-        (put a ``StandardScaler`` before the sampler); the paper used 1.0 for
-        bag-of-words Reuters. As a rule, ``step_size * n_steps`` should be a small
-        fraction of the typical distance between samples.
-    n_steps : int >= 0, default=10
-        ``T``: number of gradient steps.
-    noise : float >= 0, default=0.5
-        L2 norm of the random start ``x0 + delta``, relative to ``step_size``.
-    clip : None, 'minmax' or (low, high), default=None
-        Bounds the translated samples stay in: ``None`` for unbounded features,
-        ``(0, 1)`` for images in pixel space, ``(low, high)`` arrays of length
-        ``n_features`` for per-feature bounds, or ``'minmax'`` for the per-feature range
-        observed in ``X``.
+    {beta}
+    {lam}
+        Used only with ``f``.
+    {gamma}
+    {step_size}
+        Put a ``StandardScaler`` before the sampler for tabular data.
+    {n_steps}
+    {noise}
+    {clip}
     input_shape : tuple of int or None, default=None
         Shape of one sample as ``g`` and ``f`` expect it, e.g. ``(3, 32, 32)``; ``X``
         stays 2-D (rows of ``prod(input_shape)`` values, C order). None: vectors.
@@ -121,15 +110,8 @@ default=None
         faster on a GPU.
     device : str or torch.device, default='auto'
         Where translation runs; ``'auto'`` picks CUDA when present.
-    amp_dtype : torch.bfloat16, torch.float16 or None, default=None
-        Mixed precision for the translation's forward and backward passes through ``g``
-        and ``f`` (:func:`torch.autocast`); the iterate ``x``, the step and the
-        ``gamma`` test stay in float32. ``torch.bfloat16`` (with ``channels_last``)
-        translated 2.1-2.4x more images per second than float32 on a CPU with bf16
-        support (docs/benchmarks.md); GPUs with bf16 tensor cores are where it is meant
-        to pay. float16 has no loss scaling, so tiny input gradients may underflow
-        (prefer bfloat16). ``None``: full precision. The output has ``X``'s dtype either
-        way.
+    {amp_dtype}
+        The output has ``X``'s dtype either way.
     channels_last : bool, default=False
         Give ``g`` and ``f`` (copies of them) and their image batches the
         ``channels_last`` memory format: faster convolutions on GPUs, with
@@ -187,31 +169,27 @@ default=None
 
     Examples
     --------
-    >>> from collections import Counter
+    >>> import numpy as np
     >>> from sklearn.datasets import make_classification
     >>> from m2m_sampler import M2MOverSampler
     >>> X, y = make_classification(n_samples=300, n_classes=3, n_informative=4,
     ...                            weights=[0.7, 0.2, 0.1], random_state=0)
-    >>> X_res, y_res = M2MOverSampler(beta=0.9, random_state=0).fit_resample(X, y)
-    >>> sorted(Counter(y_res).items())
-    [(0, 209), (1, 209), (2, 209)]
+    >>> sampler = M2MOverSampler(beta=0.9, step_size=0.5, random_state=0)
+    >>> X_res, y_res = sampler.fit_resample(X, y)
+    >>> np.bincount(y_res).tolist()
+    [209, 209, 209]
+    >>> bool(sampler.is_translated_.mean() > 0.5)  # most added rows are translations
+    True
     """
 
     _parameter_constraints: dict = {
         **BaseOverSampler._parameter_constraints,
         "g": "no_validation",
         "f": "no_validation",
-        "beta": [Interval(numbers.Real, 0, 1, closed="both")],
-        "lam": [Interval(numbers.Real, 0, None, closed="left")],
-        "gamma": [Interval(numbers.Real, 0, 1, closed="both")],
-        "step_size": [Interval(numbers.Real, 0, None, closed="neither")],
-        "n_steps": [Interval(numbers.Integral, 0, None, closed="left")],
-        "noise": [Interval(numbers.Real, 0, None, closed="left")],
-        "clip": [None, StrOptions({"minmax"}), tuple, list],
+        **TRANSLATION_PARAMETER_CONSTRAINTS,
         "input_shape": [None, tuple, list],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "amp_dtype": "no_validation",  # checked in fit: None, torch.bfloat16, torch.float16
         "channels_last": ["boolean"],
         "verbose": ["verbose"],
     }
@@ -279,7 +257,7 @@ default=None
             y=y,
             reset=True,
             accept_sparse=False,
-            dtype=[np.float64, np.float32],
+            dtype=[np.float64, np.float32, np.float16],
         )
         return X, y, binarize_y
 
@@ -295,18 +273,25 @@ default=None
             )
         return shape
 
-    def _resolve_model(self, est, name, X, classes, shape, device, channels_last=False):
+    def _resolve_model(self, est, name, X, y_idx, classes, shape, device, channels_last=False):
         """Frozen torch copy of ``g`` or ``f`` on ``device``, checked on a few rows of X.
 
-        With ``channels_last``, the copy and the probe batch are in that memory format, so
-        a model that cannot take such batches fails here, with context.
+        The probe holds up to :data:`PROBE_ROWS_PER_CLASS` rows of every class, in the
+        model's floating dtype. With ``channels_last``, the copy and the probe batch are
+        in that memory format, so a model that cannot take such batches fails here, with
+        context. The outputs must be logits (not probabilities), one per class; ``g``
+        must agree with ``y`` on its own training rows at least as often as chance.
         """
         if est is None:
             return None, None
         module, checkable = as_torch_classifier(est, classes=classes, name=name)
         module = frozen_copy(module, device)
-        probe = X[: min(len(X), 64)]
+        rows = np.concatenate(
+            [np.flatnonzero(y_idx == c)[:PROBE_ROWS_PER_CLASS] for c in range(len(classes))]
+        )
+        probe = X[rows]
         x = torch.as_tensor(np.array(probe, dtype=np.float32), device=device).reshape(-1, *shape)
+        x = x.to(floating_dtype(module))
         if channels_last:  # the frozen copy, not the caller's model
             module = module.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
@@ -324,7 +309,7 @@ default=None
                 f"{name} failed on a batch of {len(probe)} rows of X reshaped to "
                 f"{tuple(x.shape)} on {device}: {type(exc).__name__}: {exc}. Check that "
                 f"input_shape matches the input {name} expects and that {name} accepts "
-                f"float32 tensors.{hint}"
+                f"{x.dtype} tensors.{hint}"
             ) from exc
         if out.ndim != 2 or out.shape[1] != len(classes):
             raise ValueError(
@@ -332,8 +317,11 @@ default=None
                 f"but y has {len(classes)} classes {list(classes)[:10]}; {name} must return "
                 "one logit per class, in sorted label order."
             )
+        _check_logits(out.float(), name)
         if checkable:
             self._check_probabilities(est, module, probe, x, name)
+        if name == "g":
+            _check_label_order(out, y_idx[rows], classes)
         return module, est
 
     @staticmethod
@@ -358,7 +346,7 @@ default=None
     def _fit_resample(self, X, y):
         rng = check_random_state(self.random_state)
         device = resolve_device(self.device)
-        amp_dtype = check_amp_dtype(self.amp_dtype)
+        amp_dtype = self.amp_dtype
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
@@ -376,20 +364,19 @@ default=None
         self.device_ = device
         channels_last = self.channels_last and len(shape) == 3
         self.g_, self.g_estimator_ = self._resolve_model(
-            g, "g", X, classes, shape, device, channels_last
+            g, "g", X, y_idx, classes, shape, device, channels_last
         )
-        self.f_, _ = self._resolve_model(self.f, "f", X, classes, shape, device, channels_last)
+        self.f_, _ = self._resolve_model(
+            self.f, "f", X, y_idx, classes, shape, device, channels_last
+        )
 
         # Algorithm 1, lines 2-6: targets, source classes and sources for every new sample.
         n_new = {
             int(np.searchsorted(classes, label)): int(n)
             for label, n in self.sampling_strategy_.items()
         }
-        plan = plan_translations(y_idx, n_new, self.beta, rng)
+        plan = plan_translations(y_idx, n_new, self.beta, rng)  # + line 12's Bernoulli draw
         n_total = len(plan.target)
-        # Line 12, drawn before translating (it does not depend on x*): see rejection.py.
-        survive_beta = draw_beta_survivors(plan.accept_probability, random_state=rng)
-        survive_beta &= ~plan.fallback
         # Line 14's replacement, one random real sample of class k per new row.
         members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]
         replacement = np.empty(n_total, dtype=np.int64)
@@ -398,55 +385,27 @@ default=None
             replacement[sel] = rng.choice(members[c], size=int(sel.sum()))
         torch_seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        # Lines 7-11 and the gamma test of line 13, in chunks of batch_size.
-        to_translate = np.flatnonzero(survive_beta)
-        accepted = np.zeros(n_total, dtype=bool)
+        # Lines 7-11 and the gamma test of line 13: the engine call, in chunks.
+        generation = generate(
+            self.g_, plan, X, f=self.f_, lam=self.lam, gamma=self.gamma,
+            step_size=self.step_size, n_steps=self.n_steps, noise=self.noise, clip=clip,
+            sample_shape=shape, channels_last=channels_last, chunk_size=self.batch_size,
+            device=device, generator=torch.Generator(device=device).manual_seed(torch_seed),
+            amp_dtype=amp_dtype, callback=self._progress_printer() if self.verbose >= 2 else None,
+        )
+        accepted = generation.accepted
         new_rows = X[replacement].copy()
         new_rows[plan.fallback] = X[plan.source_index[plan.fallback]]
-        generator = torch.Generator(device=device).manual_seed(torch_seed)
-        start_time = time.perf_counter()
-        for start in range(0, len(to_translate), self.batch_size):
-            pos = to_translate[start : start + self.batch_size]
-            x0 = torch.as_tensor(X[plan.source_index[pos]], device=device)
-            x0 = x0.reshape(len(pos), *shape)
-            if channels_last:
-                x0 = x0.contiguous(memory_format=torch.channels_last)
-            x_star, prob = translate(
-                self.g_,
-                x0,
-                torch.as_tensor(plan.source_class[pos], device=device),
-                torch.as_tensor(plan.target[pos], device=device),
-                f=self.f_,
-                lam=self.lam,
-                step_size=self.step_size,
-                n_steps=self.n_steps,
-                clip=clip,
-                noise=self.noise,
-                batch_size=None,
-                generator=generator,
-                amp_dtype=amp_dtype,
-            )
-            ok = passes_gamma(prob, self.gamma).cpu().numpy()
-            keep = pos[ok]
-            accepted[keep] = True
-            rows = x_star[torch.as_tensor(ok, device=device)].reshape(len(keep), X.shape[1])
-            new_rows[keep] = rows.cpu().numpy().astype(X.dtype, copy=False)
-            if self.verbose >= 2:
-                done = min(start + self.batch_size, len(to_translate))
-                rate = done / max(time.perf_counter() - start_time, 1e-9)
-                print(
-                    f"[M2MOverSampler] translated {done}/{len(to_translate)} sources "
-                    f"({rate:.0f} samples/s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        self.translation_time_ = time.perf_counter() - start_time
+        new_rows[accepted] = (
+            generation.accepted_x.reshape(-1, X.shape[1]).numpy().astype(X.dtype, copy=False)
+        )
+        self.translation_time_ = generation.seconds
 
         self.source_indices_ = np.where(
             accepted | plan.fallback, plan.source_index, replacement
         ).astype(np.int64)
         self.is_translated_ = accepted
-        self.class_stats_ = self._class_stats(classes, plan, survive_beta, accepted)
+        self.class_stats_ = self._class_stats(classes, plan, accepted)
         self._report()
 
         X_resampled = np.vstack([X, new_rows]) if n_total else X.copy()
@@ -454,12 +413,23 @@ default=None
         return X_resampled, y_resampled
 
     @staticmethod
-    def _class_stats(classes, plan, survive_beta, accepted) -> dict:
+    def _progress_printer():
+        start = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            print(f"[M2MOverSampler] translated {done}/{total} sources ({rate:.0f} samples/s)",
+                  file=sys.stderr, flush=True)
+
+        return progress
+
+    @staticmethod
+    def _class_stats(classes, plan, accepted) -> dict:
         stats = {}
         for c in np.unique(plan.target):
             sel = plan.target == c
             fallback = plan.fallback[sel]
-            survived = survive_beta[sel]
+            survived = plan.survived_beta[sel]
             acc = accepted[sel]
             stats[classes[c].item() if hasattr(classes[c], "item") else classes[c]] = {
                 "n_new": int(sel.sum()),
@@ -479,8 +449,9 @@ default=None
                 "instead (see class_stats_['n_fallback']). With 'auto' this cannot happen; "
                 "it does when sampling_strategy asks to grow the largest class, or beta=1.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_caller_stacklevel(),
             )
+        _warn_low_acceptance(self.class_stats_)
         if self.verbose >= 1:
             n_acc = int(self.is_translated_.sum())
             print(
@@ -497,3 +468,76 @@ default=None
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside this library, scikit-learn and imblearn."""
+    import imblearn
+    import sklearn
+
+    inside = tuple(
+        os.path.dirname(m.__file__) for m in (sys.modules[__package__], sklearn, imblearn)
+    )
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _check_logits(out: torch.Tensor, name: str) -> None:
+    """Refuse outputs that look like probabilities: every row in [0, 1], summing to 1."""
+    if out.shape[1] < 2 or not bool(torch.isfinite(out).all()):
+        return
+    in_unit = bool(((out >= 0) & (out <= 1)).all())
+    if in_unit and bool(torch.allclose(out.sum(dim=1), torch.ones(len(out)), atol=1e-4)):
+        raise ValueError(
+            f"{name} seems to return probabilities (every output row is in [0, 1] and sums "
+            "to 1), but M2m needs logits: the translation minimises the cross-entropy of "
+            f"softmax({name}(x)). Remove the final softmax from {name}."
+        )
+
+
+def _check_label_order(out: torch.Tensor, y_idx: np.ndarray, classes: np.ndarray) -> None:
+    """Warn when ``g`` agrees with ``y`` on its own training rows less than chance does."""
+    pred = out.argmax(dim=1).cpu().numpy()
+    present = np.unique(y_idx)
+    recall = [np.mean(pred[y_idx == c] == c) for c in present]
+    bacc, chance = float(np.mean(recall)), 1.0 / len(classes)
+    if bacc < 0.5 * chance:
+        warnings.warn(
+            f"g agrees with y on only {100 * bacc:.0f}% (balanced) of the training rows it "
+            f"was probed on, far below chance ({100 * chance:.0f}%): its logits are most "
+            f"likely not in sorted label order {list(classes)[:10]}, and every "
+            "translation would get a wrong label. Reorder g's outputs (or pass g fitted "
+            "on these labels).",
+            UserWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+
+
+def _warn_low_acceptance(class_stats: dict) -> None:
+    """Warn when few planned translations are accepted (the rest become copies)."""
+    planned = sum(s["n_new"] - s["n_fallback"] for s in class_stats.values())
+    if not planned:
+        return
+    accepted = sum(s["n_accepted"] for s in class_stats.values())
+    gamma = sum(s["n_rejected_gamma"] for s in class_stats.values())
+    beta = sum(s["n_rejected_beta"] for s in class_stats.values())
+    if accepted / planned >= LOW_ACCEPTANCE_SHARE:
+        return
+    if gamma >= beta:
+        advice = (
+            f"{gamma} failed the gamma test: lower gamma, or move further (larger "
+            "step_size or n_steps, in the units of X), and check that g returns logits "
+            "and fits the training data"
+        )
+    else:
+        advice = f"{beta} were rejected by the beta draw: lower beta"
+    warnings.warn(
+        f"only {accepted} of {planned} planned translations ({100 * accepted / planned:.1f}%,"
+        f" under {100 * LOW_ACCEPTANCE_SHARE:.0f}%) were accepted; the other added rows are "
+        f"copies of real samples, so the result is close to random over-sampling. {advice} "
+        "(see class_stats_).",
+        UserWarning,
+        stacklevel=_caller_stacklevel(),
+    )

@@ -1,4 +1,5 @@
-"""Source selection: Eq. (5) and Algorithm 1 lines 2-6, and the paper's batch-wise rule.
+"""Planning: Eq. (5), Algorithm 1 lines 2-6 (and the Bernoulli draw of line 12), and the
+paper's batch-wise rule.
 
 * :func:`acceptance_probability` -- ``P_accept(k0|k) = 1 - beta^((N_k0 - N_k)^+)``,
   the complement of the rejection probability of Eq. (3);
@@ -8,6 +9,12 @@
   uniformly among the samples of ``k0`` (used by :class:`~m2m_sampler.M2MOverSampler`);
 * :func:`plan_batch_translations` -- the "practical implementation via re-sampling"
   paragraph, for one mini-batch (used by :class:`~m2m_sampler.M2MClassifier`).
+
+A plan carries, for every planned translation, its acceptance probability
+``1 - beta^((N_k0 - N_k)^+)`` (computed once, by :func:`acceptance_probability`) and the
+outcome of the Bernoulli draw of Eq. (3) made with it (``survived_beta``): the draw does
+not depend on ``x*``, so it is made when planning and only the survivors are translated
+(:func:`m2m_sampler.generation.generate`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .rejection import draw_beta_survivors
 
 __all__ = [
     "acceptance_probability",
@@ -80,7 +89,8 @@ class TranslationPlan:
         Target class index ``k`` of each new sample (grouped by class, in the order of the
         strategy).
     source_class : ndarray of shape (n_new,)
-        Source class index ``k0``; -1 where the target class has no larger class to translate from.
+        Source class index ``k0``; -1 where the target class has no larger class to
+        translate from.
     source_index : ndarray of shape (n_new,)
         Row of the data set used as source ``x0``; for a fallback it is a random real sample
         of the target class.
@@ -88,6 +98,9 @@ class TranslationPlan:
         True where the class has no possible source class: the new sample is a copy.
     accept_probability : ndarray of shape (n_new,)
         ``1 - beta^((N_k0 - N_k)^+)`` of each planned translation (0 for fallbacks).
+    survived_beta : ndarray of shape (n_new,), bool
+        The Bernoulli draw of Eq. (3) with ``accept_probability``: True where the sample
+        is translated (never for a fallback).
     """
 
     target: np.ndarray
@@ -95,6 +108,7 @@ class TranslationPlan:
     source_index: np.ndarray
     fallback: np.ndarray
     accept_probability: np.ndarray
+    survived_beta: np.ndarray
 
 
 def plan_translations(
@@ -104,6 +118,9 @@ def plan_translations(
     random_state: np.random.RandomState,
 ) -> TranslationPlan:
     """Algorithm 1 lines 2-6: source class and source sample for every sample to add.
+
+    Then the Bernoulli draw of line 12 for every planned translation, with the same
+    ``random_state`` (``survived_beta``).
 
     Parameters
     ----------
@@ -150,17 +167,21 @@ def plan_translations(
             fallbacks.append(np.ones(n, dtype=bool))
     if not targets:
         empty = np.empty(0, dtype=np.int64)
-        return TranslationPlan(empty, empty, empty, np.empty(0, bool), np.empty(0))
+        return TranslationPlan(
+            empty, empty, empty, np.empty(0, bool), np.empty(0), np.empty(0, bool)
+        )
     target = np.concatenate(targets)
     source_class = np.concatenate(source_classes)
     fallback = np.concatenate(fallbacks)
     p_accept = np.where(fallback, 0.0, accept[target, np.maximum(source_class, 0)])
+    survived = draw_beta_survivors(p_accept, random_state=random_state) & ~fallback
     return TranslationPlan(
         target=target,
         source_class=source_class,
         source_index=np.concatenate(source_indices),
         fallback=fallback,
         accept_probability=p_accept,
+        survived_beta=survived,
     )
 
 
@@ -178,12 +199,30 @@ class BatchPlan:
         Positions chosen as targets, including those that found no eligible source.
     n_no_source : int
         Targets with no strictly larger class in the batch (they keep their real sample).
+    target : torch.LongTensor of shape (m,)
+        Target class of each (the class of the entry at ``target_pos``).
+    source_class : torch.LongTensor of shape (m,)
+        Class of each source.
+    accept_probability : torch.Tensor of shape (m,)
+        ``1 - beta^((N_k0 - N_k)^+)`` of each planned translation.
+    survived_beta : torch.BoolTensor of shape (m,)
+        The Bernoulli draw of Eq. (3) with ``accept_probability``: True where the
+        translation is made.
     """
 
     target_pos: torch.Tensor
     source_pos: torch.Tensor
     n_targets: int
     n_no_source: int
+    target: torch.Tensor
+    source_class: torch.Tensor
+    accept_probability: torch.Tensor
+    survived_beta: torch.Tensor
+
+    @property
+    def source_index(self) -> torch.Tensor:
+        """Rows of the batch the sources are taken from (``source_pos``)."""
+        return self.source_pos
 
 
 def plan_batch_translations(
@@ -191,14 +230,18 @@ def plan_batch_translations(
     counts: torch.Tensor,
     beta: float,
     generator: torch.Generator | None = None,
+    *,
+    accept: torch.Tensor | None = None,
 ) -> BatchPlan:
     """The paper's batch-wise rule ("Practical implementation via re-sampling").
 
     Entry ``i`` of a (class-balanced) batch becomes a generation target with probability
     ``1 - N_{y_i} / N_max``; its source is drawn from the same batch with weights
     ``1 - beta^((N_{y_j} - N_{y_i})^+)`` (strictly larger classes only). A target with no
-    eligible source in the batch keeps its real sample. Runs on ``y``'s device, with no
-    host synchronisation other than the two returned counts.
+    eligible source in the batch keeps its real sample. Each translation then survives
+    the Bernoulli draw of Eq. (3) with probability ``1 - beta^((N_k0 - N_k)^+)``, the same
+    matrix as the source weights. Runs on ``y``'s device, with no host synchronisation
+    other than the two returned counts.
 
     Parameters
     ----------
@@ -208,20 +251,24 @@ def plan_batch_translations(
         Training samples per class ``N_k``, on ``y``'s device.
     beta : float in [0, 1]
     generator : torch.Generator, optional
-        On ``y``'s device.
+        On ``y``'s device: the targets, the sources and the Bernoulli draws.
+    accept : torch.Tensor of shape (K, K), optional
+        ``acceptance_probability(counts, beta)`` on ``y``'s device, if already computed
+        (a caller planning many batches computes it once).
 
     Returns
     -------
     BatchPlan
     """
+    if accept is None:
+        accept = acceptance_probability(counts.detach().cpu().numpy(), beta)
+    accept = torch.as_tensor(accept, dtype=torch.float64, device=y.device)
     counts = counts.to(device=y.device, dtype=torch.float64)
     n_y = counts[y]
     p_target = 1.0 - n_y / counts.max()
     is_target = torch.rand(y.shape, generator=generator, device=y.device, dtype=torch.float64)
     is_target = is_target < p_target
-    gap = (n_y[None, :] - n_y[:, None]).clamp_min(0.0)  # [i, j] = (N_{y_j} - N_{y_i})^+
-    weights = torch.where(gap > 0, 1.0 - torch.pow(torch.as_tensor(beta, dtype=gap.dtype), gap),
-                          torch.zeros_like(gap))
+    weights = accept[y[:, None], y[None, :]]  # [i, j] = 1 - beta^((N_{y_j} - N_{y_i})^+)
     has_source = weights.sum(dim=1) > 0
     chosen = is_target & has_source
     target_pos = torch.nonzero(chosen).view(-1)
@@ -230,9 +277,15 @@ def plan_batch_translations(
     else:
         source_pos = target_pos.clone()
     n_targets = int(is_target.sum())
+    target, source_class = y[target_pos], y[source_pos]
+    p_accept = accept[target, source_class]
     return BatchPlan(
         target_pos=target_pos,
         source_pos=source_pos,
         n_targets=n_targets,
         n_no_source=n_targets - int(target_pos.numel()),
+        target=target,
+        source_class=source_class,
+        accept_probability=p_accept,
+        survived_beta=draw_beta_survivors(p_accept, generator=generator),
     )

@@ -257,7 +257,13 @@ def resolve_clip(
             arr = arr.reshape(tuple(sample_shape))
         return torch.as_tensor(arr)
 
-    return bound(low), bound(high)
+    low, high = bound(low), bound(high)
+    if low is not None and high is not None and bool(np.any(np.asarray(low) > np.asarray(high))):
+        raise ValueError(
+            f"clip=(low, high) needs low <= high for every input value; got {clip!r}. "
+            "Swap the bounds."
+        )
+    return low, high
 
 
 def _translate_chunk(
@@ -299,8 +305,11 @@ def _forward(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -
     ``x`` is cast to the model's floating dtype (a differentiable cast: the gradient comes
     back in the dtype of the master copy)."""
     if amp_dtype is not None:
+        # autocast lowers float32 operations only: a float64 iterate (float64 X) would
+        # meet half-precision weights, so the model gets float32 inputs.
+        x_in = x.float() if x.dtype == torch.float64 else x
         with torch.autocast(device_type=x.device.type, dtype=amp_dtype):
-            out = model(x)
+            out = model(x_in)
     else:
         out = model(x.to(floating_dtype(model)))
     if out.ndim != 2 or out.shape[0] != x.shape[0]:

@@ -311,7 +311,7 @@ def test_amp_dtype_translates_in_half_precision(amp_dtype, monkeypatch):
 @pytest.mark.parametrize("amp_dtype", [torch.float32, "bf16", True])
 def test_amp_dtype_must_be_a_half_precision_dtype(amp_dtype):
     X, y = _blobs([60, 20])
-    with pytest.raises(TypeError, match="amp_dtype must be None"):
+    with pytest.raises(InvalidParameterError, match="'amp_dtype' parameter"):
         M2MOverSampler(beta=0.9, amp_dtype=amp_dtype).fit_resample(X, y)
 
 
@@ -460,7 +460,7 @@ def test_cuda_asked_for_but_absent():
     "params",
     [
         {"beta": 1.5}, {"beta": -0.1}, {"gamma": 2.0}, {"lam": -1.0}, {"step_size": 0.0},
-        {"n_steps": -1}, {"n_steps": 2.5}, {"noise": -0.1}, {"batch_size": 0},
+        {"n_steps": -1}, {"n_steps": 0}, {"n_steps": 2.5}, {"noise": -0.1}, {"batch_size": 0},
         {"clip": "zero-one"}, {"sampling_strategy": "most"}, {"input_shape": 16},
         {"device": 3}, {"channels_last": "yes"},
     ],

@@ -1,0 +1,105 @@
+"""The translation parameters, declared once for both front ends.
+
+``beta``, ``lam``, ``gamma``, ``step_size``, ``n_steps``, ``noise``, ``clip`` and
+``amp_dtype`` mean the same in :class:`~m2m_sampler.M2MOverSampler` and
+:class:`~m2m_sampler.M2MClassifier`. This module holds, once:
+
+* :data:`TRANSLATION_PARAMETER_CONSTRAINTS` -- scikit-learn style constraints; the
+  sampler merges them into its ``_parameter_constraints``, the classifier checks them
+  with :func:`validate_translation_params`. Both raise scikit-learn's
+  ``InvalidParameterError`` (a ``ValueError``) with the same message;
+* :data:`TRANSLATION_PARAMETER_DOCS` -- the numpydoc text of each parameter, substituted
+  into both docstrings with imbalanced-learn's ``Substitution`` (``{beta}`` etc. in the
+  docstring; literal braces there are written ``{{`` and ``}}``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import torch
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
+
+__all__ = [
+    "TRANSLATION_PARAMETER_CONSTRAINTS",
+    "TRANSLATION_PARAMETER_DOCS",
+    "validate_translation_params",
+]
+
+#: Constraints of every translation parameter (scikit-learn's ``_parameter_constraints``).
+TRANSLATION_PARAMETER_CONSTRAINTS: dict[str, list] = {
+    "beta": [Interval(numbers.Real, 0, 1, closed="both")],
+    "lam": [Interval(numbers.Real, 0, None, closed="left")],
+    "gamma": [Interval(numbers.Real, 0, 1, closed="both")],
+    "step_size": [Interval(numbers.Real, 0, None, closed="neither")],
+    "n_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+    "noise": [Interval(numbers.Real, 0, None, closed="left")],
+    "clip": [None, StrOptions({"minmax"}), tuple, list],
+    "amp_dtype": [None, Options(torch.dtype, {torch.bfloat16, torch.float16})],
+}
+
+_DOCS = {
+    "beta": """beta : float in [0, 1], default=0.999
+        Reliability of ``g`` for small source classes (Eq. 3 and 5). A translation from
+        class ``k0`` to class ``k`` is kept with probability ``1 - beta^(N_k0 - N_k)``,
+        which is also the weight of ``k0`` as a source class; only strictly larger
+        classes are sources. Choose it from the class-size gaps of your data:
+        ``1 - beta^gap`` is about ``gap * (1 - beta)`` for small gaps, 63% at
+        ``gap = 1 / (1 - beta)`` (1000 for 0.999) and 99% at ``4.6 / (1 - beta)``.
+        0.999 suits gaps in the thousands (CIFAR-LT); 0.9-0.99 suits gaps of tens of
+        samples. ``beta = 1`` rejects every translation.""",
+    "lam": """lam : float >= 0, default=0.5
+        ``lambda`` of Eq. (2): the weight of ``f``'s raw logit of the source class, which
+        keeps the translated sample away from what ``f`` sees as the source class.
+        ``0`` (or no ``f``) drops the term (the paper's ``lambda = 0`` ablation).""",
+    "gamma": """gamma : float in [0, 1], default=0.9
+        Minimum probability ``g`` must give the target class at ``x*`` for the
+        translation to be accepted. This follows the authors' code; the paper's text
+        writes the same rule as a loss threshold, ``CE(g(x*), k) <= -log(gamma)``
+        (0.105 for 0.9; see :func:`~m2m_sampler.gamma_from_loss_threshold`).""",
+    "step_size": """step_size : float > 0, default=0.1
+        ``eta``: the L2 length of every step, over all input values of a sample, in the
+        units the models consume. 0.1 suits images in [0, 1] (the paper) and
+        standardised tabular data; the paper used 1.0 for bag-of-words Reuters. As a
+        rule, ``step_size * n_steps`` should be a small fraction of the typical distance
+        between samples.""",
+    "n_steps": """n_steps : int >= 1, default=10
+        ``T``: number of normalised gradient steps.""",
+    "noise": """noise : float >= 0, default=0.5
+        L2 norm of the random start ``x0 + delta`` (Algorithm 1 line 7), relative to
+        ``step_size``.""",
+    "clip": """clip : None, 'minmax' or (low, high), default=None
+        Box the translated inputs are clamped to after the random start and after every
+        step: ``None`` for unbounded inputs, ``(0, 1)`` for images in pixel space,
+        ``(low, high)`` with arrays of one value per input value for per-feature bounds,
+        or ``'minmax'`` for the per-feature range of the ``X`` given to ``fit``.""",
+    "amp_dtype": """amp_dtype : torch.bfloat16, torch.float16 or None, default=None
+        Mixed precision (:func:`torch.autocast`) for the translation's forward and
+        backward passes through ``g`` and ``f``; the iterate, the step and the
+        ``gamma`` test stay in float32. float16 has no loss scaling, so tiny input
+        gradients may underflow (prefer bfloat16). ``None``: full precision.""",
+}
+
+#: numpydoc text of every translation parameter, keyed by parameter name.
+TRANSLATION_PARAMETER_DOCS: dict[str, str] = dict(_DOCS)
+
+
+def validate_translation_params(estimator: Any) -> None:
+    """Check the translation parameters of ``estimator`` against their constraints.
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        The same error and message as :class:`~m2m_sampler.M2MOverSampler`'s own
+        validation, naming ``type(estimator).__name__``.
+    """
+    params = {name: getattr(estimator, name) for name in TRANSLATION_PARAMETER_CONSTRAINTS}
+    validate_parameter_constraints(
+        TRANSLATION_PARAMETER_CONSTRAINTS, params, caller_name=type(estimator).__name__
+    )
