@@ -3,160 +3,89 @@
 The paper's "practical implementation via re-sampling": the target network ``f`` trains
 as usual until ``start_epoch``; from it on, batches are class-balanced (deferred
 re-sampling, DRS) and every batch goes through the generation rule before its SGD step.
-Where each piece lives:
+What this module adds to a :class:`~m2m_sampler.net.NetClassifier` (skorch with
+scikit-learn labels and the speed options of :class:`~m2m_sampler.speed.SpeedMixin`):
 
-* which entries become targets and which entries are their sources:
-  :func:`m2m_sampler.planning.plan_batch_translations`;
-* the translation (Eq. 2), with ``g`` and the live ``f`` in eval mode:
-  :func:`m2m_sampler.translation.translate`;
-* acceptance (``g``'s probability of the target class ``>= gamma`` and a Bernoulli draw
-  of probability ``1 - beta^((N_k0 - N_k)^+)``): :mod:`m2m_sampler.rejection`;
-* all three applied to one or several batches with a single engine call:
-  :func:`~m2m_sampler.generation.generate_batches` (usable from any training loop);
-* the class-balanced sampling: the :class:`~m2m_sampler.callbacks.DeferredResampling`
-  callback the classifier registers (``resampling``), driving its
-  :class:`~m2m_sampler.sampling.ClassBalancedSampler`;
-* the history columns: :class:`~m2m_sampler.generation_log.GenerationLog`
-  (``generation_log``) and :class:`~m2m_sampler.timing.TrainingTimer` (``timer``);
-* the speed options (autocast, ``channels_last``, CUDA graphs, ``batch_transform``):
-  :class:`~m2m_sampler.speed.SpeedMixin`, through :class:`~m2m_sampler.net.NetClassifier`.
-
-What this module adds to a :class:`~m2m_sampler.net.NetClassifier` is ``g``'s lifecycle
-(given, or trained by ERM in ``fit``; frozen, kept out of the optimizer and of train
-mode) and the generation hook: the training iterator (:meth:`M2MClassifier.get_iterator`)
-wraps the net's own and, in generation epochs, passes every group of
-``translate_ahead`` batches through :func:`~m2m_sampler.generation.generate_batches`.
-Consumed lazily by skorch's epoch loop, batch ``i`` is translated right before its step,
-with ``f`` as left by step ``i - 1``: the paper's per-batch rule. Everything downstream
-(the loss, the optimizer, callbacks, the cached train-side scorers) sees the batch that
-is really trained on.
+* ``g``'s lifecycle: given (converted, frozen copy) or trained by plain ERM in ``fit``
+  (:meth:`M2MClassifier.get_g_net`); kept out of the optimizer and of train mode;
+  saved and loaded with ``f_g``;
+* the generation hook: :meth:`M2MClassifier.get_iterator` wraps the net's own training
+  iterator in a :class:`~m2m_sampler.generation_iterator.GenerationIterator`, which
+  calls :func:`~m2m_sampler.generation.generate_batches` (planning, translation,
+  rejection: :mod:`~m2m_sampler.planning`, :mod:`~m2m_sampler.translation`,
+  :mod:`~m2m_sampler.rejection`);
+* its default callbacks: ``resampling`` (:class:`~m2m_sampler.callbacks.DeferredResampling`
+  at ``start_epoch``, driving ``sampler_``), ``generation_log``
+  (:class:`~m2m_sampler.generation_log.GenerationLog`, the acceptance counts) and
+  ``timer`` (:class:`~m2m_sampler.timing.TrainingTimer`, data and step time).
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 import numbers
-import time
-from collections.abc import Iterator
 
 import numpy as np
 import torch
+from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from skorch.callbacks import PrintLog
 from torch import nn
 
-from ._torch_utils import floating_dtype, frozen_copy
+from ._torch_utils import frozen_copy
 from .callbacks import DeferredResampling, DeferredReweighting
 from .converters import as_torch_classifier
-from .generation import generate_batches
+from .generation_iterator import GenerationIterator, check_g_output, generation_seed
 from .generation_log import HISTORY_KEYS, GenerationLog
 from .net import NetClassifier
-from .planning import acceptance_probability
 from .sampling import ClassBalancedSampler, get_dataset_labels
-from .speed import batch_to_device, training_device
+from .speed import training_device
 from .timing import TIMING_KEYS, TrainingTimer
 from .translation import resolve_clip
+from .translation_params import TRANSLATION_PARAMETER_DOCS, validate_translation_params
 
 __all__ = ["M2MClassifier", "HISTORY_KEYS", "TIMING_KEYS"]
 
 _NEVER = 2**62  # a start_epoch that is never reached
+
+#: Constraints of the parameters M2MClassifier adds besides the translation parameters
+#: (those are :data:`~m2m_sampler.translation_params.TRANSLATION_PARAMETER_CONSTRAINTS`).
+_CONSTRAINTS = {
+    "start_epoch": [None, Interval(numbers.Integral, 0, None, closed="left")],
+    "generation": ["boolean"],
+    "balanced_batches": ["boolean"],
+    "translate_ahead": [Interval(numbers.Integral, 1, None, closed="left")],
+    "translation_batch_size": [None, Interval(numbers.Integral, 1, None, closed="left")],
+    "g_epochs": [None, Interval(numbers.Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+}
 
 #: Columns the default PrintLog leaves out (the history keeps them).
 _NOT_PRINTED = ("m2m_active", "m2m_entries", "m2m_no_source", "m2m_rejected_beta",
                 "m2m_translated", "m2m_rejected_gamma", "m2m_generation_time", *TIMING_KEYS)
 
 
-class _GenerationIterator:
-    """The training iterator of :class:`M2MClassifier`: the net's own iterator plus, in
-    generation epochs, the generation rule. Holds what the generation needs from one
-    fit's training data (class counts and acceptance matrix on the device). Re-iterable
-    (one pass per epoch)."""
-
-    def __init__(self, net: M2MClassifier, batches, class_counts: np.ndarray) -> None:
-        self.net = net
-        self.batches = batches
-        self.device = training_device(net)
-        self.counts = torch.as_tensor(class_counts, device=self.device)
-        self.accept = torch.as_tensor(acceptance_probability(class_counts, net.beta),
-                                      device=self.device)
-        clip = getattr(net, "clip_", None)
-        self.clip = None if clip is None else tuple(
-            b.to(self.device) if isinstance(b, torch.Tensor) else b for b in clip)
-        self.g_checked = False
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self) -> Iterator:
-        if not self.net.is_generation_epoch():
-            yield from self.batches
-            return
-        batches = iter(self.batches)
-        while group := list(itertools.islice(batches, int(self.net.translate_ahead))):
-            yield from self._generate(group)
-
-    def _generate(self, group: list) -> list:
-        start = time.perf_counter()
-        net = self.net
-        if not net.g_fitted_:
-            raise RuntimeError(
-                "g_ holds no trained weights (g=None and no ERM training happened, e.g. "
-                "after initialize()); call fit, or load g with load_params(f_g=...)."
-            )
-        group = [batch_to_device(b, self.device, "M2MClassifier (translating X)")
-                 for b in group]
-        if any(y is None for _, y in group):
-            raise ValueError("M2m needs the labels of the training batches (y is None).")
-        if not self.g_checked:
-            net._check_g_output(group[0][0])
-            self.g_checked = True
-        result = generate_batches(
-            group,
-            net.g_,
-            self.counts,
-            f=net.module_ if net.lam != 0 else None,
-            beta=net.beta,
-            lam=net.lam,
-            gamma=net.gamma,
-            step_size=net.step_size,
-            n_steps=net.n_steps,
-            noise=net.noise,
-            clip=self.clip,
-            batch_size=net.translation_batch_size,
-            generator=net.generator_,
-            amp_dtype=net.amp_dtype,
-            accept=self.accept,
-        )
-        log = net.generation_log()
-        if log is not None:
-            n_entries = sum(int(y.shape[0]) for _, y in group)
-            log.add(result, n_entries, time.perf_counter() - start)
-        return [(x_new, y) for x_new, (_, y) in zip(result.x, group)]
-
-
+@Substitution(**TRANSLATION_PARAMETER_DOCS)
 class M2MClassifier(NetClassifier):
     """A skorch classifier trained with M2m's online, batch-wise generation (deferred).
 
     Until ``start_epoch`` the target network ``f`` (``module``) is trained as usual
     (a fresh random order every epoch). From ``start_epoch`` on, batches are
     class-balanced (deferred re-sampling) and every batch goes through the paper's
-    generation before its SGD step: entry ``i`` becomes a target with probability
-    ``1 - N_{y_i}/N_max``; its source ``x0`` is drawn from the same batch among strictly
-    larger classes with weights ``1 - beta^((N_{y_j} - N_{y_i})^+)``; ``x0`` is moved by
-    ``n_steps`` normalised gradient steps of length ``step_size`` on
-    ``CE(g(x), y_i) + lam * f_{k0}(x)`` (Eq. 2; ``g`` frozen, ``f`` the live network,
-    both in eval mode); the result replaces entry ``i`` iff ``g``'s probability of
-    ``y_i`` is at least ``gamma`` and a Bernoulli draw of probability
-    ``1 - beta^((N_{k0} - N_{y_i})^+)`` succeeds. Rejected targets keep their real sample.
+    generation before its SGD step: entry ``i`` of class ``k`` becomes a target with
+    probability ``1 - N_k / N_max``; its source ``x0`` is drawn from the same batch among
+    strictly larger classes ``k0`` with weights ``1 - beta^(N_k0 - N_k)``; ``x0`` is moved
+    by ``n_steps`` normalised gradient steps of length ``step_size`` on
+    ``CE(g(x), k) + lam * f_k0(x)`` (Eq. 2; ``g`` frozen, ``f`` the live network, both in
+    eval mode); the result replaces entry ``i`` iff ``g``'s probability of ``k`` is at
+    least ``gamma`` and a Bernoulli draw of probability ``1 - beta^(N_k0 - N_k)``
+    succeeds. Rejected targets keep their real sample.
 
-    A scikit-learn classifier built on :class:`~m2m_sampler.net.NetClassifier`: any
-    labels, every skorch parameter (``optimizer``, ``lr``, ``max_epochs``,
-    ``batch_size``, ``callbacks``, ``device``, ``criterion``, ``iterator_train``, ...)
-    and the speed options of :class:`~m2m_sampler.speed.SpeedMixin` (``amp_dtype``,
-    ``channels_last``, ``cuda_graph``, ``batch_transform``) work as there. Plain ERM and
-    DRS baselines are plain ``NetClassifier``\\ s. Read more in the README, section
-    "M2MClassifier".
+    A :class:`~m2m_sampler.net.NetClassifier` (any labels; every skorch parameter and
+    the speed options of :class:`~m2m_sampler.speed.SpeedMixin` work as there) plus
+    ``g`` and the generation. ERM and DRS baselines are plain ``NetClassifier`` nets.
+    Read more in the README, section "M2MClassifier".
 
     Parameters
     ----------
@@ -175,29 +104,14 @@ default=None
         and kept as ``g_net_``; only when ``generation=True``. In grid searches pass a
         pre-trained ``g``: it is shared by the clones, while ``g=None`` retrains it in
         every fit.
-    beta : float in [0, 1], default=0.999
-        Reliability of ``g`` for small source classes: the weight of a source of class
-        ``k0`` for target ``k`` and the probability that the translation is kept are
-        both ``1 - beta^((N_k0 - N_k)^+)``. 0.999 suits gaps in the thousands (CIFAR-LT);
-        for gaps of tens of samples take 0.9-0.99. ``beta = 1`` rejects everything.
-    lam : float >= 0, default=0.5
-        ``lambda`` of Eq. (2): weight of the live ``f``'s raw logit of the source class.
-        0 drops the term (the paper's ``lambda = 0`` ablation).
-    gamma : float in [0, 1], default=0.9
-        Minimum probability ``g`` must give the target class at ``x*``. The paper's
-        loss threshold ``c`` is ``gamma = exp(-c)``.
-    step_size : float > 0, default=0.1
-        ``eta``: L2 length of every step over all input values of a sample, in the
-        units the module consumes (0.1 for images in [0, 1], as in the paper).
-    n_steps : int >= 0, default=10
-        ``T``: number of gradient steps.
-    noise : float >= 0, default=0.5
-        L2 norm of the random start, relative to ``step_size``.
-    clip : None, 'minmax' or (low, high), default=None
-        Box the translated inputs are clamped to: ``(0, 1)`` for images in pixel space;
-        ``low``/``high`` may be arrays broadcastable to one sample; ``'minmax'`` takes
-        the per-feature range of the ``X`` given to ``fit`` (arrays and tensors only).
-        ``None``: unbounded.
+    {beta}
+    {lam}
+        Here ``f`` is the network being trained, as it is at the batch's step.
+    {gamma}
+    {step_size}
+    {n_steps}
+    {noise}
+    {clip}
     start_epoch : int >= 0 or None, default=None
         0-based index of the first M2m epoch (class-balanced batches + generation).
         ``None``: ``round(0.8 * max_epochs)``, the last 20% of the epochs as in the
@@ -208,19 +122,17 @@ default=None
         ``balanced_batches=True``: DRS, as ``NetClassifier`` + ``DeferredResampling``).
         ``g`` is then neither needed nor trained.
     balanced_batches : bool, default=True
-        Register the ``resampling`` callback (:class:`~m2m_sampler.callbacks.\
-DeferredResampling` at ``start_epoch``) and give the training loader its
-        sampler ``sampler_``: a random permutation each epoch before ``start_epoch``,
-        class-balanced draws with replacement from it on. Setting
-        ``iterator_train__sampler`` is then an error and ``iterator_train__shuffle`` is
-        ignored. ``False`` leaves the training order to ``iterator_train__*`` and runs
-        the generation on whatever batches come (the paper's rule assumes class-balanced
-        batches).
+        Register the ``resampling`` callback (``DeferredResampling`` at ``start_epoch``)
+        and give the training loader its sampler ``sampler_``: a random permutation each
+        epoch before ``start_epoch``, class-balanced draws with replacement from it on.
+        Setting ``iterator_train__sampler`` is then an error and
+        ``iterator_train__shuffle`` is ignored. ``False`` leaves the training order to
+        ``iterator_train__*`` and runs the generation on whatever batches come (the
+        paper's rule assumes class-balanced batches).
     translate_ahead : int >= 1, default=1
-        Batches translated together. ``1`` is the paper's rule. ``M > 1`` reads ``M``
-        batches ahead and translates all their targets in one engine call, with ``f`` as
-        it was before the first of them (stale by up to ``M - 1`` steps, for the ``lam``
-        term only): larger engine batches keep a GPU busy.
+        Batches translated together. ``1`` is the paper's rule; ``M > 1`` translates the
+        targets of ``M`` batches in one engine call (keeps a GPU busy), with ``f`` stale
+        by up to ``M - 1`` steps for the ``lam`` term.
     translation_batch_size : int or None, default=None
         Chunk size of the engine (memory bound); ``None`` translates all the sources of a
         group of ``translate_ahead`` batches at once.
@@ -231,31 +143,30 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
         training device. ``None`` draws the seed from torch's global generator, so runs
         are reproducible under ``torch.manual_seed``. Initialisation, the sampler and
         dropout use torch's global generator as in any skorch net.
+    {amp_dtype}
+        In M2MClassifier it is also the autocast dtype of every forward pass of ``f``
+        through the net (:class:`~m2m_sampler.speed.SpeedMixin`).
     **kwargs
-        Everything :class:`~m2m_sampler.net.NetClassifier` accepts, the speed options
-        included (``amp_dtype`` also applies to the translation's forward passes,
-        ``channels_last`` also to ``g``; ``batch_transform`` runs before the
-        generation, so sources come from the transformed batch as in the paper).
+        Everything :class:`~m2m_sampler.net.NetClassifier` accepts, the other speed
+        options included (``channels_last`` also applies to ``g``; ``batch_transform``
+        runs before the generation, so sources come from the transformed batch as in
+        the paper).
 
     Attributes
     ----------
     module_ : torch.nn.Module
         The trained target network ``f``.
     g_ : torch.nn.Module
-        The frozen ``g`` (eval mode, ``requires_grad=False``, not in the optimizer, kept in
-        eval mode by skorch's mode switches). Saved and loaded with
-        ``save_params(f_g=...)`` / ``load_params(f_g=...)``.
+        The frozen ``g`` (eval mode, ``requires_grad=False``, not in the optimizer);
+        ``save_params(f_g=...)`` / ``load_params(f_g=...)`` round-trip it.
     g_net_ : M2MClassifier or None
-        The fitted ERM net when ``g=None`` (its ``module_`` is where ``g_`` came from).
+        The fitted ERM net when ``g=None`` (``g_`` holds its ``module_``'s weights).
     g_fitted_ : bool
         Whether ``g_`` holds trained weights (``False`` for ``g=None`` until ``fit``).
-    start_epoch_ : int
-        The resolved ``start_epoch``.
-    clip_ : None or (low, high)
-        The resolved ``clip``.
+    start_epoch_, clip_ : int, None or (low, high)
+        The resolved ``start_epoch`` and ``clip``.
     class_counts_ : ndarray of shape (n_classes,)
-        ``N_k``: training samples per class (logit order), counted on the data skorch
-        trains on (after its internal ``train_split``).
+        ``N_k`` (logit order) of the data skorch trains on (after ``train_split``).
     sampler_ : ClassBalancedSampler
         The training sampler, driven by the ``resampling`` callback.
     generator_ : torch.Generator or None
@@ -263,13 +174,9 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
     classes_ : ndarray
         The labels, in the order of ``predict_proba``'s columns.
     history : skorch History
-        Besides skorch's columns, every epoch records the columns of
-        :class:`~m2m_sampler.generation_log.GenerationLog` (``m2m_active``,
-        ``m2m_entries``, ``m2m_targets``, ``m2m_no_source``, ``m2m_rejected_beta``,
-        ``m2m_translated``, ``m2m_rejected_gamma``, ``m2m_accepted``,
-        ``m2m_translate_time``, ``m2m_generation_time``) and of
-        :class:`~m2m_sampler.timing.TrainingTimer` (``m2m_data_time``,
-        ``m2m_step_time``).
+        Also holds the columns of :class:`~m2m_sampler.generation_log.GenerationLog`
+        (``m2m_targets``, ``m2m_accepted``, ...) and of
+        :class:`~m2m_sampler.timing.TrainingTimer`, every epoch.
 
     See Also
     --------
@@ -282,15 +189,10 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
     *Default callbacks* (skorch names): ``resampling`` (with ``balanced_batches``),
     ``generation_log`` and ``timer``; ``callbacks__<name>=None`` switches one off.
 
-    *Training-side scores.* The batches skorch passes to the loss, to ``on_batch_end``
-    and to the cached train-side ``EpochScoring`` are the generated ones, in sampler
-    order: a train-side score pairs every prediction with the label of the entry that was
-    trained (the target class for a translated slot).
-
-    *Custom loaders.* ``iterator_train`` is called as
-    ``iterator_train(dataset, batch_size=..., sampler=<ClassBalancedSampler>, **kwargs)``
-    and must yield ``(X, y)`` batches with ``X`` one tensor; a loader that yields
-    device-resident slices skips every host transfer.
+    *Training-side scores.* The loss, ``on_batch_end`` and the cached train-side
+    ``EpochScoring`` see the generated batches: a translated slot carries its target
+    class. *Custom loaders* get ``sampler=sampler_`` and must yield ``(X, y)`` batches
+    with ``X`` one tensor.
 
     References
     ----------
@@ -448,25 +350,12 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
         self._check_m2m_params()
 
     def _check_m2m_params(self) -> None:
-        for name, low, high, low_open in [("beta", 0, 1, False), ("lam", 0, None, False),
-                                          ("gamma", 0, 1, False), ("step_size", 0, None, True),
-                                          ("noise", 0, None, False)]:
-            value = getattr(self, name)
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            ok = ok and (value > low if low_open else value >= low)
-            if not (ok and (high is None or value <= high)):
-                bound = ("(" if low_open else "[") + f"{low}, "
-                bound += "inf)" if high is None else f"{high}]"
-                raise ValueError(f"{name} must be a real number in {bound}; got {value!r}.")
-        for name, low, allow_none in [("n_steps", 0, False), ("translate_ahead", 1, False),
-                                      ("start_epoch", 0, True), ("g_epochs", 1, True),
-                                      ("translation_batch_size", 1, True)]:
-            value = getattr(self, name)
-            if value is None and allow_none:
-                continue
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-                none = " or None" if allow_none else ""
-                raise ValueError(f"{name} must be an integer >= {low}{none}; got {value!r}.")
+        """The translation parameters against their shared spec, then the others."""
+        validate_translation_params(self)
+        validate_parameter_constraints(
+            _CONSTRAINTS, {name: getattr(self, name) for name in _CONSTRAINTS},
+            caller_name=type(self).__name__,
+        )
         if self.balanced_batches and "sampler" in super().get_params_for("iterator_train"):
             raise ValueError(
                 "M2MClassifier(balanced_batches=True) drives the training sampler itself; "
@@ -503,9 +392,9 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
             # Fail before the first epoch rather than at start_epoch.
             probe = torch.as_tensor(X[:2]).to(training_device(self))
             if torch.is_floating_point(probe):
-                self._check_g_output(probe)
-        device = training_device(self)
-        self.generator_ = torch.Generator(device=device).manual_seed(self._generation_seed())
+                check_g_output(self.g_, probe, len(self.classes_))
+        seed = generation_seed(self.random_state, len(self.history))
+        self.generator_ = torch.Generator(device=training_device(self)).manual_seed(seed)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         """Drop the generation's random generator."""
@@ -529,8 +418,8 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
             labels = np.asarray(get_dataset_labels(dataset)).astype(np.int64)
         except ValueError:  # no labels (skorch's forward(X, training=True)): no generation
             return iterator
-        self.class_counts_ = np.bincount(labels, minlength=self._n_classes(labels))
-        return _GenerationIterator(self, iterator, self.class_counts_)
+        self.class_counts_ = np.bincount(labels, minlength=len(self.classes_))
+        return GenerationIterator(self, iterator, self.class_counts_)
 
     # ----------------------------------------------------------------- g
     def get_g_net(self):
@@ -546,7 +435,7 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
         ``generation_log``: ``g`` is plain ERM. Override to train ``g`` otherwise.
         """
         excluded = {_callback_name(item) for item in self.callbacks or []
-                    if isinstance(_callback(item), DeferredReweighting | DeferredResampling)}
+                    if _is_rebalancing(_callback(item))}
         dropped = excluded | {"resampling", "generation_log"}  # callbacks__<name>[__*]
         params = {k: v for k, v in _public_params(self).items()
                   if not k.startswith("criterion")
@@ -584,49 +473,6 @@ DeferredResampling` at ``start_epoch``) and give the training loader its
                 f"{mine.tolist()[:20]}; g must be fitted on the same labels."
             )
 
-    def _check_g_output(self, x: torch.Tensor) -> None:
-        with torch.no_grad():
-            was_training = self.g_.training
-            self.g_.eval()
-            try:
-                out = self.g_(x[:1].to(floating_dtype(self.g_, x.dtype)))
-            except Exception as exc:  # re-raised with context
-                raise RuntimeError(
-                    f"g failed on a training batch of shape {tuple(x.shape[1:])} per sample: "
-                    f"{type(exc).__name__}: {exc}. g must take the inputs the module takes."
-                ) from exc
-            finally:
-                self.g_.train(was_training)
-        n_classes = len(self.classes_)
-        if out.ndim != 2 or out.shape[1] != n_classes:
-            raise ValueError(
-                f"g returns outputs of shape {tuple(out.shape)} for one sample, but the data "
-                f"has {n_classes} classes; g must return one logit per class, in the order "
-                "of classes_."
-            )
-
-    def _n_classes(self, labels=None) -> int:
-        try:
-            return len(self.classes_)
-        except (AttributeError, TypeError):
-            if labels is None:
-                raise
-            return int(np.max(np.asarray(labels))) + 1
-
-    def _generation_seed(self) -> int:
-        rs = self.random_state
-        if rs is None:
-            return int(torch.randint(0, 2**62, (1,)).item())
-        if isinstance(rs, np.random.RandomState):
-            return int(rs.randint(0, np.iinfo(np.int32).max))
-        if isinstance(rs, numbers.Integral):
-            # partial_fit continues with a different stream (the epoch count differs).
-            seq = np.random.SeedSequence([int(rs), len(self.history)])
-            return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(2))
-        raise ValueError(
-            f"random_state must be None, an int or a numpy RandomState; got {rs!r}."
-        )
-
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("generator_", None)  # device-bound, lives only during fit
@@ -641,6 +487,11 @@ def _public_params(net) -> dict:
 
 def _callback(item):
     return item[1] if isinstance(item, tuple | list) else item
+
+
+def _is_rebalancing(cb) -> bool:
+    cls = cb if isinstance(cb, type) else type(cb)
+    return issubclass(cls, DeferredReweighting | DeferredResampling)
 
 
 def _callback_name(item) -> str:

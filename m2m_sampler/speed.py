@@ -27,16 +27,27 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
 import torch
+from sklearn.utils._param_validation import validate_parameter_constraints
 from skorch.utils import to_tensor
 
-from ._torch_utils import check_amp_dtype, module_device
+from ._torch_utils import module_device
 from .cuda_graphs import GraphedTrainingForward
 from .device_data import DeviceLoader
 from .timing import TrainingTimer, synchronize
+from .translation_params import TRANSLATION_PARAMETER_CONSTRAINTS
 
-__all__ = ["SpeedMixin", "batch_to_device", "training_device"]
+__all__ = ["SPEED_PARAMETER_CONSTRAINTS", "SpeedMixin", "batch_to_device", "training_device"]
+
+#: Constraints of the speed options (scikit-learn style; ``amp_dtype`` is the one of
+#: :mod:`~m2m_sampler.translation_params`). A bad value raises scikit-learn's
+#: ``InvalidParameterError`` when the net is initialised or fitted.
+SPEED_PARAMETER_CONSTRAINTS: dict[str, list] = {
+    "amp_dtype": TRANSLATION_PARAMETER_CONSTRAINTS["amp_dtype"],
+    "channels_last": ["boolean"],
+    "cuda_graph": ["boolean"],
+    "batch_transform": [None, callable],
+}
 
 
 def training_device(net: Any) -> torch.device:
@@ -173,14 +184,11 @@ class SpeedMixin:
 
     # ----------------------------------------------------------------- checks
     def _check_speed_params(self) -> None:
-        check_amp_dtype(self.amp_dtype)
-        for name in ("channels_last", "cuda_graph"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
-        if self.batch_transform is not None and not callable(self.batch_transform):
-            raise TypeError(
-                f"batch_transform must be a callable or None; got {self.batch_transform!r}."
-            )
+        validate_parameter_constraints(
+            SPEED_PARAMETER_CONSTRAINTS,
+            {name: getattr(self, name) for name in SPEED_PARAMETER_CONSTRAINTS},
+            caller_name=type(self).__name__,
+        )
 
     def _validate_params(self) -> None:
         super()._validate_params()

@@ -472,7 +472,7 @@ def test_errors(digits, g_module):
     with pytest.raises(ValueError, match="translate_ahead"):
         M2MClassifier(MLP, g=g_module, **_params(translate_ahead=0)).fit(X, y)
     for amp_dtype in (torch.float32, "bf16"):
-        with pytest.raises(TypeError, match="amp_dtype must be None"):
+        with pytest.raises(TypeError, match="'amp_dtype' parameter of M2MClassifier"):
             M2MClassifier(MLP, g=g_module, **_params(amp_dtype=amp_dtype)).fit(X, y)
     with pytest.raises(ValueError, match="balanced_batches=False"):
         M2MClassifier(MLP, g=g_module, iterator_train__sampler=ClassBalancedSampler(),
@@ -510,3 +510,116 @@ def test_bad_input_fails_early_with_clear_messages():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             M2MClassifier(MLP, device="cuda", **base).fit(X, y)
+
+
+# ----------------------------------------------------------------------------- structure
+
+
+def test_grid_search_with_g_none_on_float32_input():
+    """sklearn >= 1.9 searches set private attributes on the estimator
+    (``_parent_callback_ctx``); g's ERM net must not take them for parameters."""
+    rng = np.random.default_rng(0)
+    X32 = rng.normal(size=(90, 5)).astype(np.float32)
+    y = np.repeat([0, 1, 2], [50, 30, 10])
+    torch.manual_seed(0)
+    search = GridSearchCV(
+        M2MClassifier(MLP, module__n_features=5, module__n_classes=3, max_epochs=3, verbose=0),
+        {"gamma": [.5, .9]}, cv=2, error_score="raise",
+    ).fit(X32, y)
+    assert search.best_estimator_.g_net_ is not None
+
+
+class _Count(Callback):
+    """A user callback: counts the epochs it sees."""
+
+    def initialize(self):
+        self.epochs_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_ += 1
+
+
+def test_g_net_is_this_net_with_its_parameters_and_callbacks_but_plain_erm(digits):
+    from skorch.callbacks import LRScheduler, ProgressBar
+
+    X, y, _, _ = digits
+    counter = _Count()
+    drw = DeferredReweighting(start_epoch=1)
+    clf = M2MClassifier(
+        MLP, criterion=LDAMLoss, criterion__class_counts=np.bincount(y), criterion__s=5.0,
+        channels_last=True, batch_transform=lambda x: x,
+        callbacks=[("count", counter), ("drw", drw), ("bar", ProgressBar()),
+                   ("lr", LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=1))],
+        callbacks__drw__start_epoch=2,
+        **_params(max_epochs=3, start_epoch=1, g_epochs=4),
+    )
+    torch.manual_seed(11)
+    clf.fit(X, y)
+    g_net = clf.g_net_
+    assert type(g_net) is M2MClassifier and len(g_net.history) == 4
+    # the net's own parameters: optimizer, lr, batch size, speed options ...
+    for name in ("optimizer", "lr", "batch_size", "optimizer__momentum", "channels_last",
+                 "batch_transform", "module__hidden", "device"):
+        assert g_net.get_params()[name] is getattr(clf, name) or (
+            g_net.get_params()[name] == getattr(clf, name))
+    # ... but plain ERM: cross-entropy, no generation, never class-balanced
+    assert isinstance(g_net.criterion_, nn.CrossEntropyLoss)
+    assert not g_net.generation and g_net.g is None and not g_net.sampler_.balanced
+    names = dict(g_net.callbacks_)
+    assert {"count", "bar", "lr"} <= names.keys()
+    assert "drw" not in names and "generation_log" not in names
+    assert "m2m_accepted" not in g_net.history[-1]
+    # copies: the net's callbacks saw only its own epochs
+    assert counter.epochs_ == 3 and names["count"].epochs_ == 4
+    assert g_net.history[:, "event_lr"] == pytest.approx([0.05 * 0.1**e for e in range(4)])
+    assert clf.criterion_.weight is not None  # f keeps DRW (from epoch 2)
+
+
+def test_default_callbacks_own_the_resampling_and_the_history_columns(digits, g_module):
+    from m2m_sampler.generation_log import GenerationLog
+    from m2m_sampler.timing import TIMING_KEYS, TrainingTimer
+
+    X, y, _, _ = digits
+    torch.manual_seed(12)
+    clf = M2MClassifier(MLP, g=g_module, **_params(max_epochs=3, start_epoch=1)).fit(X, y)
+    cbs = dict(clf.callbacks_)
+    assert isinstance(cbs["resampling"], DeferredResampling)
+    assert isinstance(cbs["generation_log"], GenerationLog)
+    assert isinstance(cbs["timer"], TrainingTimer)
+    assert cbs["resampling"].start_epoch is None and clf.sampler_.balanced
+    assert clf.get_params_for("iterator_train")["sampler"] is clf.sampler_
+    assert set(HISTORY_KEYS) | set(TIMING_KEYS) <= set(clf.history[-1])
+    # the log's last totals are the last row; initialize resets them
+    log = cbs["generation_log"]
+    assert log.active_ and log.totals_["m2m_accepted"] == clf.history[-1, "m2m_accepted"]
+    log.initialize()
+    assert not log.active_ and sum(log.totals_.values()) == 0
+    # switching the re-sampling off needs balanced_batches=False
+    with pytest.raises(ValueError, match="'resampling'"):
+        M2MClassifier(MLP, g=g_module, callbacks__resampling=None,
+                      **_params(max_epochs=1)).fit(X, y)
+    plain = M2MClassifier(MLP, g=g_module, balanced_batches=False,
+                          **_params(max_epochs=2, start_epoch=1)).fit(X, y)
+    assert "resampling" not in dict(plain.callbacks_)
+    assert plain.history[-1, "m2m_active"]
+
+
+def test_translation_parameters_share_the_samplers_spec():
+    from m2m_sampler import M2MOverSampler
+    from m2m_sampler.translation_params import TRANSLATION_PARAMETER_DOCS
+
+    for name, text in TRANSLATION_PARAMETER_DOCS.items():
+        assert text in M2MClassifier.__doc__, name
+    for name, bad in [("beta", 1.5), ("lam", -1.0), ("gamma", 2.0), ("step_size", 0.0),
+                      ("n_steps", 0), ("noise", -0.5), ("clip", "0-1"),
+                      ("amp_dtype", torch.float32)]:
+        with pytest.raises(ValueError) as clf_err:
+            M2MClassifier(MLP, **_params(**{name: bad})).initialize()
+        with pytest.raises(ValueError) as sampler_err:
+            M2MOverSampler(**{name: bad}).fit_resample(np.zeros((4, 2)), [0, 0, 0, 1])
+        assert type(clf_err.value) is type(sampler_err.value)
+        assert str(clf_err.value) == str(sampler_err.value).replace(
+            "M2MOverSampler", "M2MClassifier")
+    with pytest.raises(ValueError, match="'translate_ahead' parameter of M2MClassifier"):
+        M2MClassifier(MLP, translate_ahead=0, **_params()).initialize()

@@ -361,7 +361,7 @@ def test_cuda_graph_needs_a_cuda_device(digits):
     X, y, _, _ = digits
     with pytest.raises(ValueError, match="cuda_graph=True"):
         M2MClassifier(MLP, device="cpu", cuda_graph=True, **_params()).fit(X, y)
-    with pytest.raises(ValueError, match="channels_last must be True or False"):
+    with pytest.raises(ValueError, match="'channels_last' parameter of M2MClassifier"):
         M2MClassifier(MLP, channels_last="yes", **_params()).fit(X, y)
 
 
