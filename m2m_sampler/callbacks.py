@@ -50,7 +50,7 @@ class DeferredResampling(Callback):
     with probability ``∝ 1 / N_y`` (class-balanced), as M2m's and LDAM-DRW's DRS do.
 
     The callback drives a :class:`ClassBalancedSampler` that must be the net's training
-    sampler::
+    sampler (what ``net.get_params_for('iterator_train')`` gives as ``sampler``)::
 
         net = NeuralNetClassifier(
             module,

@@ -7,9 +7,9 @@ backward once per input shape with :func:`torch.cuda.make_graphed_callables` and
 replays them as two graph launches. Parameters, gradients, BatchNorm statistics and the
 optimizer stay exactly where they are; only the launch overhead goes away.
 
-Used by :class:`~m2m_sampler.classifier.M2MClassifier` (``cuda_graph=True``) for the
-full-size training batches; other batch sizes, evaluation and the M2m translation run
-the module eagerly.
+Used by :class:`~m2m_sampler.speed.SpeedMixin` (``cuda_graph=True`` of ``NetClassifier``
+and ``M2MClassifier``) for the full-size training batches; other batch sizes,
+evaluation and the M2m translation run the module eagerly.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ parameters::
         ...)
     net.fit(X_uint8, y)   # X_uint8: (n, 3, 32, 32) uint8
 
-:class:`~m2m_sampler.classifier.M2MClassifier` gives a ``DeviceLoader`` its own
+:class:`~m2m_sampler.net.NetClassifier` and :class:`~m2m_sampler.M2MClassifier` (their
+:class:`~m2m_sampler.speed.SpeedMixin`) give a ``DeviceLoader`` their own
 ``device`` when ``iterator_*__device`` is not set; with any other skorch net pass
 ``iterator_train__device=...`` (otherwise the data stay where they are: numpy arrays
 on the CPU, tensors on their device).

@@ -5,7 +5,7 @@
 * :class:`ClassBalancedSampler` -- a torch ``Sampler`` that draws a random permutation
   (``balanced=False``) or class-balanced indices with replacement (``balanced=True``);
   driven by :class:`~m2m_sampler.callbacks.DeferredResampling` for deferred re-sampling
-  (DRS) and by :class:`~m2m_sampler.M2MClassifier`.
+  (DRS), also the one :class:`~m2m_sampler.M2MClassifier` registers.
 """
 
 from __future__ import annotations

@@ -295,8 +295,8 @@ def test_net_device_is_given_to_device_loaders_and_epochs_are_timed(digits):
                                                                    g_epochs=4))
     clf.fit(X, y)
     clf.predict(X_test)
-    # f's training loader and the predict loader get the net's device (g's ERM net is a
-    # plain NetClassifier: its loader keeps the data where they are)
+    # f's training loader and the predict loader get the net's device (so did g's ERM
+    # net's, before them)
     assert _RecordingLoader.devices[-2:] == [torch.device("cpu"), torch.device("cpu")]
     h = clf.history
     for row in h:
