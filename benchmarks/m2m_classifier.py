@@ -59,6 +59,8 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from m2m_sampler import M2MOverSampler
+from m2m_sampler.bench.timing import Stopwatch
+from m2m_sampler.bench.validation import balanced_log_loss, best_candidate, carve_validation
 from m2m_sampler.callbacks import DeferredResampling, DeferredReweighting
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, load_tabular, make_long_tailed
@@ -112,18 +114,6 @@ def load(name: str) -> dict[str, Any]:
             "rho": 100,
         }
     raise ValueError(name)
-
-
-def carve_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per class, ``floor(fraction * n)`` random samples (at most n - 1) go to validation."""
-    rng = np.random.RandomState(seed)
-    fit, val = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        n_val = min(int(fraction * len(idx)), len(idx) - 1)
-        val.append(idx[:n_val])
-        fit.append(idx[n_val:])
-    return np.sort(np.concatenate(fit)), np.sort(np.concatenate(val))
 
 
 # ----------------------------------------------------------------------------- methods
@@ -205,18 +195,12 @@ def epoch_costs(clf: M2MClassifier) -> dict[str, float]:
 
 
 def fit_timed(clf, X, y):
-    start = time.perf_counter()
-    clf.fit(X, y)
-    return clf, time.perf_counter() - start
+    with Stopwatch() as watch:
+        clf.fit(X, y)
+    return clf, watch.seconds
 
 
 # ----------------------------------------------------------------------------- tuning
-def balanced_log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    """Per-class mean of ``-log p(true class)``, averaged over the classes."""
-    nll = -np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None))
-    return float(np.mean([nll[y == c].mean() for c in np.unique(y)]))
-
-
 def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
     """Grid search on ``--repeats`` validation carvings of the training data.
 
@@ -236,7 +220,7 @@ def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
     out: dict[str, Any] = {"repeats": args.repeats, "val_fraction": args.val_fraction}
     for rep in range(args.repeats):
         seed = 100 + rep
-        fit_idx, val_idx = carve_validation(y, args.val_fraction, seed=seed)
+        fit_idx, val_idx = carve_validation(y, args.val_fraction, seed)
         Xf, yf, Xv, yv = X[fit_idx], y[fit_idx], X[val_idx], y[val_idx]
         out.setdefault("n_fit", len(yf))
         out.setdefault("n_val", len(yv))
@@ -277,7 +261,7 @@ def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
                 row["accept_rate"] = float(np.mean([r["accept_rate"] for r in runs]))
             table.append(row)
         out[kind] = table
-        top = min(table, key=lambda r: (-round(r["val_bacc"], 6), r["val_log_loss"]))
+        top = best_candidate(table, decimals=6)
         chosen[kind] = {k: top[k] for k in rows[0]}
     out["chosen"] = {"m2m": chosen["m2m"], "ldam_s": chosen["ldam"]["s"],
                      "over_sampler": chosen["over_sampler"]}
@@ -325,14 +309,13 @@ def run_seed(name, data, cfg, chosen, seed, args) -> list[dict[str, Any]]:
     record("LDAM-DRW + M2m", *fit_timed(
         m2m(X, epochs, g, params, seed=seed, ldam=chosen["ldam_s"], counts=counts), X, y))
     torch.manual_seed(seed)
-    start = time.perf_counter()
     osp = chosen["over_sampler"]
-    sampler = M2MOverSampler(g=g, n_steps=N_STEPS, clip=cfg["clip"], device="cpu",
-                             random_state=seed, **osp)
-    Xr, yr = sampler.fit_resample(X, y)
-    clf = net(X, epochs).fit(Xr.astype(np.float32), yr)
-    record("M2MOverSampler + ERM", clf, time.perf_counter() - start,
-           resample_s=sampler.translation_time_)
+    with Stopwatch() as watch:
+        sampler = M2MOverSampler(g=g, n_steps=N_STEPS, clip=cfg["clip"], device="cpu",
+                                 random_state=seed, **osp)
+        Xr, yr = sampler.fit_resample(X, y)
+        clf = net(X, epochs).fit(Xr.astype(np.float32), yr)
+    record("M2MOverSampler + ERM", clf, watch.seconds, resample_s=sampler.translation_time_)
     return rows
 
 

@@ -44,6 +44,7 @@ from torch import nn
 
 from m2m_sampler import M2MOverSampler, translate
 from m2m_sampler._torch_utils import resolve_device
+from m2m_sampler.bench.timing import Stopwatch
 from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.models import MLP, ResNet32
 
@@ -76,11 +77,6 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _autocast(device: torch.device, amp_dtype: torch.dtype | None):
     if amp_dtype is None:
         return contextlib.nullcontext()
@@ -109,12 +105,10 @@ def train_throughput(
         opt.step()
 
     step(0)  # warm-up
-    _sync(x.device)
-    start = time.perf_counter()
-    for i in range(steps):
-        step(i + 1)
-    _sync(x.device)
-    return steps * batch / (time.perf_counter() - start)
+    with Stopwatch(x.device) as watch:
+        for i in range(steps):
+            step(i + 1)
+    return steps * batch / watch.seconds
 
 
 def translate_throughput(
@@ -133,11 +127,9 @@ def translate_throughput(
     k = torch.randint(1, n_classes, (n,), generator=gen, device=x.device)
     kw = dict(f=f, batch_size=batch, amp_dtype=amp_dtype)
     translate(g, x[:batch], k0[:batch], k[:batch], n_steps=1, **kw)  # warm-up
-    _sync(x.device)
-    start = time.perf_counter()
-    translate(g, x, k0, k, n_steps=n_steps, generator=gen, **kw)
-    _sync(x.device)
-    return n / (time.perf_counter() - start)
+    with Stopwatch(x.device) as watch:
+        translate(g, x, k0, k, n_steps=n_steps, generator=gen, **kw)
+    return n / watch.seconds
 
 
 def _bench_model(
@@ -206,15 +198,17 @@ def _bench_model(
         random_state=0,
         beta=0.9,
     )
-    start = time.perf_counter()
-    X_res, _ = sampler.fit_resample(Xs, ys)
-    wall = time.perf_counter() - start
+    with Stopwatch(device) as watch:
+        X_res, _ = sampler.fit_resample(Xs, ys)
+    wall = watch.seconds
     n_translated = sum(
         s["n_accepted"] + s["n_rejected_gamma"] for s in sampler.class_stats_.values()
     )
-    start = time.perf_counter()
-    SMOTE(random_state=0, k_neighbors=min(5, int(np.bincount(ys).min()) - 1)).fit_resample(Xs, ys)
-    smote = time.perf_counter() - start
+    with Stopwatch() as watch:
+        SMOTE(random_state=0, k_neighbors=min(5, int(np.bincount(ys).min()) - 1)).fit_resample(
+            Xs, ys
+        )
+    smote = watch.seconds
     sampler_row = {
         "n_samples_in": int(len(Xs)),
         "n_samples_added": int(len(X_res) - len(Xs)),
