@@ -1,22 +1,24 @@
-"""examples/cifar_lt.py: the shared-trunk branching it relies on, and its --smoke run."""
+"""The CIFAR-LT-10 reproduction (m2m_sampler.bench.cifar_lt): the shared-trunk branching it
+relies on, its validation-selected epoch, and its --smoke runs."""
 
 import json
 import math
-import runpy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from m2m_sampler.bench.cifar_lt import main
+from m2m_sampler.bench.cifar_lt.evaluation import selected_metrics
+from m2m_sampler.bench.cifar_lt.report import render, split_runs
+from m2m_sampler.bench.cifar_lt.selection import ValidationSelection
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import has_data_dir, load_digits_lt
 from m2m_sampler.device_data import DeviceLoader
 from m2m_sampler.models import MLP
 from m2m_sampler.schedules import paper_lr_scheduler
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cifar_lt.py"
-REPORT_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "report_table.py"
 HAS_CIFAR = has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz")
 
 
@@ -40,7 +42,7 @@ def _drs(max_epochs, **kwargs):
 
 
 def test_continuing_a_saved_trunk_is_continuing_the_run(tmp_path):
-    """What the example does to share the ERM epochs: save_params at the deferral epoch,
+    """What the reproduction does to share the ERM epochs: save_params at the deferral epoch,
     then initialize + load_params + partial_fit a new net. With the RNG state carried
     over, this is bit-for-bit the uninterrupted run (lr schedule, momentum, epoch count,
     sampler switch included)."""
@@ -71,11 +73,10 @@ def test_continuing_a_saved_trunk_is_continuing_the_run(tmp_path):
 
 
 def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
-    ns = runpy.run_path(str(EXAMPLE))
     X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)
     val = np.concatenate([np.flatnonzero(y_test == k)[:10] for k in range(10)])
     test = np.setdiff1d(np.arange(len(y_test)), val)
-    select = ns["ValidationSelection"](X_test[val], y_test[val], from_epoch=2)
+    select = ValidationSelection(X_test[val], y_test[val], from_epoch=2)
     net = M2MClassifier(
         MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,),
         generation=False, max_epochs=8, optimizer=torch.optim.SGD, lr=0.3,
@@ -90,7 +91,7 @@ def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
 
     final = {k: v.clone() for k, v in net.module_.state_dict().items()}
     data = {"test900": test, "X_test": X_test, "y_test": y_test, "y": y}
-    sel = ns["selected_metrics"](net, data)
+    sel = selected_metrics(net, data)
     for k, v in net.module_.state_dict().items():  # the final weights are back
         torch.testing.assert_close(v, final[k])
     net.module_.load_state_dict(select.best_state_)
@@ -104,7 +105,7 @@ def test_validation_selection_keeps_the_last_of_tied_epochs():
     """As the authors' ``if val_acc >= BEST_VAL``: a later epoch that ties the best wins."""
     from skorch.history import History
 
-    select = runpy.run_path(str(EXAMPLE))["ValidationSelection"](
+    select = ValidationSelection(
         np.zeros((4, 1)), np.array([0, 1, 0, 1]), from_epoch=0).initialize()
     guesses = iter([[0, 0, 0, 0], [0, 1, 0, 0], [0, 1, 1, 1], [0, 1, 0, 0], [1, 1, 1, 1]])
 
@@ -125,7 +126,6 @@ def test_validation_selection_keeps_the_last_of_tied_epochs():
 
 
 def test_split_runs_separates_phases_by_long_idle_gaps():
-    split_runs = runpy.run_path(str(EXAMPLE))["split_runs"]
     ph = [{"start_unix": a, "end_unix": b} for a, b in
           [(0, 100), (50, 400), (405, 500), (2000, 2100), (2050, 2200)]]
     runs = split_runs(ph[::-1])  # any order in, time order out
@@ -134,7 +134,7 @@ def test_split_runs_separates_phases_by_long_idle_gaps():
 
 
 def _run(argv):
-    return runpy.run_path(str(EXAMPLE))["main"](argv)
+    return main(argv)
 
 
 @pytest.mark.skipif(not HAS_CIFAR, reason="CIFAR-10 files not found in the shared data dir")
@@ -210,7 +210,6 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
     assert again["results"] == report["results"]
     assert again["wall_s"]["phases_span"] == pytest.approx(report["wall_s"]["phases_span"])
     assert again["wall_s"]["runs"] == 1
-    render = runpy.run_path(str(REPORT_TABLE))["render"]
     assert "g + f span" in render(again)
 
     # g and the trunk from an earlier session's cache (carried to the device): no g + f
@@ -226,3 +225,4 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
     assert w["phases_span"] is None and w["runs"] == 2
     assert 0 < w["phases_span_last_run"] < 3600
     assert "no g + f span" in render(carried)
+
