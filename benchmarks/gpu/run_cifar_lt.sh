@@ -12,14 +12,14 @@
 # --cache-dir). The device tool returns at most 8 files.
 # Settings (environment variables): SEED=0, or SEEDS="2 3" (chains side by side),
 # SELECT=1 (--select-epoch), OPTIONS="--fast" (skip the checks), UNIT_TESTS=after |
-# background | none, DEADLINE_S=570, DEVICE=cuda, EXTRA (more example arguments),
+# background | none, DEADLINE_S=570, DEVICE=cuda, EXTRA (more arguments of python -m m2m_sampler.bench.cifar_lt),
 # CACHE_IN=.gpu_cache (carried caches of earlier runs: a seed whose g and epoch-160 trunk
 # are there goes straight to DRS and M2m; see docs/reproduction.md).
 #
 # Schedule (everything is printed with a time stamp):
 #   0. install the carried wheels, unpack the data                          (~10 s)
 #   1. checks, side by side: CUDA-graph training == eager training (pytest) and the
-#      example's --smoke run on the GPU with the fast options; if a check fails, the
+#      reproduction's --smoke run on the GPU with the fast options; if a check fails, the
 #      next, plainer option set is tried (--fast -> bf16+channels_last -> plain) (~30 s)
 #   2. per seed, on the critical path g (200 epochs) then M2m (epochs 160-200, needs g
 #      and the trunk); beside it the ERM trunk (160 epochs) then DRS (epochs 160-200), so
@@ -120,7 +120,7 @@ fi
 # ---------------------------------------------------------------- 1. checks
 OPTION_SETS=("--fast" "--amp bf16 --channels-last --translate-ahead 8" "--translate-ahead 8")
 smoke() {  # options, log file
-  timeout 120 python3 examples/cifar_lt.py --smoke --device "$DEVICE" $1 \
+  timeout 120 python3 -m m2m_sampler.bench.cifar_lt --smoke --device "$DEVICE" $1 \
     --data-dir "$DATA" --out "$OUT/smoke.json" > "$2" 2>&1
 }
 if [ -n "$OPTIONS" ]; then
@@ -170,7 +170,7 @@ for d in "$CACHE_IN"/*/; do
 done
 SELECT_ARG=""
 [ "$SELECT" = 1 ] && SELECT_ARG="--select-epoch"
-common() {  # seed -> the example's arguments shared by every phase of that seed
+common() {  # seed -> the reproduction's arguments shared by every phase of that seed
   echo --device "$DEVICE" $FAST ${THREADS:---threads 4} $EXTRA $SELECT_ARG \
     --data-dir "$DATA" --cache-dir "$CACHE" --seed "$1" --imbalance-ratio 100 \
     --method erm,drs,m2m
@@ -180,7 +180,7 @@ run_phase() {  # seed, name, seconds, extra args...
   (( secs < 10 )) && secs=10
   local logf="$OUT/$name.log"
   [ "$MULTI" = 1 ] && logf="$OUT/seed$seed-$name.log"
-  timeout "$secs" python3 examples/cifar_lt.py $(common "$seed") "$@" > "$logf" 2>&1
+  timeout "$secs" python3 -m m2m_sampler.bench.cifar_lt $(common "$seed") "$@" > "$logf" 2>&1
   local rc=$?
   log "seed $seed: $name exited with $rc"
   grep -v "^\[" "$logf" | grep -v "Warning\|warn\|return Variable" | tail -n 6
@@ -207,7 +207,7 @@ run_seed() {  # seed: g then M2m, beside the trunk then DRS; then the seed's rep
     "$seed" "$t0" "$t1" "$FAST $SELECT_ARG" "$N_SEEDS" > "$OUT/wall_seed$seed.tmp"
   local name=cifar_lt_r100.json
   [ "$MULTI" = 1 ] && name=cifar_lt_r100_seed$seed.json
-  python3 examples/cifar_lt.py $(common "$seed") --only report --out "$OUT/$name" \
+  python3 -m m2m_sampler.bench.cifar_lt $(common "$seed") --only report --out "$OUT/$name" \
     > "$OUT/report_seed$seed.log" 2>&1
   log "seed $seed: report"
   grep -v "^\[" "$OUT/report_seed$seed.log"
