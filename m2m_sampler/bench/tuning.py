@@ -118,21 +118,11 @@ def make_folds(
     list of ValidationFold
     """
     folds = []
-    classes = data.classes
     for r in range(repeats):
         fit_idx, val_idx = carve_validation(split.y_train, val_fraction, CARVING_SEED + r)
         X_fit, y_fit = split.X_train[fit_idx], split.y_train[fit_idx]
         X_val, y_val = split.X_train[val_idx], split.y_train[val_idx]
-        counts = np.array([int(np.sum(y_fit == c)) for c in classes])
-        ctx = MethodContext(
-            n_features=data.n_features,
-            classes=classes,
-            train_counts=counts,
-            seed=r,
-            standardize=data.standardize,
-            clip=data.clip,
-            train=train,
-        )
+        ctx = MethodContext.for_training_set(data, y_fit, r, train)
         fold = ValidationFold(ctx, X_fit, y_fit, X_val, y_val)
         for key in ("erm", "ros"):
             pipe = build_pipeline(key, ctx).fit(X_fit, y_fit)
