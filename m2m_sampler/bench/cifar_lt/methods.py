@@ -19,6 +19,12 @@ key           loss    trunk    sampling    re-weighting          generation
 ``ldam``      LDAM    LDAM     shuffle     -                     -
 ``ldam-drw``  LDAM    LDAM     shuffle     deferred, effective   -
 ``ldam-m2m``  LDAM    LDAM     deferred    -                     M2m
+``la``        LA      LA       shuffle     -                     -
+``la-drs``    LA      LA       deferred    -                     -
+``la-m2m``    LA      LA       deferred    -                     M2m
+``bs``        BS      BS       shuffle     -                     -
+``bs-drs``    BS      BS       deferred    -                     -
+``bs-m2m``    BS      BS       deferred    -                     M2m
 ============  ======  =======  ==========  ====================  ==========
 
 ``erm`` is ``g`` itself (plain ERM for the whole schedule). A method with a trunk
@@ -27,7 +33,14 @@ re-balancing until then ("shuffle": a new random permutation every epoch); "defe
 switches to class-balanced batches there, "balanced" uses them from epoch 0. M2m
 generation uses the CE ``g`` whatever the loss (as the authors do for LDAM + M2m, the
 paper's "LDAM, M2m" row). Losses: cross-entropy; focal loss (gamma 1); LDAM (max margin
-0.5, scale 30, cosine head).
+0.5, scale 30, cosine head); logit-adjusted cross-entropy (``LA``,
+:class:`~m2m_sampler.losses.LogitAdjustedLoss`, tau 1) and Balanced Softmax (``BS``,
+:class:`~m2m_sampler.losses.BalancedSoftmaxLoss`); the last two rows are beyond the
+paper, and with tau 1 the two losses are equal up to float rounding. Both correct for the
+training prior, so with deferred re-sampling the prior is corrected twice in the last
+phase (the loss still adds the long-tailed prior while the batches are balanced): the
+``-drs`` / ``-m2m`` rows measure that combination as asked, the plain ``la`` / ``bs`` rows
+the loss alone.
 """
 
 from __future__ import annotations
@@ -43,7 +56,7 @@ from ...augment import RandomCropFlip
 from ...callbacks import DeferredReweighting
 from ...classifier import M2MClassifier
 from ...device_data import DeviceLoader
-from ...losses import FocalLoss, LDAMLoss
+from ...losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
 from ...models import ResNet32
 from ...schedules import paper_lr_scheduler
 
@@ -58,6 +71,7 @@ __all__ = [
     "add_m2m_arguments",
     "amp_dtype",
     "make_net",
+    "phase_chains",
     "trunk_method",
 ]
 
@@ -68,7 +82,7 @@ class CifarMethod:
 
     Attributes
     ----------
-    loss : {"ce", "focal", "ldam"}
+    loss : {"ce", "focal", "ldam", "la", "bs"}
     trunk : str or None
         The loss of the shared trunk it continues from the deferral epoch, or None
         (trained from scratch for the whole schedule).
@@ -98,6 +112,12 @@ METHODS: dict[str, CifarMethod] = {
     "ldam": CifarMethod("ldam", "ldam", "shuffle", None, False),
     "ldam-drw": CifarMethod("ldam", "ldam", "shuffle", "deferred-effective", False),
     "ldam-m2m": CifarMethod("ldam", "ldam", "deferred", None, True),
+    "la": CifarMethod("la", "la", "shuffle", None, False),
+    "la-drs": CifarMethod("la", "la", "deferred", None, False),
+    "la-m2m": CifarMethod("la", "la", "deferred", None, True),
+    "bs": CifarMethod("bs", "bs", "shuffle", None, False),
+    "bs-drs": CifarMethod("bs", "bs", "deferred", None, False),
+    "bs-m2m": CifarMethod("bs", "bs", "deferred", None, True),
 }
 """Method key -> :class:`CifarMethod`, in the order of the reports."""
 
@@ -157,6 +177,35 @@ def trunk_method(loss: str) -> str:
     return next(k for k, m in METHODS.items() if m.trunk == loss)
 
 
+def phase_chains(methods: list[str]) -> list[tuple[str | None, list[str], list[str]]]:
+    """Group methods by the trunk they continue, for running the groups side by side.
+
+    ``benchmarks/gpu/run_cifar_lt.sh`` runs ``g`` in one process and, beside it, one
+    chain of processes per group: the trunk, then the group's methods without
+    generation, then (once ``g`` is done) those with generation. For ERM, DRS and M2m
+    this is the chain trunk -> DRS -> M2m beside ``g``.
+
+    Parameters
+    ----------
+    methods : list of str
+        Keys of :data:`METHODS` (``"erm"`` is ``g`` itself and belongs to no group).
+
+    Returns
+    -------
+    list of (trunk, without_g, with_g)
+        ``trunk``: the trunk's loss, or None for the methods trained from scratch;
+        ``without_g`` / ``with_g``: the group's methods without / with generation, in
+        the order given. Groups in the order of their first method.
+    """
+    groups: dict[str | None, tuple[list[str], list[str]]] = {}
+    for m in methods:
+        if m == "erm":
+            continue
+        spec = METHODS[m]
+        groups.setdefault(spec.trunk, ([], []))[1 if spec.generation else 0].append(m)
+    return [(trunk, plain, with_g) for trunk, (plain, with_g) in groups.items()]
+
+
 class Progress(Callback):
     """Print one line every ``every`` epochs (and at the last one)."""
 
@@ -194,6 +243,10 @@ def _criterion(loss: str, counts: np.ndarray) -> tuple[type, dict]:
     if loss == "ldam":
         return LDAMLoss, {"criterion__class_counts": counts, "criterion__max_m": 0.5,
                           "criterion__s": 30.0}
+    if loss == "la":
+        return LogitAdjustedLoss, {"criterion__class_counts": counts, "criterion__tau": 1.0}
+    if loss == "bs":
+        return BalancedSoftmaxLoss, {"criterion__class_counts": counts}
     return torch.nn.CrossEntropyLoss, {}
 
 
