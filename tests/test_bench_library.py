@@ -96,3 +96,36 @@ def test_stopwatch_waits_for_cuda_work():
             x = x @ x
             x = x / x.norm()
     assert watch.seconds > 0
+
+
+def test_m2m_classifier_benchmark_quick_run_writes_every_method(tmp_path):
+    """benchmarks/m2m_classifier.py --quick on digits-LT: one seed, every method, tables."""
+    import json
+
+    from m2m_sampler.bench.m2m_classifier import METHODS, main
+
+    threads = torch.get_num_threads()
+    try:
+        main(["--quick", "--datasets", "digits-lt", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(threads)
+    result = json.loads((tmp_path / "m2m_classifier_quick.json").read_text())
+    assert [r["method"] for r in result["runs"]] == METHODS
+    tuning = result["datasets"]["digits-lt"]["tuning"]
+    assert tuning["chosen"]["ldam_s"] == 5.0 and len(tuning["m2m"]) == 1  # the quick grids
+    for row in result["runs"]:
+        assert 0 <= row["bacc"] <= 1 and row["fit_s"] > 0
+    assert "| M2m |" in (tmp_path / "m2m_classifier_quick.md").read_text()
+
+
+def test_throughput_measures_training_and_translation_rates():
+    from m2m_sampler.bench.throughput import train_throughput, translate_throughput
+    from m2m_sampler.models import MLP
+
+    torch.manual_seed(0)
+    model = MLP(8, 3, hidden=(16,))
+    x, y = torch.randn(32, 8), torch.randint(0, 3, (32,))
+    assert train_throughput(model, x, y, batch=8, steps=2) > 0
+    model.eval()
+    assert translate_throughput(model, None, x, 3, batch=16, n_steps=2) > 0
+    assert translate_throughput(model, model, x, 3, batch=16, n_steps=2) > 0

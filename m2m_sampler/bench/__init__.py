@@ -15,6 +15,10 @@ command lines over these modules:
   (``benchmarks/tune_m2m.py``);
 * :mod:`~m2m_sampler.bench.timing`: device synchronisation and the phase timer;
 * :mod:`~m2m_sampler.bench.seeding`: per-phase random seeds;
+* :mod:`~m2m_sampler.bench.m2m_classifier`: M2MClassifier against the long-tail baselines
+  on small MLPs (``benchmarks/m2m_classifier.py``);
+* :mod:`~m2m_sampler.bench.throughput`: translation against training throughput
+  (``benchmarks/throughput.py``);
 * :mod:`~m2m_sampler.bench.cifar_lt`: the CIFAR-LT-10 reproduction of the paper's Table 1
   (``python -m m2m_sampler.bench.cifar_lt``).
 """
