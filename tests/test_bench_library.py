@@ -129,3 +129,12 @@ def test_throughput_measures_training_and_translation_rates():
     model.eval()
     assert translate_throughput(model, None, x, 3, batch=16, n_steps=2) > 0
     assert translate_throughput(model, model, x, 3, batch=16, n_steps=2) > 0
+
+
+def test_summary_renders_the_committed_results_as_committed():
+    from pathlib import Path
+
+    from m2m_sampler.bench.summary import summary_markdown
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    assert summary_markdown([], root) + "\n" == (root / "summary.md").read_text()

@@ -15,6 +15,8 @@ command lines over these modules:
   (``benchmarks/tune_m2m.py``);
 * :mod:`~m2m_sampler.bench.timing`: device synchronisation and the phase timer;
 * :mod:`~m2m_sampler.bench.seeding`: per-phase random seeds;
+* :mod:`~m2m_sampler.bench.summary`: the cross-data-set summary of the committed results
+  (``benchmarks/summarize_results.py``);
 * :mod:`~m2m_sampler.bench.m2m_classifier`: M2MClassifier against the long-tail baselines
   on small MLPs (``benchmarks/m2m_classifier.py``);
 * :mod:`~m2m_sampler.bench.throughput`: translation against training throughput
