@@ -25,7 +25,6 @@ Usage (the cache folder holds ``g-*.pt`` and ``trunk-ce-*/params.pt``)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -37,44 +36,16 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from m2m_sampler.augment import RandomCropFlip
+from m2m_sampler.bench.cifar_lt.methods import add_m2m_arguments
+from m2m_sampler.bench.cifar_lt.phases import load_cached_networks
 from m2m_sampler.datasets import load_cifar10_lt
 from m2m_sampler.generation import generate
-from m2m_sampler.models import ResNet32
 from m2m_sampler.planning import acceptance_probability, plan_batch_translations
 from m2m_sampler.rejection import passes_gamma
 from m2m_sampler.sampling import ClassBalancedSampler
 from m2m_sampler.translation import target_probability
 
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
-
-
-def load_networks(cache: Path) -> tuple[torch.nn.Module, torch.nn.Module, dict]:
-    """``g`` and the epoch-160 trunk ``f`` of one cache folder, in eval mode."""
-    g_files = sorted(cache.glob("g-*.pt"))
-    trunks = sorted(p for p in cache.glob("trunk-ce-*") if p.is_dir())
-    if len(g_files) != 1 or len(trunks) != 1:
-        raise SystemExit(
-            f"{cache}: expected one g-*.pt and one trunk-ce-*/ folder, found "
-            f"{[p.name for p in g_files]} and {[p.name for p in trunks]}"
-        )
-    nets = []
-    for path in (g_files[0], trunks[0] / "params.pt"):
-        net = ResNet32(num_classes=10)
-        net.load_state_dict(torch.load(path, map_location="cpu"))
-        nets.append(net.eval())
-    record = {
-        "g": g_files[0].name,
-        "trunk": trunks[0].name,
-        "sha256": {
-            str(p.relative_to(cache)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in (g_files[0], trunks[0] / "params.pt")
-        },
-    }
-    g_json = g_files[0].with_suffix(".json")
-    if g_json.exists():
-        record["g_gpu_test_bacc"] = json.loads(g_json.read_text())["metrics"]["test"][
-            "balanced_accuracy"]
-    return nets[0], nets[1], record
 
 
 @torch.no_grad()
@@ -224,11 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--test-subset", type=int, default=None,
                         help="evaluate on the first N test images only (smoke runs)")
-    parser.add_argument("--beta", type=float, default=0.999)
-    parser.add_argument("--lam", type=float, default=0.5)
-    parser.add_argument("--gamma", type=float, default=0.9)
-    parser.add_argument("--step-size", type=float, default=0.1)
-    parser.add_argument("--n-steps", type=int, default=10)
+    add_m2m_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
@@ -241,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.cache:
         name, _, folder = spec.rpartition("=")
         name = name or Path(folder).parent.name
-        g, f, networks = load_networks(Path(folder))
+        try:
+            g, f, networks = load_cached_networks(Path(folder))
+        except FileNotFoundError as exc:
+            raise SystemExit(str(exc)) from None
         runs[name] = {
             "networks": networks,
             "evaluation": evaluate({"g": g, "f (epoch 160)": f}, data),

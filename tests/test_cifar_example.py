@@ -1,22 +1,24 @@
-"""examples/cifar_lt.py: the shared-trunk branching it relies on, and its --smoke run."""
+"""The CIFAR-LT-10 reproduction (m2m_sampler.bench.cifar_lt): the shared-trunk branching it
+relies on, its validation-selected epoch, and its --smoke runs."""
 
 import json
 import math
-import runpy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from m2m_sampler.bench.cifar_lt import main
+from m2m_sampler.bench.cifar_lt.evaluation import selected_metrics
+from m2m_sampler.bench.cifar_lt.report import render, split_runs
+from m2m_sampler.bench.cifar_lt.selection import ValidationSelection
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import has_data_dir, load_digits_lt
 from m2m_sampler.device_data import DeviceLoader
 from m2m_sampler.models import MLP
 from m2m_sampler.schedules import paper_lr_scheduler
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cifar_lt.py"
-REPORT_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "report_table.py"
 HAS_CIFAR = has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz")
 
 
@@ -40,7 +42,7 @@ def _drs(max_epochs, **kwargs):
 
 
 def test_continuing_a_saved_trunk_is_continuing_the_run(tmp_path):
-    """What the example does to share the ERM epochs: save_params at the deferral epoch,
+    """What the reproduction does to share the ERM epochs: save_params at the deferral epoch,
     then initialize + load_params + partial_fit a new net. With the RNG state carried
     over, this is bit-for-bit the uninterrupted run (lr schedule, momentum, epoch count,
     sampler switch included)."""
@@ -71,11 +73,10 @@ def test_continuing_a_saved_trunk_is_continuing_the_run(tmp_path):
 
 
 def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
-    ns = runpy.run_path(str(EXAMPLE))
     X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)
     val = np.concatenate([np.flatnonzero(y_test == k)[:10] for k in range(10)])
     test = np.setdiff1d(np.arange(len(y_test)), val)
-    select = ns["ValidationSelection"](X_test[val], y_test[val], from_epoch=2)
+    select = ValidationSelection(X_test[val], y_test[val], from_epoch=2)
     net = M2MClassifier(
         MLP, module__n_features=64, module__n_classes=10, module__hidden=(16,),
         generation=False, max_epochs=8, optimizer=torch.optim.SGD, lr=0.3,
@@ -90,7 +91,7 @@ def test_validation_selection_keeps_the_best_epoch_and_restores_the_weights():
 
     final = {k: v.clone() for k, v in net.module_.state_dict().items()}
     data = {"test900": test, "X_test": X_test, "y_test": y_test, "y": y}
-    sel = ns["selected_metrics"](net, data)
+    sel = selected_metrics(net, data)
     for k, v in net.module_.state_dict().items():  # the final weights are back
         torch.testing.assert_close(v, final[k])
     net.module_.load_state_dict(select.best_state_)
@@ -104,7 +105,7 @@ def test_validation_selection_keeps_the_last_of_tied_epochs():
     """As the authors' ``if val_acc >= BEST_VAL``: a later epoch that ties the best wins."""
     from skorch.history import History
 
-    select = runpy.run_path(str(EXAMPLE))["ValidationSelection"](
+    select = ValidationSelection(
         np.zeros((4, 1)), np.array([0, 1, 0, 1]), from_epoch=0).initialize()
     guesses = iter([[0, 0, 0, 0], [0, 1, 0, 0], [0, 1, 1, 1], [0, 1, 0, 0], [1, 1, 1, 1]])
 
@@ -125,7 +126,6 @@ def test_validation_selection_keeps_the_last_of_tied_epochs():
 
 
 def test_split_runs_separates_phases_by_long_idle_gaps():
-    split_runs = runpy.run_path(str(EXAMPLE))["split_runs"]
     ph = [{"start_unix": a, "end_unix": b} for a, b in
           [(0, 100), (50, 400), (405, 500), (2000, 2100), (2050, 2200)]]
     runs = split_runs(ph[::-1])  # any order in, time order out
@@ -134,7 +134,7 @@ def test_split_runs_separates_phases_by_long_idle_gaps():
 
 
 def _run(argv):
-    return runpy.run_path(str(EXAMPLE))["main"](argv)
+    return main(argv)
 
 
 @pytest.mark.skipif(not HAS_CIFAR, reason="CIFAR-10 files not found in the shared data dir")
@@ -210,7 +210,6 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
     assert again["results"] == report["results"]
     assert again["wall_s"]["phases_span"] == pytest.approx(report["wall_s"]["phases_span"])
     assert again["wall_s"]["runs"] == 1
-    render = runpy.run_path(str(REPORT_TABLE))["render"]
     assert "g + f span" in render(again)
 
     # g and the trunk from an earlier session's cache (carried to the device): no g + f
@@ -226,3 +225,84 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
     assert w["phases_span"] is None and w["runs"] == 2
     assert 0 < w["phases_span_last_run"] < 3600
     assert "no g + f span" in render(carried)
+
+
+def test_method_table_builds_the_losses_samplers_and_generation_it_names():
+    """la/bs rows: their loss with the training counts, the deferral or not, g or not."""
+    from m2m_sampler.bench.cifar_lt import METHODS, make_net, parse_args
+    from m2m_sampler.losses import BalancedSoftmaxLoss, LDAMLoss, LogitAdjustedLoss
+
+    args = parse_args(["--smoke"])
+    counts = np.array([50, 30, 18, 11, 7, 4, 3, 2, 2, 2])
+    expected = {  # criterion, trunk, deferred re-sampling, generation
+        "la": (LogitAdjustedLoss, "la", False, False),
+        "la-drs": (LogitAdjustedLoss, "la", True, False),
+        "la-m2m": (LogitAdjustedLoss, "la", True, True),
+        "bs": (BalancedSoftmaxLoss, "bs", False, False),
+        "bs-drs": (BalancedSoftmaxLoss, "bs", True, False),
+        "bs-m2m": (BalancedSoftmaxLoss, "bs", True, True),
+        "ldam-m2m": (LDAMLoss, "ldam", True, True),  # the paper's "LDAM, M2m" row
+    }
+    for method, (criterion, trunk, deferred, generation) in expected.items():
+        net = make_net(args, method, method, counts, max_epochs=1)
+        assert net.criterion is criterion and METHODS[method].trunk == trunk
+        assert net.start_epoch == (args.start_epoch if deferred else args.epochs)
+        assert net.generation is generation
+        assert np.array_equal(net.criterion__class_counts, counts)
+        assert dict(net.callbacks).keys() == {"lr", "progress"}  # no re-weighting
+        trunk_net = make_net(args, method, "trunk", counts, max_epochs=1, trunk=True)
+        assert trunk_net.criterion is criterion and not trunk_net.generation
+        assert trunk_net.start_epoch == args.epochs
+    assert make_net(args, "la", "la", counts, max_epochs=1).criterion__tau == 1.0
+    # LDAM keeps its cosine head; the logit-adjusted losses train the linear one
+    assert make_net(args, "ldam-m2m", "x", counts, max_epochs=1).module__head == "cosine"
+    assert make_net(args, "la-m2m", "x", counts, max_epochs=1).module__head == "linear"
+
+
+@pytest.mark.skipif(
+    not has_data_dir("cifar10_lt_train_r10.npz", "cifar10_test.npz"),
+    reason="CIFAR-10 (ratio 10) files not found in the shared data dir",
+)
+def test_smoke_run_ratio_10_with_the_beyond_paper_rows(tmp_path):
+    """One --smoke run of the next GPU session's new rows: rho = 10 (ERM / DRS / M2m), and
+    the logit-adjusted and Balanced Softmax rows with and without M2m, each branching from
+    its own trunk (2 translation steps: the smoke run checks the plumbing, not M2m)."""
+    methods = ["erm", "drs", "m2m", "la-drs", "la-m2m", "bs-drs", "bs-m2m"]
+    report = _run(["--smoke", "--threads", "1", "--beta", "0.99", "--n-steps", "2",
+                   "--imbalance-ratio", "10", "--method", ",".join(methods),
+                   "--out", str(tmp_path / "r10.json")])
+    assert list(report["results"]) == methods and "missing" not in report
+    counts = [5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500]
+    assert report["data"]["train_counts"] == [math.ceil(n / 100) for n in counts]
+    phases = report["phases"]
+    assert {p for p in phases if p.startswith("trunk")} == {"trunk-ce", "trunk-la", "trunk-bs"}
+    for loss in ("ce", "la", "bs"):
+        assert phases[f"trunk-{loss}"]["train"]["epochs"] == 1
+    for m in methods[1:]:
+        assert phases[m]["from_trunk"] == {"drs": "ce", "m2m": "ce"}.get(m, m.split("-")[0])
+        assert phases[m]["first_epoch"] == 1 and phases[m]["train"]["epochs"] == 1
+        train = phases[m]["train"]
+        if m.endswith("m2m"):
+            assert train["translated"] > 0
+            assert train["targets"] == (train["no_source"] + train["rejected_beta"]
+                                        + train["translated"])
+            assert train["accepted"] + train["rejected_gamma"] == train["translated"]
+        else:
+            assert train["generation_s"] == 0 and "translated" not in train
+        for split in ("test", "test900"):
+            rep = report["results"][m][split]
+            assert rep["balanced_accuracy"] == pytest.approx(
+                np.mean(list(rep["per_class_recall"].values())))
+    assert set(report["paper"]) == {"erm", "drs", "m2m"}  # none for the rows beyond it
+    assert report["paper"]["m2m"] == {"bacc": 87.9, "gm": 87.5}
+    assert "checks" not in report  # the targets are those of ratio 100
+
+
+def test_phase_chains_group_the_methods_by_trunk_for_the_gpu_script():
+    from m2m_sampler.bench.cifar_lt.methods import phase_chains
+
+    assert phase_chains(["erm", "drs", "m2m"]) == [("ce", ["drs"], ["m2m"])]
+    assert phase_chains(["ldam-drw", "ldam-m2m", "la-drs", "la-m2m", "rs", "drw"]) == [
+        ("ldam", ["ldam-drw"], ["ldam-m2m"]), ("la", ["la-drs"], ["la-m2m"]),
+        (None, ["rs"], []), ("ce", ["drw"], [])]
+    assert phase_chains(["erm"]) == []

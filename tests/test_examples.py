@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from m2m_sampler.datasets import has_data_dir
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -25,6 +27,22 @@ def test_pipeline_example(capsys, monkeypatch):
 def test_image_example(capsys, monkeypatch):
     out = _run("images_input_shape.py", capsys, monkeypatch)
     assert "class counts after M2m: [128 128 128 128 128 128 128 128 128 128]" in out
+
+
+@pytest.mark.skipif(not has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz"),
+                    reason="CIFAR-10 files not found in the shared data dir")
+def test_cifar_lt_example(capsys, monkeypatch, tmp_path):
+    out = _run("cifar_lt.py", capsys, monkeypatch)
+    for name in ("ERM (g)", "DRS", "M2m"):
+        assert f"{name}" in out and "balanced accuracy" in out
+    assert "M2m's last epoch:" in out and "translated" in out
+    # with the reproduction's options it hands over to python -m m2m_sampler.bench.cifar_lt
+    monkeypatch.setattr(sys, "argv", ["cifar_lt.py", "--smoke", "--only", "report",
+                                      "--cache-dir", str(tmp_path), "--method", "drs"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(EXAMPLES / "cifar_lt.py"), run_name="__main__")
+    assert exit_.value.code == 0
+    assert "not in the cache (not trained): trunk-ce, drs" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))

@@ -19,7 +19,7 @@ def _main():
 
 
 def _cache(folder: Path) -> Path:
-    """A cache laid out as examples/cifar_lt.py writes it, with untrained networks."""
+    """A cache laid out as the reproduction writes it, with untrained networks."""
     torch.manual_seed(0)
     folder.mkdir()
     torch.save(ResNet32(num_classes=10).state_dict(), folder / "g-0123456789ab.pt")

@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# CIFAR-LT-10 (imbalance ratio 100) on one GPU: ERM g + ERM f to epoch 160, then DRS and
+# CIFAR-LT-10 on one GPU: by default ratio 100, ERM g + ERM f to epoch 160, then DRS and
 # M2m from that same state to epoch 200, with one seed. See docs/reproduction.md.
 #
 # Run from the repository root on the device machine, with .whl/ (skorch, imbalanced-learn,
-# sklearn-compat, tabulate wheels) and .data/cifar10_r100.tar.xz carried:
+# sklearn-compat, tabulate wheels) and .data/ (archives of benchmarks/gpu/pack_data.py,
+# e.g. cifar10_r100.tar.xz) carried:
 #     bash benchmarks/gpu/run_cifar_lt.sh
-# Writes under $OUT (default ./gpu_out): cifar_lt_r100.json (the report; with several
-# SEEDS one cifar_lt_r100_seed<S>.json each), wall.json, smoke.json, options.txt,
+# Writes under $OUT (default ./gpu_out): cifar_lt_r<RATIO>.json (the report; with several
+# SEEDS one cifar_lt_r<RATIO>_seed<S>.json each), wall.json, smoke.json, options.txt,
 # environment.txt, gpu_tests.txt and logs.tar.gz (one log per phase, checks.txt,
-# gpu_util.csv and the cache: g and the epoch-160 trunk, a few MB, reusable with
+# gpu_util.csv and the cache: g and the epoch-160 trunks, a few MB each, reusable with
 # --cache-dir). The device tool returns at most 8 files.
 # Settings (environment variables): SEED=0, or SEEDS="2 3" (chains side by side),
-# SELECT=1 (--select-epoch), OPTIONS="--fast" (skip the checks), UNIT_TESTS=after |
-# background | none, DEADLINE_S=570, DEVICE=cuda, EXTRA (more example arguments),
-# CACHE_IN=.gpu_cache (carried caches of earlier runs: a seed whose g and epoch-160 trunk
-# are there goes straight to DRS and M2m; see docs/reproduction.md).
+# RATIO=100 (or 10), METHODS=erm,drs,m2m (any of python -m m2m_sampler.bench.cifar_lt
+# --method), SELECT=1 (--select-epoch), OPTIONS="--fast" (skip the checks),
+# CHECKS_ONLY=1 (stop after the checks), UNIT_TESTS=after | background | none,
+# DEADLINE_S=570, DEVICE=cuda, EXTRA (more arguments of the reproduction),
+# CACHE_IN=.gpu_cache (carried caches of earlier runs: a seed whose g and trunks are there
+# goes straight to the branches; see docs/reproduction.md).
 #
 # Schedule (everything is printed with a time stamp):
 #   0. install the carried wheels, unpack the data                          (~10 s)
 #   1. checks, side by side: CUDA-graph training == eager training (pytest) and the
-#      example's --smoke run on the GPU with the fast options; if a check fails, the
+#      reproduction's --smoke run on the GPU with the fast options; if a check fails, the
 #      next, plainer option set is tried (--fast -> bf16+channels_last -> plain) (~30 s)
-#   2. per seed, on the critical path g (200 epochs) then M2m (epochs 160-200, needs g
-#      and the trunk); beside it the ERM trunk (160 epochs) then DRS (epochs 160-200), so
-#      that DRS runs while g finishes and M2m has the GPU to itself
+#   2. per seed, g (200 epochs) in one process and, beside it, one chain per trunk the
+#      METHODS continue (m2m_sampler.bench.cifar_lt.methods.phase_chains): the trunk
+#      (160 epochs), its branches without generation (epochs 160-200), then, once g is
+#      done, its branches with generation; methods without a trunk form a chain of their
+#      own. For ERM, DRS and M2m: g beside trunk -> DRS -> M2m, so that DRS runs while g
+#      finishes and M2m has the GPU to itself
 #   3. per seed, the report, assembled from the cache (also when a phase failed or
 #      timed out)
 #   4. if time is left: the CUDA-relevant unit tests on the GPU (device='auto' -> cuda)
@@ -39,6 +45,9 @@ EXTRA=${EXTRA:-}
 OPTIONS=${OPTIONS:-}        # set (e.g. "--fast"): skip the checks and use these options
 UNIT_TESTS=${UNIT_TESTS:-after}  # after | background (from the start, beside it all) | none
 SELECT=${SELECT:-0}         # 1: also report the validation-selected epoch (--select-epoch)
+RATIO=${RATIO:-100}         # imbalance ratio: 100 or 10
+METHODS=${METHODS:-erm,drs,m2m}
+CHECKS_ONLY=${CHECKS_ONLY:-0}  # 1: set up, run the checks, write options.txt and stop
 CACHE_IN=${CACHE_IN:-.gpu_cache}  # carried caches of earlier runs, one folder per run
 mkdir -p "$OUT"
 CACHE=${CACHE:-/tmp/cifar_cache}
@@ -50,7 +59,7 @@ pack() {
   cd "$OUT" || return
   [ -d "$CACHE" ] && cp -r "$CACHE" cache
   local keep=(wall.json smoke.json options.txt environment.txt gpu_tests.txt)
-  for f in cifar_lt_r100*.json; do [ -e "$f" ] && keep+=("$f"); done
+  for f in cifar_lt_r*.json; do [ -e "$f" ] && keep+=("$f"); done
   local ex=(); for k in "${keep[@]}"; do ex+=(--exclude="./$k"); done
   tar czf /tmp/logs.tar.gz "${ex[@]}" . && mv /tmp/logs.tar.gz logs.tar.gz
   if (( $(stat -c %s logs.tar.gz) > 15000000 )); then  # a returned file is at most 16 MiB
@@ -69,24 +78,35 @@ log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 left() { echo $(( DEADLINE - $(date +%s) )); }
 
 # ---------------------------------------------------------------- 0. environment
-python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1
+else
+  echo "no .whl/ carried: using the installed packages (and /tmp/site of an earlier call)"
+fi
 export PYTHONPATH=/tmp/site:$PWD
 DATA=/tmp/cifar_data
-python3 - "$DATA" <<'EOF' || exit 1
+# Every carried archive (benchmarks/gpu/pack_data.py) or npz file, added to what an earlier
+# call on this machine left in $DATA (a ratio-10 training archive is carried alone, after
+# a call that carried the test set).
+python3 - "$DATA" "$RATIO" <<'EOF' || exit 1
 import sys, tarfile
 from pathlib import Path
 dest = Path(sys.argv[1]); dest.mkdir(parents=True, exist_ok=True)
-packed = Path(".data/cifar10_r100.tar.xz")
-if packed.exists():
+for packed in sorted(Path(".data").glob("*.tar.xz")):
     with tarfile.open(packed) as tar:
+        members = [m for m in tar.getmembers() if not (dest / m.name).exists()]
         try:
-            tar.extractall(dest, filter="data")
+            tar.extractall(dest, members=members, filter="data")
         except TypeError:  # Python without extraction filters
-            tar.extractall(dest)
-else:  # the shared npz files copied as they are
-    for name in ("cifar10_lt_train_r100.npz", "cifar10_test.npz"):
-        (dest / name).symlink_to(Path(".data", name).resolve())
-print("data:", sorted(p.name for p in dest.iterdir()))
+            tar.extractall(dest, members=members)
+for npz in sorted(Path(".data").glob("*.npz")):  # the shared npz files copied as they are
+    if not (dest / npz.name).exists():
+        (dest / npz.name).symlink_to(npz.resolve())
+have = sorted(p.name for p in dest.iterdir())
+print("data:", have)
+need = {f"cifar10_lt_train_r{sys.argv[2]}.npz", "cifar10_test.npz"}
+if not need <= set(have):
+    sys.exit(f"missing {sorted(need - set(have))}: carry their archive (pack_data.py)")
 EOF
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -120,7 +140,7 @@ fi
 # ---------------------------------------------------------------- 1. checks
 OPTION_SETS=("--fast" "--amp bf16 --channels-last --translate-ahead 8" "--translate-ahead 8")
 smoke() {  # options, log file
-  timeout 120 python3 examples/cifar_lt.py --smoke --device "$DEVICE" $1 \
+  timeout 120 python3 -m m2m_sampler.bench.cifar_lt --smoke --device "$DEVICE" $1 \
     --data-dir "$DATA" --out "$OUT/smoke.json" > "$2" 2>&1
 }
 if [ -n "$OPTIONS" ]; then
@@ -159,6 +179,9 @@ grep -h "^\[m2m\]\|^method\|^erm\|^drs\|^m2m\|wall:" "$OUT/smoke.log" | tail -n 
 fi
 log "options for the full run: $FAST"
 echo "$FAST" > "$OUT/options.txt"
+if [ "$CHECKS_ONLY" = 1 ]; then
+  log "CHECKS_ONLY: done"; exit 0
+fi
 
 # ---------------------------------------------------------------- 2-3. the reproduction
 mkdir -p "$CACHE"
@@ -170,44 +193,74 @@ for d in "$CACHE_IN"/*/; do
 done
 SELECT_ARG=""
 [ "$SELECT" = 1 ] && SELECT_ARG="--select-epoch"
-common() {  # seed -> the example's arguments shared by every phase of that seed
+common() {  # seed -> the reproduction's arguments shared by every phase of that seed
   echo --device "$DEVICE" $FAST ${THREADS:---threads 4} $EXTRA $SELECT_ARG \
-    --data-dir "$DATA" --cache-dir "$CACHE" --seed "$1" --imbalance-ratio 100 \
-    --method erm,drs,m2m
+    --data-dir "$DATA" --cache-dir "$CACHE" --seed "$1" --imbalance-ratio "$RATIO" \
+    --method "$METHODS"
 }
 run_phase() {  # seed, name, seconds, extra args...
   local seed=$1 name=$2 secs=$3; shift 3
   (( secs < 10 )) && secs=10
   local logf="$OUT/$name.log"
   [ "$MULTI" = 1 ] && logf="$OUT/seed$seed-$name.log"
-  timeout "$secs" python3 examples/cifar_lt.py $(common "$seed") "$@" > "$logf" 2>&1
+  timeout "$secs" python3 -m m2m_sampler.bench.cifar_lt $(common "$seed") "$@" > "$logf" 2>&1
   local rc=$?
   log "seed $seed: $name exited with $rc"
   grep -v "^\[" "$logf" | grep -v "Warning\|warn\|return Variable" | tail -n 6
   return $rc
 }
-run_seed() {  # seed: g then M2m, beside the trunk then DRS; then the seed's report
-  local seed=$1 t0 t1
+# "g 0|1" (whether g is needed), then one line per chain: its trunk ("-": trained from
+# scratch), its methods without g and with g (comma-separated, "-" for none), as
+# m2m_sampler.bench.cifar_lt.methods.phase_chains groups them.
+PLAN=$(python3 -c "import sys
+from m2m_sampler.bench.cifar_lt.methods import METHODS, phase_chains
+ms = list(METHODS) if sys.argv[1] == 'all' else sys.argv[1].split(',')
+print('g', int(any(m == 'erm' or METHODS[m].generation for m in ms)))
+for trunk, plain, with_g in phase_chains(ms):
+    print(trunk or '-', ','.join(plain) or '-', ','.join(with_g) or '-')" "$METHODS") || exit 1
+NEEDS_G=$(echo "$PLAN" | awk '$1 == "g" {print $2}')
+CHAINS=$(echo "$PLAN" | awk '$1 != "g"')
+run_chain() {  # seed, trunk, methods without g, methods with g
+  local seed=$1 trunk=$2 plain=$3 with_g=$4 name methods=()
+  if [ "$trunk" != - ]; then
+    name=trunk-$trunk
+    [ "$trunk" = ce ] && name=trunk  # the log name of earlier runs
+    [ "$plain" != - ] && methods+=("$plain")
+    [ "$with_g" != - ] && methods+=("$with_g")
+    run_phase "$seed" "$name" $(( $(left) - 40 )) --only trunk \
+      --method "$(IFS=,; echo "${methods[*]}")"
+  fi
+  if [ "$plain" != - ]; then
+    run_phase "$seed" "${plain//,/+}" $(( $(left) - 15 )) --only methods --method "$plain"
+  fi
+  if [ "$with_g" != - ]; then
+    while [ ! -e "$CACHE/.g_finished_$seed" ]; do sleep 1; done
+    log "seed $seed: ${with_g//,/ and }, $(left)s left"
+    run_phase "$seed" "${with_g//,/+}" $(( $(left) - 15 )) --only methods --method "$with_g"
+  fi
+}
+run_seed() {  # seed: g beside one chain per trunk; then the seed's report
+  local seed=$1 t0 t1 pids=() trunk plain with_g
   t0=$(date +%s.%N)
-  (
-    run_phase "$seed" trunk $(( $(left) - 40 )) --only trunk
-    touch "$CACHE/.trunk_finished_$seed"
-    run_phase "$seed" drs $(( $(left) - 15 )) --only methods --method drs
-  ) &
-  local pb=$!
-  run_phase "$seed" g $(( $(left) - 40 )) --only g
-  while [ ! -e "$CACHE/.trunk_finished_$seed" ] && kill -0 $pb 2>/dev/null; do sleep 1; done
-  log "seed $seed: M2m, $(left)s left"
-  run_phase "$seed" m2m $(( $(left) - 15 )) --only methods --method m2m
-  wait $pb
+  rm -f "$CACHE/.g_finished_$seed"
+  while read -r trunk plain with_g; do
+    [ -n "$trunk" ] || continue
+    run_chain "$seed" "$trunk" "$plain" "$with_g" &
+    pids+=($!)
+  done <<< "$CHAINS"
+  if (( NEEDS_G )); then
+    run_phase "$seed" g $(( $(left) - 40 )) --only g
+  fi
+  touch "$CACHE/.g_finished_$seed"
+  for pid in "${pids[@]}"; do wait "$pid"; done
   t1=$(date +%s.%N)
   python3 -c "import json, sys; print(json.dumps({'seed': int(sys.argv[1]), \
 'g_plus_f_processes_wall_s': float(sys.argv[3]) - float(sys.argv[2]), \
 'options': sys.argv[4], 'seeds_in_parallel': int(sys.argv[5])}))" \
     "$seed" "$t0" "$t1" "$FAST $SELECT_ARG" "$N_SEEDS" > "$OUT/wall_seed$seed.tmp"
-  local name=cifar_lt_r100.json
-  [ "$MULTI" = 1 ] && name=cifar_lt_r100_seed$seed.json
-  python3 examples/cifar_lt.py $(common "$seed") --only report --out "$OUT/$name" \
+  local name=cifar_lt_r$RATIO.json
+  [ "$MULTI" = 1 ] && name=cifar_lt_r${RATIO}_seed$seed.json
+  python3 -m m2m_sampler.bench.cifar_lt $(common "$seed") --only report --out "$OUT/$name" \
     > "$OUT/report_seed$seed.log" 2>&1
   log "seed $seed: report"
   grep -v "^\[" "$OUT/report_seed$seed.log"
@@ -217,7 +270,8 @@ SEEDS=${SEEDS:-$SEED}
 read -r -a SEED_LIST <<< "$SEEDS"
 N_SEEDS=${#SEED_LIST[@]}
 MULTI=0; (( N_SEEDS > 1 )) && MULTI=1
-log "seeds ${SEED_LIST[*]} (each: g then M2m, beside the trunk then DRS), $(left)s left"
+log "ratio $RATIO, methods $METHODS, seeds ${SEED_LIST[*]}; each seed: g beside" \
+  "the chains (trunk, without g, with g): $(echo "$CHAINS" | tr '\n' ';') $(left)s left"
 PIDS=()
 for seed in "${SEED_LIST[@]}"; do
   run_seed "$seed" &

@@ -1,12 +1,28 @@
-"""Benchmark of M2MOverSampler against classic re-balancing, as a command line.
+"""The benchmark library: every benchmark's methods, splits, tuning, seeds and timers.
 
-Run ``python -m m2m_sampler.bench`` (or ``m2m-bench``); ``--help`` lists the options and
-``docs/benchmarks.md`` the committed results. The pieces can also be used from Python:
+Run ``python -m m2m_sampler.bench`` (or ``m2m-bench``) for the benchmark of
+M2MOverSampler against classic re-balancing; ``--help`` lists the options and
+``docs/benchmarks.md`` the committed results. The scripts under ``benchmarks/`` are thin
+command lines over these modules:
 
 * :mod:`~m2m_sampler.bench.data`: data sets and their per-seed splits;
 * :mod:`~m2m_sampler.bench.methods`: the compared methods as imbalanced-learn pipelines;
 * :mod:`~m2m_sampler.bench.runner`: fit, score and summarise over seeds;
-* :mod:`~m2m_sampler.bench.report`: tables, ``results.json`` / ``results.md``, figures.
+* :mod:`~m2m_sampler.bench.report`: tables, ``results.json`` / ``results.md``, figures;
+* :mod:`~m2m_sampler.bench.validation`: validation parts carved from training data, and
+  how candidates are ranked on them;
+* :mod:`~m2m_sampler.bench.tuning`: the search of M2m's hyper-parameters
+  (``benchmarks/tune_m2m.py``);
+* :mod:`~m2m_sampler.bench.timing`: device synchronisation and the phase timer;
+* :mod:`~m2m_sampler.bench.seeding`: per-phase random seeds;
+* :mod:`~m2m_sampler.bench.summary`: the cross-data-set summary of the committed results
+  (``benchmarks/summarize_results.py``);
+* :mod:`~m2m_sampler.bench.m2m_classifier`: M2MClassifier against the long-tail baselines
+  on small MLPs (``benchmarks/m2m_classifier.py``);
+* :mod:`~m2m_sampler.bench.throughput`: translation against training throughput
+  (``benchmarks/throughput.py``);
+* :mod:`~m2m_sampler.bench.cifar_lt`: the CIFAR-LT-10 reproduction of the paper's Table 1
+  (``python -m m2m_sampler.bench.cifar_lt``).
 """
 
 from __future__ import annotations

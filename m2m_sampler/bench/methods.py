@@ -169,6 +169,44 @@ class MethodContext:
     m2m: M2mParams = field(default_factory=M2mParams)
     g: Any = None
 
+    @classmethod
+    def for_training_set(
+        cls,
+        data: Any,
+        y_train: np.ndarray,
+        seed: int,
+        train: TrainParams,
+        m2m: M2mParams | None = None,
+    ) -> MethodContext:
+        """The context of a training set drawn from ``data`` (its counts per class).
+
+        Parameters
+        ----------
+        data : BenchData
+            Gives ``n_features``, ``classes``, ``standardize`` and ``clip``.
+        y_train : ndarray
+            Labels of the training set (a split's, or a fit part carved from it).
+        seed : int
+        train : TrainParams
+        m2m : M2mParams or None
+            None: the defaults.
+
+        Returns
+        -------
+        MethodContext
+        """
+        counts = np.array([int(np.sum(y_train == c)) for c in data.classes])
+        return cls(
+            n_features=data.n_features,
+            classes=data.classes,
+            train_counts=counts,
+            seed=seed,
+            standardize=data.standardize,
+            clip=data.clip,
+            train=train,
+            m2m=M2mParams() if m2m is None else m2m,
+        )
+
     @property
     def n_min(self) -> int:
         """Size of the smallest training class."""

@@ -164,8 +164,8 @@ def run_benchmark(
     train_counts_sum = np.zeros(len(classes))
     for seed in seeds:
         split = data.split(seed)
-        counts = np.array([int(np.sum(split.y_train == c)) for c in classes])
-        train_counts_sum += counts
+        ctx = MethodContext.for_training_set(data, split.y_train, seed, train, m2m)
+        train_counts_sum += ctx.train_counts
         result.splits.append(
             {
                 "seed": seed,
@@ -174,16 +174,6 @@ def run_benchmark(
                 "train_counts": {str(k): v for k, v in split.counts("train").items()},
                 "test_counts": {str(k): v for k, v in split.counts("test").items()},
             }
-        )
-        ctx = MethodContext(
-            n_features=data.n_features,
-            classes=classes,
-            train_counts=counts,
-            seed=seed,
-            standardize=data.standardize,
-            clip=data.clip,
-            train=train,
-            m2m=m2m,
         )
         g_fit_time = None
         for method in order:

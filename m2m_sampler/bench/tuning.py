@@ -1,0 +1,357 @@
+"""Tune M2MOverSampler's hyper-parameters on validation splits carved from training data.
+
+The test split of the benchmark is never used. For one benchmark split
+(:meth:`~m2m_sampler.bench.data.BenchData.split`), the training part is divided, per
+class, into a *fit* part and a *validation* part
+(:func:`~m2m_sampler.bench.validation.carve_validation`; carving ``r`` is seeded with
+``1000 + r``). ``g`` (the ERM network of the benchmark) is trained on the fit part; every
+candidate M2m pipeline is then trained on the fit part and scored by balanced accuracy
+on the validation part, and the scores are averaged over the carvings
+(:func:`make_folds`, :func:`score_m2m`).
+
+To stay cheap the grid is searched in two stages (:func:`tune_m2m`; the paper's
+candidates for beta, lambda and gamma; step sizes for standardised features / pixels in
+[0, 1]):
+
+1. ``f = None``: every (beta, gamma, step_size) of :data:`BETAS` x :data:`GAMMAS` x
+   :data:`STEPS` (18 candidates);
+2. ``f = g`` (a snapshot of g in the ``lam * f_k0`` term of Eq. 2): lambda in
+   :data:`LAMS` at the best (beta, gamma, step_size) of stage 1 (3 candidates).
+
+ERM and RandomOverSampler are scored on the same validation parts for reference (M2m with
+every translation rejected is RandomOverSampler). Candidates are ranked by mean validation
+bACC, ties broken by the lower mean balanced log-loss
+(:func:`~m2m_sampler.bench.validation.ranking_key`); stage 2 wins only if it ranks
+strictly higher. :func:`bench_args` gives the ``m2m-bench`` options of the chosen values,
+:func:`tuning_markdown` the table of every candidate. ``benchmarks/tune_m2m.py`` is the
+command line.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score
+
+from .data import BenchData, Split
+from .methods import M2mParams, MethodContext, TrainParams, build_pipeline
+from .validation import balanced_log_loss, carve_validation, ranking_key
+
+__all__ = [
+    "BETAS",
+    "GAMMAS",
+    "LAMS",
+    "STEPS",
+    "TuningResult",
+    "ValidationFold",
+    "bench_args",
+    "make_folds",
+    "score_m2m",
+    "tune_m2m",
+    "tuning_markdown",
+    "tuning_tag",
+]
+
+#: Stage-1 grid: beta, gamma and step size (with ``f = None``).
+BETAS = (0.9, 0.99, 0.999)
+GAMMAS = (0.9, 0.99)
+STEPS = (0.1, 0.5, 1.0)
+#: Stage-2 grid: lambda (with ``f = g``), at the best stage-1 values.
+LAMS = (0.01, 0.1, 0.5)
+
+#: Carving ``r`` is seeded with ``CARVING_SEED + r``.
+CARVING_SEED = 1000
+
+
+@dataclass
+class ValidationFold:
+    """One carving: the fit and validation parts, and the networks fitted on it.
+
+    Attributes
+    ----------
+    context : MethodContext
+        Built for the fit part (its class counts, seed ``r``), with ``g`` = the ERM
+        network fitted on the fit part.
+    X_fit, y_fit, X_val, y_val : ndarray
+    reference : dict
+        Validation bACC of ``"erm"`` and ``"ros"``.
+    """
+
+    context: MethodContext
+    X_fit: np.ndarray
+    y_fit: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    reference: dict[str, float] = field(default_factory=dict)
+
+
+def make_folds(
+    data: BenchData,
+    split: Split,
+    repeats: int,
+    val_fraction: float,
+    train: TrainParams,
+    progress: Callable[[str], None] | None = None,
+) -> list[ValidationFold]:
+    """Carve ``repeats`` validation parts from ``split``'s training part; fit ERM and ROS.
+
+    Parameters
+    ----------
+    data : BenchData
+    split : Split
+        The benchmark split tuned on (its test part is not used).
+    repeats : int
+        Number of carvings (carving ``r`` is seeded with ``1000 + r``).
+    val_fraction : float
+        Share of each class sent to validation.
+    train : TrainParams
+    progress : callable or None
+        Receives one line per carving.
+
+    Returns
+    -------
+    list of ValidationFold
+    """
+    folds = []
+    for r in range(repeats):
+        fit_idx, val_idx = carve_validation(split.y_train, val_fraction, CARVING_SEED + r)
+        X_fit, y_fit = split.X_train[fit_idx], split.y_train[fit_idx]
+        X_val, y_val = split.X_train[val_idx], split.y_train[val_idx]
+        ctx = MethodContext.for_training_set(data, y_fit, r, train)
+        fold = ValidationFold(ctx, X_fit, y_fit, X_val, y_val)
+        for key in ("erm", "ros"):
+            pipe = build_pipeline(key, ctx).fit(X_fit, y_fit)
+            fold.reference[key] = balanced_accuracy_score(y_val, pipe.predict(X_val))
+            if key == "erm":
+                ctx.g = pipe.named_steps["net"]
+        folds.append(fold)
+        if progress:
+            progress(
+                f"repeat {r}: fit {len(y_fit)}, validation {len(y_val)}; ERM "
+                f"{fold.reference['erm']:.4f}, ROS {fold.reference['ros']:.4f}"
+            )
+    return folds
+
+
+def score_m2m(
+    params: M2mParams,
+    folds: list[ValidationFold],
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the M2m pipeline with ``params`` on every fold; score it on the validation parts.
+
+    Parameters
+    ----------
+    params : M2mParams
+    folds : list of ValidationFold
+    progress : callable or None
+        Receives one line.
+
+    Returns
+    -------
+    dict
+        ``params``' fields, ``val_bacc`` (mean over folds), ``val_bacc_folds``,
+        ``val_log_loss`` (mean balanced log-loss) and ``acceptance_rate`` (mean share of
+        translations accepted).
+    """
+    scores, losses, acc = [], [], []
+    for fold in folds:
+        classes = fold.context.classes
+        pipe = build_pipeline("m2m", replace(fold.context, m2m=params))
+        pipe.fit(fold.X_fit, fold.y_fit)
+        proba = pipe.predict_proba(fold.X_val)
+        scores.append(balanced_accuracy_score(fold.y_val, classes[proba.argmax(axis=1)]))
+        losses.append(balanced_log_loss(fold.y_val, proba, classes))
+        st = pipe.named_steps["sampler"].class_stats_.values()
+        n_new = sum(s["n_new"] for s in st)
+        acc.append(sum(s["n_accepted"] for s in st) / n_new if n_new else float("nan"))
+    row = {**vars(params), "val_bacc": float(np.mean(scores)), "val_bacc_folds": scores}
+    row["val_log_loss"] = float(np.mean(losses))
+    row["acceptance_rate"] = float(np.nanmean(acc))
+    if progress:
+        progress(
+            f"  beta {params.beta:<6} gamma {params.gamma:<5} step {params.step_size:<4} "
+            f"f {params.f:<4} lam {params.lam:<5} -> val bACC {row['val_bacc']:.4f}, "
+            f"log-loss {row['val_log_loss']:.4f}, accepted {100 * row['acceptance_rate']:.1f}%"
+        )
+    return row
+
+
+@dataclass
+class TuningResult:
+    """What :func:`tune_m2m` found.
+
+    Attributes
+    ----------
+    stage1, stage2 : list of dict
+        Every candidate's row (see :func:`score_m2m`), in grid order.
+    best : dict
+        The chosen row.
+    reference : dict
+        Mean validation bACC of ``"erm"`` and ``"ros"`` over the folds.
+    n_fit, n_val : list of int
+        Sizes of the fit and validation parts of each fold.
+    """
+
+    stage1: list[dict[str, Any]]
+    stage2: list[dict[str, Any]]
+    best: dict[str, Any]
+    reference: dict[str, float]
+    n_fit: list[int]
+    n_val: list[int]
+
+    @property
+    def bench_args(self) -> str:
+        """The ``m2m-bench`` options of the chosen values (see :func:`bench_args`)."""
+        return bench_args(self.best)
+
+
+def tune_m2m(
+    data: BenchData,
+    split_seed: int = 0,
+    repeats: int = 2,
+    val_fraction: float = 0.25,
+    epochs: int = TrainParams.epochs,
+    n_steps: int = M2mParams.n_steps,
+    progress: Callable[[str], None] | None = None,
+) -> TuningResult:
+    """Two-stage search of M2m's hyper-parameters on carvings of one benchmark split.
+
+    Parameters
+    ----------
+    data : BenchData
+    split_seed : int, default=0
+        The benchmark split tuned on (the same rule as ``python -m m2m_sampler.bench``).
+    repeats : int, default=2
+        Random validation carvings.
+    val_fraction : float, default=0.25
+    epochs : int
+        Training epochs of every network (on the CPU).
+    n_steps : int
+        M2m's steps per translation.
+    progress : callable or None
+        Receives one line per carving and per candidate.
+
+    Returns
+    -------
+    TuningResult
+    """
+    split = data.split(split_seed)
+    train = TrainParams(epochs=epochs, device="cpu")
+    folds = make_folds(data, split, repeats, val_fraction, train, progress)
+    stage1 = [
+        M2mParams(beta=b, gamma=g, step_size=s, n_steps=n_steps, f="none", lam=0.0)
+        for b, g, s in itertools.product(BETAS, GAMMAS, STEPS)
+    ]
+    rows = [score_m2m(p, folds, progress) for p in stage1]
+    best1 = max(rows, key=ranking_key)
+    stage2 = [
+        M2mParams(
+            beta=best1["beta"],
+            gamma=best1["gamma"],
+            step_size=best1["step_size"],
+            n_steps=n_steps,
+            f="g",
+            lam=lam,
+        )
+        for lam in LAMS
+    ]
+    rows2 = [score_m2m(p, folds, progress) for p in stage2]
+    best2 = max(rows2, key=ranking_key)
+    best = best2 if ranking_key(best2) > ranking_key(best1) else best1
+    reference = {k: float(np.mean([f.reference[k] for f in folds])) for k in ("erm", "ros")}
+    return TuningResult(
+        stage1=rows,
+        stage2=rows2,
+        best=best,
+        reference=reference,
+        n_fit=[len(f.y_fit) for f in folds],
+        n_val=[len(f.y_val) for f in folds],
+    )
+
+
+def bench_args(best: dict[str, Any]) -> str:
+    """The ``m2m-bench`` options of a chosen row (``--lam`` the default when ``f`` is none).
+
+    Parameters
+    ----------
+    best : dict
+        A row of :func:`score_m2m`.
+
+    Returns
+    -------
+    str
+    """
+    lam = best["lam"] if best["f"] == "g" else M2mParams.lam
+    return (
+        f"--beta {best['beta']:g} --gamma {best['gamma']:g} --step-size {best['step_size']:g} "
+        f"--n-steps {best['n_steps']} --m2m-f {best['f']} --lam {lam:g}"
+    )
+
+
+def tuning_tag(dataset: str, imbalance_ratio: float | None, min_class_count: int = 0) -> str:
+    """File stem of a tuning's results: data set, ``_r<ratio>``, ``_min<count>``.
+
+    Parameters
+    ----------
+    dataset : str
+        A data set name or the path of a CSV file (its stem is used).
+    imbalance_ratio : float or None
+    min_class_count : int, default=0
+
+    Returns
+    -------
+    str
+    """
+    name = Path(dataset).stem if dataset.endswith(".csv") else dataset
+    tag = name if imbalance_ratio is None else f"{name}_r{imbalance_ratio:g}"
+    return tag + (f"_min{min_class_count}" if min_class_count else "")
+
+
+def tuning_markdown(tag: str, doc: dict[str, Any]) -> str:
+    """The Markdown report of a tuning document (as ``benchmarks/tune_m2m.py`` writes it).
+
+    Parameters
+    ----------
+    tag : str
+    doc : dict
+        Holds ``command``, ``wall_time_s``, ``dataset``, ``repeats``, ``val_fraction``,
+        ``split_seed``, ``n_fit``, ``n_val``, ``epochs``, ``reference_val_bacc``,
+        ``bench_args``, ``stage1`` and ``stage2``.
+
+    Returns
+    -------
+    str
+    """
+    ref = doc["reference_val_bacc"]
+    lines = [
+        f"# M2m tuning: {tag}",
+        "",
+        f"Command: `{doc['command']}` ({doc['wall_time_s']:.0f} s)",
+        "",
+        f"Data: {doc['dataset']}",
+        "",
+        f"Validation: {doc['repeats']} random per-class carvings of {doc['val_fraction']:g} "
+        f"of the training part of split seed {doc['split_seed']} (fit sizes {doc['n_fit']}, "
+        f"validation sizes {doc['n_val']}); {doc['epochs']} epochs. Reference validation "
+        f"bACC: ERM {100 * ref['erm']:.1f}, ROS {100 * ref['ros']:.1f}.",
+        "",
+        f"Chosen: `{doc['bench_args']}`",
+        "",
+        "| stage | beta | gamma | step | f | lam | val bACC (%) | val log-loss | accepted (%) |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for stage, rs in (("1", doc["stage1"]), ("2", doc["stage2"])):
+        for r in sorted(rs, key=ranking_key, reverse=True):
+            lam_txt = f"{r['lam']:g}" if r["f"] == "g" else "-"
+            lines.append(
+                f"| {stage} | {r['beta']:g} | {r['gamma']:g} | {r['step_size']:g} | {r['f']} | "
+                f"{lam_txt} | {100 * r['val_bacc']:.2f} | {r['val_log_loss']:.4f} | "
+                f"{100 * r['acceptance_rate']:.1f} |"
+            )
+    return "\n".join(lines) + "\n"
