@@ -392,6 +392,7 @@ def test_classifier_lambda_term_uses_the_live_f():
     f = _linear(np.zeros((2, 2)), np.zeros(2), torch.float32)
     clf = _classifier(f, g, max_epochs=4, beta=0.5, lam=1.0, gamma=0.9, step_size=0.5,
                       n_steps=4, callbacks=[("set_f", _SetF(epoch=2, c=1000.0))])
+    torch.manual_seed(0)  # the class-balanced sampler
     clf.fit(X, y)
     translated = clf.history[:, "m2m_translated"]
     accepted = clf.history[:, "m2m_accepted"]
@@ -404,6 +405,7 @@ def test_classifier_lambda_term_uses_the_live_f():
     f0 = _linear(np.zeros((2, 2)), np.zeros(2), torch.float32)
     clf0 = _classifier(f0, g, max_epochs=4, beta=0.5, lam=0.0, gamma=0.9, step_size=0.5,
                        n_steps=4, callbacks=[("set_f", _SetF(epoch=2, c=1000.0))])
+    torch.manual_seed(0)  # the class-balanced sampler
     clf0.fit(X, y)
     assert clf0.history[:, "m2m_accepted"] == clf0.history[:, "m2m_translated"]
 
@@ -418,6 +420,7 @@ def test_classifier_trains_on_numpy_translations_of_larger_class_sources():
     rec = _Batches()
     clf = _classifier(f, _linear(Wg, bg, torch.float32), max_epochs=2, beta=0.9, lam=0.8,
                       gamma=0.6, step_size=0.3, n_steps=5, callbacks=[("rec", rec)])
+    torch.manual_seed(0)  # the class-balanced sampler
     clf.fit(X, y)
     # candidates: every real row translated toward every smaller class
     cand_x, cand_k, cand_p = [], [], []
