@@ -231,8 +231,10 @@ def _cell(text: str, limit: int = 110) -> str:
 def render(rows, baseline, tests, total_seconds) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", *COPIED], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", *COPIED, f":!{OUTPUT.relative_to(ROOT)}"],
+        cwd=ROOT, capture_output=True, text=True,
+    ).stdout.strip()
     tree = f"`{commit}`" + (" + uncommitted changes" if dirty else "")
     lines = [
         "# Mutation check",
