@@ -58,16 +58,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         "lambda term on f's logit of the target class k instead of the source class k0",
     ),
     # ---------------------------------------------------------------------------------
-    # CLASSIFIER ENTRY -- written against classifier.py as of commit 54eab61; the file is
-    # being restructured: adjust `old`/`new` to wherever M2MClassifier hands its live
-    # network f to the generation after the merge.
+    # M2MClassifier hands its live network f to the generation in generation_iterator.py.
     Mutation(
         "b",
-        "m2m_sampler/classifier.py",
-        "f = self.module_ if self.lam != 0 else None",
-        "f = None",
-        "M2MClassifier ignores f: the generation gets f=None (no lambda term) "
-        "[classifier entry: snippet of the pre-restructuring classifier.py]",
+        "m2m_sampler/generation_iterator.py",
+        "f=net.module_ if net.lam != 0 else None,",
+        "f=None,",
+        "M2MClassifier ignores f: the generation gets f=None (no lambda term)",
     ),
     # ---------------------------------------------------------------------------------
     Mutation(

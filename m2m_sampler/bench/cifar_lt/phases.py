@@ -125,7 +125,7 @@ def summarize_history(net: M2MClassifier, first_epoch: int) -> dict:
         for key in ("m2m_targets", "m2m_translated", "m2m_accepted", "m2m_rejected_gamma",
                     "m2m_rejected_beta", "m2m_no_source"):
             out[key[4:]] = int(sum(r[key] for r in rows))
-    graphed = getattr(net, "_graphed_forward_", None)
+    graphed = getattr(net, "graphed_forward_", None)
     if net.cuda_graph:
         out["cuda_graph"] = {
             "captured": 0 if graphed is None else graphed.n_captured_,
