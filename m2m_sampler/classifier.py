@@ -30,14 +30,14 @@ import torch
 from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
-from skorch.callbacks import PrintLog
+from skorch.callbacks import PrintLog, ProgressBar
 from torch import nn
 
 from ._torch_utils import frozen_copy
 from .callbacks import DeferredResampling, DeferredReweighting
 from .converters import as_torch_classifier
 from .generation_iterator import GenerationIterator, check_g_output, generation_seed
-from .generation_log import HISTORY_KEYS, GenerationLog
+from .generation_log import HISTORY_KEYS, PAIRS_KEY, GenerationLog
 from .net import NetClassifier
 from .sampling import ClassBalancedSampler, get_dataset_labels
 from .speed import training_device
@@ -63,7 +63,8 @@ _CONSTRAINTS = {
 
 #: Columns the default PrintLog leaves out (the history keeps them).
 _NOT_PRINTED = ("m2m_active", "m2m_entries", "m2m_no_source", "m2m_rejected_beta",
-                "m2m_translated", "m2m_rejected_gamma", "m2m_generation_time", *TIMING_KEYS)
+                "m2m_translated", "m2m_rejected_gamma", "m2m_generation_time", PAIRS_KEY,
+                *TIMING_KEYS)
 
 
 @Substitution(**TRANSLATION_PARAMETER_DOCS)
@@ -432,7 +433,10 @@ default=None
         are copies of this net's, without the re-balancing ones
         (:class:`~m2m_sampler.callbacks.DeferredReweighting`,
         :class:`~m2m_sampler.callbacks.DeferredResampling`) and without the
-        ``generation_log``: ``g`` is plain ERM. Override to train ``g`` otherwise.
+        ``generation_log``: ``g`` is plain ERM. With ``verbose`` and no
+        :class:`skorch.callbacks.ProgressBar` among the callbacks, a progress bar over
+        each epoch's batches (described ``g (ERM) epoch N/M``) shows where the ERM phase
+        is. Override to train ``g`` otherwise.
         """
         excluded = {_callback_name(item) for item in self.callbacks or []
                     if _is_rebalancing(_callback(item))}
@@ -442,11 +446,14 @@ default=None
                   and not (k.startswith("callbacks__") and k.split("__")[1] in dropped)}
         if isinstance(params["module"], nn.Module):
             params["module"] = copy.deepcopy(params["module"])
+        has_bar = any(issubclass(_callback_class(item), ProgressBar)
+                      for item in self.callbacks or [])
+        progress = [("g_progress", GProgressBar())] if self.verbose and not has_bar else []
         params.update(
             g=None, generation=False, start_epoch=_NEVER, g_epochs=None, warm_start=False,
             criterion=nn.CrossEntropyLoss, predict_nonlinearity="auto",
             callbacks=[copy.deepcopy(item) for item in self.callbacks or []
-                       if _callback_name(item) not in excluded],
+                       if _callback_name(item) not in excluded] + progress,
             callbacks__generation_log=None,
             max_epochs=self.g_epochs if self.g_epochs is not None else self.max_epochs,
             classes=np.arange(len(self.classes_)),
@@ -487,6 +494,24 @@ def _public_params(net) -> dict:
 
 def _callback(item):
     return item[1] if isinstance(item, tuple | list) else item
+
+
+def _callback_class(item) -> type:
+    cb = _callback(item)
+    return cb if isinstance(cb, type) else type(cb)
+
+
+class GProgressBar(ProgressBar):
+    """skorch's :class:`~skorch.callbacks.ProgressBar`, described ``g (ERM) epoch N/M``.
+
+    Added to the net that trains ``g`` (:meth:`M2MClassifier.get_g_net`) when
+    ``verbose`` is set.
+    """
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Open the epoch's bar (skorch) and name the phase and epoch."""
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        self.pbar_.set_description(f"g (ERM) epoch {len(net.history)}/{net.max_epochs}")
 
 
 def _is_rebalancing(cb) -> bool:

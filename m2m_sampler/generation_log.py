@@ -9,13 +9,15 @@ off.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import torch
 from skorch.callbacks import Callback
 
 from .generation import GenerationResult
 
-__all__ = ["HISTORY_KEYS", "GenerationLog"]
+__all__ = ["HISTORY_KEYS", "PAIRS_KEY", "GenerationLog"]
 
 #: The history columns written by :class:`GenerationLog` (every epoch).
 HISTORY_KEYS = (
@@ -30,6 +32,11 @@ HISTORY_KEYS = (
     "m2m_translate_time",
     "m2m_generation_time",
 )
+
+#: The history column of accepted translations per (source class, target class): a
+#: ``n_classes x n_classes`` nested list of ints every epoch (all zeros while the
+#: generation is off); row = source class index, column = target class index.
+PAIRS_KEY = "m2m_accepted_pairs"
 
 #: Columns summed from :class:`~m2m_sampler.generation.GenerationResult` counts.
 _RESULT_COUNTS = {
@@ -60,6 +67,9 @@ class GenerationLog(Callback):
         Whether the generation ran in the current epoch.
     totals_ : dict
         The current epoch's totals, by column name.
+    pairs_ : torch.Tensor or None
+        The current epoch's accepted translations per ``source * n_classes + target``
+        (on the device of the labels; None before the first accepted batch).
     """
 
     def initialize(self) -> GenerationLog:
@@ -68,9 +78,17 @@ class GenerationLog(Callback):
         self.totals_: dict[str, int | float] = dict.fromkeys(HISTORY_KEYS[1:-2], 0)
         self.totals_["m2m_translate_time"] = 0.0
         self.totals_["m2m_generation_time"] = 0.0
+        self.pairs_: torch.Tensor | None = None
         return self
 
-    def add(self, result: GenerationResult, n_entries: int, seconds: float) -> None:
+    def add(
+        self,
+        result: GenerationResult,
+        n_entries: int,
+        seconds: float,
+        labels: Sequence[torch.Tensor] | None = None,
+        n_classes: int | None = None,
+    ) -> None:
         """Count one call of :func:`~m2m_sampler.generation.generate_batches`.
 
         Parameters
@@ -80,6 +98,11 @@ class GenerationLog(Callback):
             Entries of the batches given to the call.
         seconds : float
             Wall time of the whole generation step (``m2m_generation_time``).
+        labels : sequence of torch.Tensor, optional
+            The class indices of every batch given to the call (for
+            ``m2m_accepted_pairs``; counted on their device, no synchronisation).
+        n_classes : int, optional
+            Number of classes (required with ``labels``).
         """
         self.active_ = True
         totals = self.totals_
@@ -88,6 +111,16 @@ class GenerationLog(Callback):
             totals[column] += getattr(result, attribute)
         totals["m2m_translate_time"] += result.translate_seconds
         totals["m2m_generation_time"] += seconds
+        if labels is None:
+            return
+        for y, target, source, acc in zip(
+            labels, result.target_pos, result.source_pos, result.accepted
+        ):
+            y = y.to(device=acc.device, dtype=torch.long)
+            pairs = torch.bincount(
+                y[source[acc]] * n_classes + y[target[acc]], minlength=n_classes**2
+            )
+            self.pairs_ = pairs if self.pairs_ is None else self.pairs_ + pairs
 
     def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
         """Start the epoch's totals at zero."""
@@ -98,3 +131,9 @@ class GenerationLog(Callback):
         net.history.record("m2m_active", bool(self.active_))
         for key, value in self.totals_.items():
             net.history.record(key, value)
+        n_classes = len(getattr(net, "classes_", ()))
+        if self.pairs_ is None:
+            pairs = [[0] * n_classes for _ in range(n_classes)]
+        else:
+            pairs = self.pairs_.reshape(n_classes, n_classes).tolist()
+        net.history.record(PAIRS_KEY, pairs)

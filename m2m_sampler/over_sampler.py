@@ -17,7 +17,6 @@ import math
 import numbers
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -30,6 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn_compat.utils.validation import validate_data
 from torch import nn
+from tqdm.auto import tqdm
 
 from ._torch_utils import eval_mode, floating_dtype, frozen_copy, resolve_device
 from .converters import as_torch_classifier, default_g, fit_quietly
@@ -121,8 +121,8 @@ default=None
         Controls source choice, random starts, rejection draws and the default ``g``. The
         same ``random_state`` on the same device gives the same output.
     verbose : int, default=0
-        0: silent; 1: a summary per class after resampling; 2: also progress during
-        translation.
+        0: silent; 1 or more: a progress bar (tqdm, on stderr) during translation, then
+        a summary per class.
 
     Attributes
     ----------
@@ -151,6 +151,10 @@ default=None
         place of a rejected or fallback one.
     is_translated_ : ndarray of shape (n_new_samples,), bool
         True for the added rows that are accepted translations.
+    accepted_pairs_ : ndarray of shape (n_classes, n_classes), int
+        ``accepted_pairs_[i, j]``: accepted translations from source class
+        ``classes_[i]`` to target class ``classes_[j]`` (what
+        :func:`m2m_sampler.plotting.plot_acceptance_matrix` shows).
     translation_time_ : float
         Seconds spent translating (the engine only).
     n_features_in_ : int
@@ -386,13 +390,18 @@ default=None
         torch_seed = int(rng.randint(np.iinfo(np.int32).max))
 
         # Lines 7-11 and the gamma test of line 13: the engine call, in chunks.
-        generation = generate(
-            self.g_, plan, X, f=self.f_, lam=self.lam, gamma=self.gamma,
-            step_size=self.step_size, n_steps=self.n_steps, noise=self.noise, clip=clip,
-            sample_shape=shape, channels_last=channels_last, chunk_size=self.batch_size,
-            device=device, generator=torch.Generator(device=device).manual_seed(torch_seed),
-            amp_dtype=amp_dtype, callback=self._progress_printer() if self.verbose >= 2 else None,
-        )
+        bar = _ProgressBar(int(np.sum(plan.survived_beta))) if self.verbose else None
+        try:
+            generation = generate(
+                self.g_, plan, X, f=self.f_, lam=self.lam, gamma=self.gamma,
+                step_size=self.step_size, n_steps=self.n_steps, noise=self.noise, clip=clip,
+                sample_shape=shape, channels_last=channels_last, chunk_size=self.batch_size,
+                device=device, generator=torch.Generator(device=device).manual_seed(torch_seed),
+                amp_dtype=amp_dtype, callback=bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
         accepted = generation.accepted
         new_rows = X[replacement].copy()
         new_rows[plan.fallback] = X[plan.source_index[plan.fallback]]
@@ -405,23 +414,17 @@ default=None
             accepted | plan.fallback, plan.source_index, replacement
         ).astype(np.int64)
         self.is_translated_ = accepted
+        n_classes = len(classes)
+        pairs = y_idx[plan.source_index[accepted]] * n_classes + plan.target[accepted]
+        self.accepted_pairs_ = np.bincount(pairs, minlength=n_classes**2).reshape(
+            n_classes, n_classes
+        )
         self.class_stats_ = self._class_stats(classes, plan, accepted)
         self._report()
 
         X_resampled = np.vstack([X, new_rows]) if n_total else X.copy()
         y_resampled = np.hstack([y, classes[plan.target]]) if n_total else y.copy()
         return X_resampled, y_resampled
-
-    @staticmethod
-    def _progress_printer():
-        start = time.perf_counter()
-
-        def progress(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            print(f"[M2MOverSampler] translated {done}/{total} sources ({rate:.0f} samples/s)",
-                  file=sys.stderr, flush=True)
-
-        return progress
 
     @staticmethod
     def _class_stats(classes, plan, accepted) -> dict:
@@ -468,6 +471,23 @@ default=None
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+class _ProgressBar:
+    """A tqdm bar over the sources translated, fed by the engine's ``callback``."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = tqdm(
+            total=total, desc="[M2MOverSampler] translating", unit="source", file=sys.stderr
+        )
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _caller_stacklevel() -> int:

@@ -362,7 +362,7 @@ def test_verbose_reports(capsys):
     X, y = _blobs([60, 20])
     M2MOverSampler(beta=0.9, random_state=0, verbose=2, batch_size=8).fit_resample(X, y)
     err = capsys.readouterr().err
-    assert "translated" in err and "samples/s" in err and "accepted translations" in err
+    assert "translating" in err and "source/s" in err and "accepted translations" in err
 
 
 # ----------------------------------------------------------------- bad input, no mutation

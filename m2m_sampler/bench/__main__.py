@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..plotting import INSTALL_HINT, matplotlib_available
 from .data import DIGITS, dataset_names, load_bench_data
 from .methods import METHODS, M2mParams, TrainParams
 
@@ -216,6 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     methods = _check_args(parser, args)
+    if not args.no_figures and not matplotlib_available():
+        print(
+            f"{PROG}: warning: matplotlib is not installed ({INSTALL_HINT}); the run goes "
+            "on without figures (as with --no-figures).",
+            file=sys.stderr,
+            flush=True,
+        )
+        args.no_figures = True
     seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
 
     import torch
@@ -307,7 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     doc = write_json(out / "results.json", result, config, dataset, environment(str(device)), argv)
     write_markdown(out / "results.md", result, methods, doc)
-    figures = [] if args.no_figures else write_figures(out, result, methods, data.name)
+    image_shape = (8, 8) if data.kind == "digits" else None
+    figures = (
+        [] if args.no_figures else write_figures(out, result, methods, data.name, image_shape)
+    )
     print(format_table(result, methods))
     written = ["results.json", "results.md", *(f.name for f in figures)]
     print(

@@ -296,8 +296,14 @@ def write_markdown(
     path.write_text("\n".join(lines))
 
 
-def write_figures(out: Path, result: BenchResult, methods: Sequence[str], title: str) -> list[Path]:
-    """bACC bars, per-class recall and cumulative false positives, as PNG files.
+def write_figures(
+    out: Path,
+    result: BenchResult,
+    methods: Sequence[str],
+    title: str,
+    image_shape: Sequence[int] | None = None,
+) -> list[Path]:
+    """bACC bars, per-class recall, cumulative false positives and M2m's pictures (PNG).
 
     Parameters
     ----------
@@ -307,21 +313,40 @@ def write_figures(out: Path, result: BenchResult, methods: Sequence[str], title:
     methods : sequence of str
     title : str
         Shown in every figure.
+    image_shape : sequence of int, optional
+        Shape of one sample as an image (``(8, 8)`` for digits): then the translated
+        samples of the first M2m seed are drawn too (``m2m_translations.png``).
 
     Returns
     -------
     list of Path
-        ``bacc.png``, ``per_class_recall.png``, ``cumulative_fp.png``.
+        ``bacc.png``, ``per_class_recall.png``, ``cumulative_fp.png`` and, when M2m ran,
+        ``m2m_acceptance.png`` (:func:`m2m_sampler.plotting.plot_acceptance_matrix`) and,
+        with ``image_shape``, ``m2m_translations.png``
+        (:func:`m2m_sampler.plotting.plot_translations`).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..plotting import (
+        plot_acceptance_matrix,
+        plot_cumulative_false_positives,
+        plot_per_class_recall,
+        plot_translations,
+    )
+
     ok = [m for m in methods if result.summary[m]["n_ok"]]
     labels = [result.summary[m]["label"] for m in ok]
     colors = plt.get_cmap("tab10")(np.arange(len(ok)) % 10)
     paths = []
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        paths.append(out / name)
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(1.1 * max(len(ok), 3) + 2, 4))
     means = [100 * result.summary[m]["balanced_accuracy_mean"] for m in ok]
@@ -334,48 +359,37 @@ def write_figures(out: Path, result: BenchResult, methods: Sequence[str], title:
         ax.set_ylim(max(0.0, low - 5), min(100.0, max(m + s for m, s in zip(means, stds)) + 3))
     ax.set_title(f"{title}: bACC, mean ± std over seeds")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    paths.append(out / "bacc.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save(fig, "bacc.png")
 
     order = [str(c) for c in result.class_order]
-    x = np.arange(len(order))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(order) + 3), 4))
-    for m, lab, col in zip(ok, labels, colors):
-        rec = result.summary[m]["per_class_recall"]
-        ax.plot(
-            x,
-            [100 * (rec[c] if rec[c] is not None else np.nan) for c in order],
-            "o-",
-            label=lab,
-            color=col,
-            ms=3,
-        )
-    ax.set_xticks(x, order, rotation=90 if len(order) > 12 else 0)
-    ax.set_xlabel("class (most to least frequent in training)")
-    ax.set_ylabel("recall (%)")
+    recall = {
+        lab: [result.summary[m]["per_class_recall"][c] for c in order] for m, lab in zip(ok, labels)
+    }
+    ax = plot_per_class_recall(recall, order)
     ax.set_title(f"{title}: per-class recall, mean over seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "per_class_recall.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save(ax.figure, "per_class_recall.png")
 
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(order) + 3), 4))
-    for m, lab, col in zip(ok, labels, colors):
-        ax.plot(
-            x, result.summary[m]["cumulative_false_positives"], "o-", label=lab, color=col, ms=3
-        )
-    ax.set_xticks(x, order, rotation=90 if len(order) > 12 else 0)
-    ax.set_xlabel("class (most to least frequent in training)")
-    ax.set_ylabel("cumulative false positives")
+    cum_fp = {lab: result.summary[m]["cumulative_false_positives"] for m, lab in zip(ok, labels)}
+    ax = plot_cumulative_false_positives(cum_fp, order)
     ax.set_title(f"{title}: cumulative false positives (M2m Fig. 5)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(out / "cumulative_fp.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save(ax.figure, "cumulative_fp.png")
+
+    if result.m2m_fit is not None:
+        pipe, split = result.m2m_fit
+        sampler = pipe.named_steps["sampler"]
+        ax = plot_acceptance_matrix(sampler)
+        ax.set_title(f"{title}: accepted M2m translations, seed {split.seed}", fontsize=10)
+        save(ax.figure, "m2m_acceptance.png")
+        if image_shape is not None:
+            X = split.X_train
+            if "scaler" in pipe.named_steps:
+                X = pipe.named_steps["scaler"].transform(X)
+            # The same fit_resample call as in the pipeline (same random_state): the
+            # same rows, now kept.
+            X_res, y_res = sampler.fit_resample(X, split.y_train)
+            fig = plot_translations(
+                sampler, X, split.y_train, X_res, y_res, image_shape=image_shape, n_samples=10
+            )
+            fig.suptitle(f"{title}: M2m translations (source → target class), seed {split.seed}")
+            save(fig, "m2m_translations.png")
     return paths

@@ -51,6 +51,9 @@ class BenchResult:
         Method key -> summary (see :func:`summarize`).
     wall_time : float
         Seconds for the whole run.
+    m2m_fit : tuple or None
+        ``(pipeline, split)`` of the first seed where M2m ran (for the figures of
+        translated samples and accepted translations); not written to JSON.
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -59,6 +62,7 @@ class BenchResult:
     class_order: list[Any] = field(default_factory=list)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
     wall_time: float = 0.0
+    m2m_fit: tuple[Any, Split] | None = field(default=None, repr=False)
 
 
 def _score_row(
@@ -212,6 +216,8 @@ def run_benchmark(
             row = _score_row(method, seed, split, classes, pipe.predict(split.X_test))
             row["fit_time"] = fit_time
             row.update(_sampler_details(pipe))
+            if method == "m2m" and result.m2m_fit is None:
+                result.m2m_fit = (pipe, split)
             if METHODS[method].needs_g:
                 row["g_fit_time"] = g_fit_time
             result.rows.append(row)
