@@ -11,8 +11,7 @@
 
 The shared data directory is found by :func:`get_data_dir`: the ``data_dir`` argument, else
 the environment variable ``M2M_DATA_DIR``, else ``../shared/data`` relative to the current
-working directory, else ``../shared/data`` relative to the repository root (the folder that
-holds the ``m2m_sampler`` package).
+working directory. Where the package is installed plays no part.
 """
 
 from __future__ import annotations
@@ -76,10 +75,10 @@ _TABULAR: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def _candidate_dirs() -> list[tuple[str, Path]]:
-    repo_root = Path(__file__).resolve().parents[1]
+    # Only the working directory: an installed package (site-packages, a wheel, an
+    # editable checkout elsewhere) must find the same folder from the same place.
     return [
         ("../shared/data relative to the current directory", Path.cwd() / ".." / "shared" / "data"),
-        ("../shared/data relative to the repository root", repo_root / ".." / "shared" / "data"),
     ]
 
 
@@ -90,8 +89,11 @@ def get_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
     1. the ``data_dir`` argument;
     2. the environment variable ``M2M_DATA_DIR``;
-    3. ``../shared/data`` relative to the current working directory;
-    4. ``../shared/data`` relative to the repository root (parent of the package folder).
+    3. ``../shared/data`` relative to the current working directory (for a checkout
+       next to the project's ``shared/`` folder, run from the checkout's root).
+
+    Where the package is installed (site-packages, an editable checkout) plays no part:
+    from any other working directory, pass ``data_dir`` or set ``M2M_DATA_DIR``.
 
     An explicit argument or environment variable that names a missing directory is an error
     (there is no silent fall-back past it).

@@ -27,7 +27,7 @@ from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn_compat.utils.validation import validate_data
+from sklearn.utils.validation import validate_data
 from torch import nn
 from tqdm.auto import tqdm
 

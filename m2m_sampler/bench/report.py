@@ -322,8 +322,8 @@ def write_figures(
     list of Path
         ``bacc.png``, ``per_class_recall.png``, ``cumulative_fp.png`` and, when M2m ran,
         ``m2m_acceptance.png`` (:func:`m2m_sampler.plotting.plot_acceptance_matrix`) and,
-        with ``image_shape``, ``m2m_translations.png``
-        (:func:`m2m_sampler.plotting.plot_translations`).
+        with ``image_shape`` and at least one accepted translation,
+        ``m2m_translations.png`` (:func:`m2m_sampler.plotting.plot_translations`).
     """
     import matplotlib
 
@@ -380,7 +380,7 @@ def write_figures(
         ax = plot_acceptance_matrix(sampler)
         ax.set_title(f"{title}: accepted M2m translations, seed {split.seed}", fontsize=10)
         save(ax.figure, "m2m_acceptance.png")
-        if image_shape is not None:
+        if image_shape is not None and sampler.is_translated_.any():
             X = split.X_train
             if "scaler" in pipe.named_steps:
                 X = pipe.named_steps["scaler"].transform(X)
