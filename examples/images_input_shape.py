@@ -1,6 +1,6 @@
 """
 Image input: a CNN as g, flattened rows for imbalanced-learn
-===========================================================
+============================================================
 
 imbalanced-learn works on 2-D ``X``; ``input_shape`` tells the sampler how to reshape
 each row for ``g`` (here a small CNN on 8x8 digits), and ``clip=(0, 1)`` keeps the

@@ -44,7 +44,7 @@ class Generation:
         plan's device otherwise.
     accepted : same type and shape as ``translated``
         Translated and ``g``'s probability of the target class at ``x*`` >= ``gamma``.
-    x_star : torch.Tensor of shape (n_translated, *sample_shape)
+    x_star : torch.Tensor of shape ``(n_translated, *sample_shape)``
         The translated points of the ``translated`` entries, in plan order, in the
         dtype of the sources (accepted or not); on the CPU for a numpy plan.
     prob : torch.Tensor of shape (n_translated,)

@@ -158,7 +158,8 @@ default=None
     translation_time_ : float
         Seconds spent translating (the engine only).
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Number of features seen in ``fit_resample``.
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Defined only when ``X`` has string feature names.
 
     See Also

@@ -132,9 +132,9 @@ class FrequentFeatures(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    counts_ : ndarray of int64, shape (n_features_in_,)
+    counts_ : ndarray of int64, shape ``(n_features_in_,)``
         Training rows in which each column is non-zero.
-    support_mask_ : ndarray of bool, shape (n_features_in_,)
+    support_mask_ : ndarray of bool, shape ``(n_features_in_,)``
         The kept columns (also ``get_support()``).
     """
 

@@ -65,7 +65,7 @@ def translate(
     ----------
     g : torch.nn.Module
         The pre-trained classifier: maps ``(m, *input_shape)`` to ``(m, K)`` logits.
-    x0 : torch.Tensor of shape (n, *input_shape)
+    x0 : torch.Tensor of shape ``(n, *input_shape)``
         The sources. The computation runs on ``x0.device``; ``g`` and ``f`` must live there.
     k0 : tensor or sequence of int, shape (n,)
         Class index (0..K-1) of each source; used by the ``lam * f_k0(x)`` term.
@@ -100,7 +100,7 @@ def translate(
 
     Returns
     -------
-    x_star : torch.Tensor of shape (n, *input_shape)
+    x_star : torch.Tensor of shape ``(n, *input_shape)``
         The translated points, in the dtype of ``x0``.
     prob : torch.Tensor of shape (n,)
         ``softmax(g(x_star))[k]`` in float32.
