@@ -28,7 +28,8 @@ sampler = M2MOverSampler(beta=0.99, gamma=0.9, step_size=0.2, clip=(0, 1), rando
 X_res, y_res = sampler.fit_resample(X, y)
 print("class counts before:", np.bincount(y).tolist())
 print("class counts after: ", np.bincount(y_res).tolist())
-print(f"accepted translations: {sampler.is_translated_.sum()} of {len(sampler.is_translated_)}")
+n_added, n_accepted = len(sampler.is_translated_), int(sampler.is_translated_.sum())
+print(f"accepted translations: {n_accepted} of the {n_added} added samples")
 
 # %%
 # Source, translated sample and their difference (red: ink added, blue: ink removed).

@@ -151,7 +151,7 @@ def plot_translations(
     chosen = sorted(chosen[:n_samples], key=lambda i: (y_res[n_orig + i], i))
 
     n = len(chosen)
-    fig, axes = plt.subplots(3, n, figsize=(1.3 * n + 1.2, 4.2), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(1.5 * n + 1.2, 4.8), squeeze=False)
     src_rows = X[sampler.source_indices_[chosen]]
     new_rows = X_res[n_orig + np.asarray(chosen)]
     diff = new_rows.astype(float) - src_rows.astype(float)
@@ -176,7 +176,7 @@ def plot_translations(
             ax.imshow(img, interpolation="nearest", **kw)
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[0, j].set_title(f"{k0} → {k}", fontsize=9)
+        axes[0, j].set_title(f"{k0} → {k}", fontsize=11)
     for r, name in enumerate(["source", "translated", "difference"]):
         axes[r, 0].set_ylabel(name)
     fig.suptitle("M2m translations: source class → target class")

@@ -49,3 +49,24 @@ def test_cifar_lt_example(capsys, monkeypatch, tmp_path):
 def test_every_example_has_a_docstring_title(name):
     text = (EXAMPLES / name).read_text()
     assert text.startswith('"""') and "Run with" in text
+
+
+@pytest.mark.parametrize(
+    "name, needle",
+    [
+        ("plot_translations_digits.py", "class counts after:  [128, 128, 128, 128, 128"),
+        ("plot_per_class_recall.py", "M2m    recall of the 3 smallest classes"),
+        ("plot_m2m_classifier_history.py", "balanced accuracy on the test set"),
+    ],
+)
+def test_gallery_examples_run(name, needle, capsys, monkeypatch):
+    """The gallery's plot_* scripts (also run by the docs build) run headless."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = _run(name, capsys, monkeypatch)
+    assert needle in out
+    assert plt.get_fignums()  # they drew something
+    plt.close("all")
