@@ -151,7 +151,7 @@ def plot_translations(
     chosen = sorted(chosen[:n_samples], key=lambda i: (y_res[n_orig + i], i))
 
     n = len(chosen)
-    fig, axes = plt.subplots(3, n, figsize=(1.5 * n + 1.2, 4.8), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=(max(1.5 * n + 1.2, 7.0), 4.8), squeeze=False)
     src_rows = X[sampler.source_indices_[chosen]]
     new_rows = X_res[n_orig + np.asarray(chosen)]
     diff = new_rows.astype(float) - src_rows.astype(float)

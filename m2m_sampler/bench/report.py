@@ -10,6 +10,7 @@ import platform
 import re
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -386,10 +387,22 @@ def write_figures(
                 X = pipe.named_steps["scaler"].transform(X)
             # The same fit_resample call as in the pipeline (same random_state): the
             # same rows, now kept.
+            kept = sampler.is_translated_.copy(), sampler.source_indices_.copy()
             X_res, y_res = sampler.fit_resample(X, split.y_train)
+            if not (
+                np.array_equal(kept[0], sampler.is_translated_)
+                and np.array_equal(kept[1], sampler.source_indices_)
+            ):
+                warnings.warn(
+                    "re-running M2m for m2m_translations.png did not reproduce the "
+                    "benchmarked translations (a non-deterministic device?); the figure "
+                    "shows the re-run.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             fig = plot_translations(
                 sampler, X, split.y_train, X_res, y_res, image_shape=image_shape, n_samples=10
             )
-            fig.suptitle(f"{title}: M2m translations (source → target class), seed {split.seed}")
+            fig.suptitle(f"{title}: M2m translations (source → target), seed {split.seed}")
             save(fig, "m2m_translations.png")
     return paths
