@@ -47,6 +47,10 @@ exclude_patterns = ["_build", "gen_modules", "auto_examples/*.ipynb", "auto_exam
                     "auto_examples/*.zip", "auto_examples/*.md5", "**/*.codeobj.json"]
 
 # -- API reference ---------------------------------------------------------------------
+import sphinx.ext.autosummary as _autosummary  # noqa: E402
+
+# "Eq. (2)" and "Fig. 6" do not end the one-line summaries of the API tables.
+_autosummary.WELL_KNOWN_ABBREVIATIONS += (" Eq.", "(Eq.", " Fig.", "(Fig.")
 autosummary_generate = True
 autosummary_imported_members = True  # m2m_sampler re-exports its main classes
 autosummary_ignore_module_all = False  # document what __all__ lists, nothing else
