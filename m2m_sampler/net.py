@@ -51,7 +51,7 @@ from skorch.callbacks import BatchScoring, EpochScoring
 from skorch.exceptions import NotInitializedError
 from skorch.utils import _identity, to_numpy
 
-from ._torch_utils import eval_mode
+from ._torch_utils import dumps_portable, eval_mode, loads_portable
 from .device_data import DeviceLoader
 from .speed import SpeedMixin, training_device
 
@@ -59,6 +59,10 @@ __all__ = ["NetClassifier", "as_float32_inputs", "CLASSES_KEY"]
 
 #: Key of the labels in the module file written by ``save_params(f_params=...)``.
 CLASSES_KEY = "m2m_sampler_classes"
+
+#: Key of the pickled attributes that skorch does not handle (see ``__getstate__``).
+_PORTABLE_STATE = "m2m_portable_state"
+
 
 
 def as_float32_inputs(X: Any, owner: str = "NetClassifier", keep_integers: bool = False) -> Any:
@@ -117,7 +121,8 @@ def as_float32_inputs(X: Any, owner: str = "NetClassifier", keep_integers: bool 
         try:
             return _check_ndim(X.astype(np.float32), owner)
         except (TypeError, ValueError) as exc:
-            raise ValueError(_non_numeric(owner, "an object array with non-numeric values")) from exc
+            what = "an object array with non-numeric values"
+            raise ValueError(_non_numeric(owner, what)) from exc
     raise ValueError(_non_numeric(owner, f"an array of dtype {X.dtype}"))
 
 
@@ -136,6 +141,13 @@ def _check_ndim(X: Any, owner: str) -> Any:
             f"{tuple(X.shape)}. Use X.reshape(-1, 1) for a single feature."
         )
     return X
+
+
+def _holds_tensors(value: Any) -> bool:
+    """A torch module or tensor, or a tuple / list with a tensor (``clip`` bounds)."""
+    if isinstance(value, torch.nn.Module | torch.Tensor):
+        return True
+    return isinstance(value, tuple | list) and any(isinstance(v, torch.Tensor) for v in value)
 
 
 def _encode_classes(classes: np.ndarray) -> torch.Tensor | None:
@@ -470,6 +482,29 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
                     "or pass the saved ones."
                 )
             self.classes_inferred_ = classes
+
+    def __getstate__(self):
+        """skorch's state; the attributes skorch pickles as they are go through torch-aware
+        bytes, so that CUDA tensors among them load on a machine without CUDA.
+
+        skorch maps its modules, criteria and optimizers to the CPU when CUDA is missing;
+        parameters holding torch objects (a CUDA ``g`` or ``module`` instance, a
+        ``batch_transform`` module, tensors in ``clip``...) get the same treatment here.
+        torch generators (device-bound, alive only during ``fit``) are dropped.
+        """
+        state = {k: v for k, v in super().__getstate__().items()
+                 if not isinstance(v, torch.Generator)}
+        torch_values = {k: v for k, v in state.items() if _holds_tensors(v)}
+        for key in torch_values:
+            del state[key]
+        state[_PORTABLE_STATE] = dumps_portable(torch_values)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if _PORTABLE_STATE in state:
+            state.update(loads_portable(state.pop(_PORTABLE_STATE)))
+        super().__setstate__(state)
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity != "auto":

@@ -41,6 +41,9 @@ __all__ = ["translate", "target_probability", "random_start", "resolve_clip"]
 
 ClipRange = tuple[float | torch.Tensor, float | torch.Tensor] | None
 
+#: Values per block of torch's CPU normal sampler; see :func:`random_start`.
+RANDN_BLOCK = 16
+
 
 def translate(
     g: nn.Module,
@@ -182,11 +185,20 @@ def random_start(
 
     Returned as the engine's master copy: float64 for float64 sources, float32 otherwise
     (float16/bfloat16 sources included).
+
+    Every sample draws its normal values as a row padded to a multiple of
+    :data:`RANDN_BLOCK` (the padding is dropped). torch's CPU normal sampler transforms
+    its uniform draws in blocks of 16 values, so without padding the values a sample gets
+    would depend on where its chunk starts; with it, translating in chunks of any size
+    gives the same random starts on the CPU (on CUDA they depend on the chunking).
     """
     master = torch.float64 if x0.dtype == torch.float64 else torch.float32
     x = x0.detach().to(master).clone()
     if radius > 0:
-        direction = torch.randn(x.shape, generator=generator, device=x.device).to(master)
+        n_values = x[0].numel() if len(x) else 0
+        padded = -(-n_values // RANDN_BLOCK) * RANDN_BLOCK
+        draws = torch.randn((len(x), padded), generator=generator, device=x.device)
+        direction = draws[:, :n_values].reshape(x.shape).to(master)
         direction = direction / _per_sample_norm(direction).clamp_min(1e-12)
         x = x + radius * direction
     return x
