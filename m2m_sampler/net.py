@@ -426,7 +426,9 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         module, drop that key (or use ``load_state_dict(..., strict=False)``).
         """
         handle = None
-        if f_params is not None and hasattr(self, "module_"):
+        # skorch's Checkpoint names the module file f_module
+        module_file = f_params if f_params is not None else kwargs.get("f_module")
+        if module_file is not None and hasattr(self, "module_"):
             try:
                 encoded = _encode_classes(np.asarray(self.classes_))
             except AttributeError:
