@@ -43,7 +43,7 @@ from .generation_iterator import GenerationIterator, check_g_output, generation_
 from .generation_log import HISTORY_KEYS, GenerationLog
 from .net import NetClassifier
 from .sampling import ClassBalancedSampler, get_dataset_labels
-from .seeding import g_random_state, seeded_torch, torch_seed
+from .seeding import g_random_state, seed_torch, seeded_torch, torch_seed
 from .speed import training_device
 from .timing import TIMING_KEYS, TrainingTimer
 from .translation import resolve_clip
@@ -147,13 +147,20 @@ default=None
     g_epochs : int >= 1 or None, default=None
         Epochs of the ERM training of ``g`` when ``g=None``; ``None``: ``max_epochs``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the generation (targets, sources, Bernoulli draws, random starts), on the
-        training device. ``None`` draws the seed from torch's global generator, so runs
-        are reproducible under ``torch.manual_seed``. Initialisation, the sampler and
-        dropout use torch's global generator as in any skorch net.
+        Governs every random draw of ``fit`` / ``partial_fit``
+        (:mod:`m2m_sampler.seeding`): weight initialisation, the mini-batch order and
+        dropout (torch's global generators, seeded for the fit and restored afterwards,
+        so the caller's stream is neither read nor moved), the ERM training of ``g``
+        (its own derived seed) and the generation (targets, sources, Bernoulli draws,
+        random starts, on the training device). Two fits with the same int give the same
+        model on the same device with the same parameters (``batch_size`` included),
+        torch version and number of threads; CUDA kernels may add their own
+        non-determinism. ``None``: everything comes from torch's global generator, so
+        runs are reproducible under ``torch.manual_seed``, as with any skorch net.
     {amp_dtype}
         In M2MClassifier it is also the autocast dtype of every forward pass of ``f``
-        through the net (:class:`~m2m_sampler.speed.SpeedMixin`).
+        through the net (:class:`~m2m_sampler.speed.SpeedMixin`); training under
+        ``torch.float16`` uses a :class:`torch.amp.GradScaler` (``grad_scaler_``).
     **kwargs
         Everything :class:`~m2m_sampler.net.NetClassifier` accepts, the other speed
         options included (``channels_last`` also applies to ``g``; ``batch_transform``
@@ -166,7 +173,12 @@ default=None
         The trained target network ``f``.
     g_ : torch.nn.Module
         The frozen ``g`` (eval mode, ``requires_grad=False``, not in the optimizer);
-        ``save_params(f_g=...)`` / ``load_params(f_g=...)`` round-trip it.
+        ``save_params(f_g=...)`` / ``load_params(f_g=...)`` round-trip it, and
+        ``skorch.callbacks.Checkpoint(f_g="g.pt", ...)`` saves it with the other files
+        (``load_params(checkpoint=...)`` restores it).
+    g_loaded_ : bool
+        ``g_`` was restored by ``load_params``: with ``g=None`` it is then a pre-trained
+        ``g`` that ``fit`` keeps (it re-initialises ``f`` only).
     g_net_ : M2MClassifier or None
         The fitted ERM net when ``g=None`` (``g_`` holds its ``module_``'s weights).
     g_fitted_ : bool
@@ -196,6 +208,25 @@ default=None
     -----
     *Default callbacks* (skorch names): ``resampling`` (with ``balanced_batches``),
     ``generation_log`` and ``timer``; ``callbacks__<name>=None`` switches one off.
+
+    *Inputs.* ``X`` as in :class:`~m2m_sampler.net.NetClassifier`: numpy arrays, torch
+    tensors, pandas DataFrames or lists of lists of real numbers (any float, int or bool
+    dtype) are trained on as float32; strings and other non-numeric data are refused.
+    ``y``: class labels of any type (continuous ``y`` is refused, as by
+    :class:`~m2m_sampler.M2MOverSampler`).
+
+    *Checks before the first epoch.* The module must return one logit per class (an
+    error says which ``module__n_classes`` to set), ``g`` too, and
+    ``step_size * n_steps`` must stay within 100 diagonals of the data's bounding box.
+    A fit whose epochs do not reach ``start_epoch`` warns (it runs no M2m epoch and does
+    not train ``g``).
+
+    *Saving.* ``save_params(f_params=..., f_g=...)`` writes ``f`` with ``classes_`` and
+    ``g``; ``load_params`` on a new net gives the same predictions without ``classes=``.
+    Pickles load on machines without the training GPU (tensors go to the CPU).
+
+    *Interruption.* ``KeyboardInterrupt`` ends ``fit`` cleanly (skorch); the history row
+    of the interrupted epoch has the ``m2m_*`` columns of the batches that ran.
 
     *Training-side scores.* The loss, ``on_batch_end`` and the cached train-side
     ``EpochScoring`` see the generated batches: a translated slot carries its target
@@ -397,8 +428,7 @@ default=None
         An int ``random_state`` seeds every random draw of the fit (see
         :mod:`m2m_sampler.seeding`); torch's global generators are restored afterwards.
         """
-        fresh = not self.warm_start or not self.initialized_
-        with self._seeded(0 if fresh else len(self.history)):
+        with self._seeded():
             return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
@@ -409,25 +439,44 @@ default=None
         generation) and, with ``g=None``, does not train ``g`` (a later ``partial_fit``
         that reaches ``start_epoch`` does).
         """
-        with self._seeded(len(self.history) if self.initialized_ else 0):
+        with self._seeded():
             if not self.initialized_:
                 self.initialize()
             self._check_start_epoch_reached(fit_params.get("epochs"))
             return super().partial_fit(X, y, classes=classes, **fit_params)
 
     @contextlib.contextmanager
-    def _seeded(self, n_epochs: int):
-        """torch's generators seeded from ``random_state`` for one fit (outermost call)."""
+    def _seeded(self):
+        """torch's generators seeded from ``random_state`` for one fit (outermost call):
+        the initialisation's seed now, every epoch's in :meth:`on_epoch_begin`."""
         if getattr(self, "torch_seeded_", False):  # partial_fit inside fit
             yield
             return
-        device = torch.device(self.device) if self.device is not None else torch.device("cpu")
         self.torch_seeded_ = True
         try:
-            with seeded_torch(torch_seed(self.random_state, n_epochs), device):
+            with seeded_torch(torch_seed(self.random_state), self._seed_device()):
                 yield
         finally:
             self.torch_seeded_ = False
+
+    def _seed_device(self) -> torch.device:
+        return torch.device(self.device) if self.device is not None else torch.device("cpu")
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """skorch's; with a ``random_state``, re-seed the epoch's random streams.
+
+        torch's generators (mini-batch order, dropout) and the generation's get seeds
+        that depend only on ``(random_state, epoch index)``: a run continued with
+        ``partial_fit`` (after ``load_params``, say) trains as the uninterrupted run.
+        """
+        super().on_epoch_begin(net, dataset_train=dataset_train,
+                               dataset_valid=dataset_valid, **kwargs)
+        if self.random_state is None or not getattr(self, "torch_seeded_", False):
+            return
+        epoch = len(self.history) - 1
+        seed_torch(torch_seed(self.random_state, epoch), self._seed_device())
+        if getattr(self, "generator_", None) is not None:
+            self.generator_.manual_seed(generation_seed(self.random_state, epoch))
 
     def _check_start_epoch_reached(self, epochs) -> None:
         n_epochs = self.max_epochs if epochs is None else int(epochs)

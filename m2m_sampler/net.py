@@ -198,7 +198,17 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
     Attributes
     ----------
     classes_ : ndarray
-        The labels, in the order of ``predict_proba``'s columns.
+        The labels, in the order of ``predict_proba``'s columns (saved with the module
+        by :meth:`save_params`).
+
+    Notes
+    -----
+    ``X``: a numpy array, torch tensor, pandas DataFrame or list of lists of real
+    numbers (float, int or bool dtypes) is trained and predicted on as float32
+    (:func:`as_float32_inputs`); strings and other non-numeric data, ragged lists, 1-D
+    and empty ``X`` are refused with a message. ``y``: class labels of any type (not
+    continuous values). Before training, the module's output width must equal the
+    number of classes.
 
     Examples
     --------

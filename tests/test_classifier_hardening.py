@@ -34,7 +34,7 @@ def _blobs(counts=(60, 30, 12), d=5, seed=0):
 def _m2m(**kwargs):
     params = dict(module__n_features=5, module__n_classes=3, module__hidden=(16,),
                   max_epochs=4, start_epoch=2, batch_size=32, lr=0.1, beta=0.9, gamma=0.5,
-                  step_size=0.3, n_steps=3, verbose=0, random_state=0)
+                  step_size=0.3, n_steps=3, g_epochs=15, verbose=0, random_state=0)
     params.update(kwargs)
     return M2MClassifier(MLP, **params)
 
@@ -198,8 +198,9 @@ def test_start_epoch_not_reached_warns_and_does_not_train_g():
 @pytest.mark.parametrize("n_classes", [2, 5])
 def test_module_output_width_must_be_the_number_of_classes(front_end, n_classes):
     X, y = _blobs()
-    with pytest.raises(ValueError, match="returns {} outputs per sample but y has 3 classes "
-                                         r"\[0, 1, 2\].*Set module__n_classes=3".format(n_classes)):
+    match = f"returns {n_classes} outputs per sample but y has 3 classes " + (
+        r"\[0, 1, 2\].*Set module__n_classes=3")
+    with pytest.raises(ValueError, match=match):
         front_end(module__n_classes=n_classes).fit(X, y)
 
 
@@ -395,3 +396,16 @@ def test_float16_training_uses_a_gradient_scaler():
     _assert_same_state(_state(net.module_), _state(ref))
     assert grads == pytest.approx(ref_grads, rel=1e-6)  # callbacks see unscaled gradients
     assert net.grad_scaler_.get_scale() == scaler.get_scale()
+
+
+def test_a_run_continued_with_partial_fit_is_the_uninterrupted_run():
+    """Every epoch's streams depend on (random_state, epoch) only."""
+    X, y = _blobs()
+    whole = _m2m(max_epochs=4, start_epoch=2).fit(X, y)
+    with pytest.warns(UserWarning, match="start_epoch=2 is not reached"):
+        split = _m2m(max_epochs=2, start_epoch=2).fit(X, y)
+    split.partial_fit(X, y)
+    assert len(split.history) == 4 and sum(whole.history[:, "m2m_accepted"]) > 0
+    assert split.history[:, "m2m_accepted"] == whole.history[:, "m2m_accepted"]
+    _assert_same_state(_state(split.g_), _state(whole.g_))
+    _assert_same_state(_state(split.module_), _state(whole.module_))
