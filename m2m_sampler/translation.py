@@ -37,7 +37,7 @@ from torch import nn
 
 from ._torch_utils import eval_mode, floating_dtype
 
-__all__ = ["translate", "target_probability", "random_start", "resolve_clip"]
+__all__ = ["translate", "target_probability", "random_start", "resolve_clip", "unit_direction"]
 
 ClipRange = tuple[float | torch.Tensor, float | torch.Tensor] | None
 
@@ -305,8 +305,7 @@ def _translate_chunk(
                 loss = loss + lam * f_logits.gather(1, k0.view(-1, 1)).sum()
         (d,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
-            norm = _per_sample_norm(d).clamp_min(torch.finfo(d.dtype).tiny)
-            x = _clamp(x.detach() - step_size * d / norm, low, high)
+            x = _clamp(x.detach() - step_size * unit_direction(d), low, high)
     prob = target_probability(g, x, k, amp_dtype=amp_dtype)
     return x.detach(), prob
 
@@ -336,6 +335,28 @@ def _as_index(labels: torch.Tensor | Sequence[int], device: torch.device) -> tor
     if isinstance(labels, torch.Tensor):
         return labels.to(device=device, dtype=torch.long).reshape(-1).clone()
     return torch.as_tensor(np.asarray(labels), dtype=torch.long, device=device).reshape(-1)
+
+
+def unit_direction(d: torch.Tensor) -> torch.Tensor:
+    """``d / ||d||_2`` per sample; zero where ``d`` is exactly zero.
+
+    A gradient can be so small (a saturated softmax) that the squares in its norm
+    underflow: the norm then comes out as zero or far too small and ``d / norm`` is huge
+    (steps of 1e14 in float32 were observed). Samples whose norm is below
+    ``sqrt(tiny) * 4096`` of the dtype are first divided by their largest absolute value,
+    which leaves the direction unchanged and keeps the norm exact; the others take the
+    plain division (bit-identical to it).
+    """
+    norm = _per_sample_norm(d)
+    finfo = torch.finfo(d.dtype)
+    small = norm < finfo.tiny ** 0.5 * 4096
+    direction = d / norm.clamp_min(finfo.tiny)
+    if bool(small.any()):
+        peak = d.abs().flatten(1).amax(dim=1).view_as(norm)
+        rescaled = d / peak.clamp_min(finfo.tiny)
+        safe = rescaled / _per_sample_norm(rescaled).clamp_min(finfo.tiny)
+        direction = torch.where(small, safe, direction)
+    return direction
 
 
 def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:

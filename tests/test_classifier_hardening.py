@@ -409,3 +409,20 @@ def test_a_run_continued_with_partial_fit_is_the_uninterrupted_run():
     assert split.history[:, "m2m_accepted"] == whole.history[:, "m2m_accepted"]
     _assert_same_state(_state(split.g_), _state(whole.g_))
     _assert_same_state(_state(split.module_), _state(whole.module_))
+
+
+def test_tiny_gradients_still_take_steps_of_step_size():
+    """A saturated softmax gives gradients whose squares underflow in float32: the step
+    must still have length step_size (it was 2e12 for this g), and a gradient that is
+    exactly zero does not move."""
+    from m2m_sampler.translation import translate
+
+    g = nn.Linear(2, 2)
+    with torch.no_grad():
+        g.weight.copy_(torch.tensor([[-30.0, 0.0], [30.0, 0.0]]))
+        g.bias.zero_()
+    x0 = torch.tensor([[1.0, 0.0], [2.0, 1.0]])  # class 1 by margins 60 and 120
+    x, prob = translate(g, x0, torch.tensor([0, 0]), torch.tensor([1, 1]), step_size=0.1,
+                        n_steps=3, noise=0.0)
+    torch.testing.assert_close(x, torch.tensor([[1.3, 0.0], [2.0, 1.0]]))
+    torch.testing.assert_close(prob, torch.ones(2))
