@@ -366,6 +366,11 @@ default=None
         self.g_net_ = None
         return self
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("generator_", None)  # device-bound, lives only during fit
+        return state
+
     def get_all_learnable_params(self):
         """The learnable parameters of ``f`` and the criteria, never those of ``g_``."""
         g = getattr(self, "g_", None)

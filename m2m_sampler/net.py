@@ -502,10 +502,8 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         skorch maps its modules, criteria and optimizers to the CPU when CUDA is missing;
         parameters holding torch objects (a CUDA ``g`` or ``module`` instance, a
         ``batch_transform`` module, tensors in ``clip``...) get the same treatment here.
-        torch generators (device-bound, alive only during ``fit``) are dropped.
         """
-        state = {k: v for k, v in super().__getstate__().items()
-                 if not isinstance(v, torch.Generator)}
+        state = super().__getstate__()
         torch_values = {k: v for k, v in state.items() if _holds_tensors(v)}
         for key in torch_values:
             del state[key]
