@@ -305,7 +305,8 @@ def _translate_chunk(
                 loss = loss + lam * f_logits.gather(1, k0.view(-1, 1)).sum()
         (d,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
-            x = _clamp(x.detach() - step_size * unit_direction(d), low, high)
+            d, norm = _scaled_for_norm(d)
+            x = _clamp(x.detach() - step_size * d / norm, low, high)
     prob = target_probability(g, x, k, amp_dtype=amp_dtype)
     return x.detach(), prob
 
@@ -338,25 +339,32 @@ def _as_index(labels: torch.Tensor | Sequence[int], device: torch.device) -> tor
 
 
 def unit_direction(d: torch.Tensor) -> torch.Tensor:
-    """``d / ||d||_2`` per sample; zero where ``d`` is exactly zero.
+    """``d / ||d||_2`` per sample, computed without underflow; zero where ``d`` is zero.
 
     A gradient can be so small (a saturated softmax) that the squares in its norm
     underflow: the norm then comes out as zero or far too small and ``d / norm`` is huge
-    (steps of 1e14 in float32 were observed). Samples whose norm is below
-    ``sqrt(tiny) * 4096`` of the dtype are first divided by their largest absolute value,
-    which leaves the direction unchanged and keeps the norm exact; the others take the
-    plain division (bit-identical to it).
+    (steps of 1e12-1e14 in float32 were observed). See :func:`_scaled_for_norm`.
     """
-    norm = _per_sample_norm(d)
+    d, norm = _scaled_for_norm(d)
+    return d / norm
+
+
+def _scaled_for_norm(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(d', ||d'||_2)`` per sample with ``d' / ||d'||`` the direction of ``d``.
+
+    ``d' = d`` (the norm clamped away from 0), except for samples whose norm is below
+    ``sqrt(tiny) * 4096`` of the dtype, where squares may underflow: those are first
+    divided by their largest absolute value, which keeps the direction and makes the
+    norm exact. Samples with normal gradients are bit-identical to ``d / ||d||``.
+    """
     finfo = torch.finfo(d.dtype)
+    norm = _per_sample_norm(d)
     small = norm < finfo.tiny ** 0.5 * 4096
-    direction = d / norm.clamp_min(finfo.tiny)
     if bool(small.any()):
         peak = d.abs().flatten(1).amax(dim=1).view_as(norm)
-        rescaled = d / peak.clamp_min(finfo.tiny)
-        safe = rescaled / _per_sample_norm(rescaled).clamp_min(finfo.tiny)
-        direction = torch.where(small, safe, direction)
-    return direction
+        d = torch.where(small, d / peak.clamp_min(finfo.tiny), d)
+        norm = torch.where(small, _per_sample_norm(d), norm)
+    return d, norm.clamp_min(finfo.tiny)
 
 
 def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
