@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
+import pickle
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,6 +19,8 @@ __all__ = [
     "frozen_copy",
     "floating_dtype",
     "module_device",
+    "dumps_portable",
+    "loads_portable",
 ]
 
 #: The autocast dtypes the front ends accept for ``amp_dtype``.
@@ -144,3 +149,50 @@ def module_device(module: nn.Module, default: torch.device | None = None) -> tor
 def _tensors(module: nn.Module) -> Iterator[torch.Tensor]:
     yield from module.parameters()
     yield from module.buffers()
+
+
+# ----------------------------------------------------------------------------- pickling
+
+
+def dumps_portable(obj: Any) -> bytes:
+    """``pickle.dumps(obj)``, to be read back by :func:`loads_portable`."""
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads_portable(data: bytes) -> Any:
+    """Unpickle :func:`dumps_portable` output; tensors of a missing CUDA device load on the CPU.
+
+    Torch pickles every storage as ``torch.storage._load_from_bytes(<torch.save bytes>)``
+    with its device written in it; unpickled as usual, a storage saved on CUDA fails on a
+    machine without CUDA. Here those calls go through :func:`torch.load` with a
+    ``map_location`` that leaves storages of available devices where they were and puts
+    the others on the CPU (skorch's nets do the same for their modules).
+    """
+    return _PortableUnpickler(io.BytesIO(data)).load()
+
+
+def _restore_location(storage: Any, location: str) -> Any:
+    """``map_location`` of :func:`loads_portable`: the CPU for a device that is not here."""
+    if location.startswith("cuda"):
+        index = torch.device(location).index or 0
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            return storage  # deserialised on the CPU: keep it there
+    return None  # torch's default: the saved device
+
+
+class _PortableUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch.storage" and name == "_load_from_bytes":
+            return _load_storage
+        return super().find_class(module, name)
+
+
+def _load_storage(data: bytes) -> Any:
+    return torch.load(io.BytesIO(data), map_location=_restore_location, weights_only=True)
+
+
+def device_is_available(device: torch.device) -> bool:
+    """Whether tensors can live on ``device`` here (CPU always; CUDA if that GPU exists)."""
+    if device.type != "cuda":
+        return True
+    return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()

@@ -22,8 +22,10 @@ scikit-learn labels and the speed options of :class:`~m2m_sampler.speed.SpeedMix
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -33,6 +35,7 @@ from sklearn.utils._param_validation import Interval, validate_parameter_constra
 from skorch.callbacks import PrintLog, ProgressBar
 from torch import nn
 
+from ._stacklevel import caller_stacklevel
 from ._torch_utils import frozen_copy
 from .callbacks import DeferredResampling, DeferredReweighting
 from .converters import as_torch_classifier
@@ -40,10 +43,15 @@ from .generation_iterator import GenerationIterator, check_g_output, generation_
 from .generation_log import HISTORY_KEYS, PAIRS_KEY, GenerationLog
 from .net import NetClassifier
 from .sampling import ClassBalancedSampler, get_dataset_labels
+from .seeding import g_random_state, seed_torch, seeded_torch, torch_seed
 from .speed import training_device
 from .timing import TIMING_KEYS, TrainingTimer
 from .translation import resolve_clip
-from .translation_params import TRANSLATION_PARAMETER_DOCS, validate_translation_params
+from .translation_params import (
+    TRANSLATION_PARAMETER_DOCS,
+    check_step_size,
+    validate_translation_params,
+)
 
 __all__ = ["M2MClassifier", "HISTORY_KEYS", "TIMING_KEYS"]
 
@@ -140,13 +148,20 @@ default=None
     g_epochs : int >= 1 or None, default=None
         Epochs of the ERM training of ``g`` when ``g=None``; ``None``: ``max_epochs``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the generation (targets, sources, Bernoulli draws, random starts), on the
-        training device. ``None`` draws the seed from torch's global generator, so runs
-        are reproducible under ``torch.manual_seed``. Initialisation, the sampler and
-        dropout use torch's global generator as in any skorch net.
+        Governs every random draw of ``fit`` / ``partial_fit``
+        (:mod:`m2m_sampler.seeding`): weight initialisation, the mini-batch order and
+        dropout (torch's global generators, seeded for the fit and restored afterwards,
+        so the caller's stream is neither read nor moved), the ERM training of ``g``
+        (its own derived seed) and the generation (targets, sources, Bernoulli draws,
+        random starts, on the training device). Two fits with the same int give the same
+        model on the same device with the same parameters (``batch_size`` included),
+        torch version and number of threads; CUDA kernels may add their own
+        non-determinism. ``None``: everything comes from torch's global generator, so
+        runs are reproducible under ``torch.manual_seed``, as with any skorch net.
     {amp_dtype}
         In M2MClassifier it is also the autocast dtype of every forward pass of ``f``
-        through the net (:class:`~m2m_sampler.speed.SpeedMixin`).
+        through the net (:class:`~m2m_sampler.speed.SpeedMixin`); training under
+        ``torch.float16`` uses a :class:`torch.amp.GradScaler` (``grad_scaler_``).
     **kwargs
         Everything :class:`~m2m_sampler.net.NetClassifier` accepts, the other speed
         options included (``channels_last`` also applies to ``g``; ``batch_transform``
@@ -159,7 +174,12 @@ default=None
         The trained target network ``f``.
     g_ : torch.nn.Module
         The frozen ``g`` (eval mode, ``requires_grad=False``, not in the optimizer);
-        ``save_params(f_g=...)`` / ``load_params(f_g=...)`` round-trip it.
+        ``save_params(f_g=...)`` / ``load_params(f_g=...)`` round-trip it, and
+        ``skorch.callbacks.Checkpoint(f_g="g.pt", ...)`` saves it with the other files
+        (``load_params(checkpoint=...)`` restores it).
+    g_loaded_ : bool
+        ``g_`` was restored by ``load_params``: with ``g=None`` it is then a pre-trained
+        ``g`` that ``fit`` keeps (it re-initialises ``f`` only).
     g_net_ : M2MClassifier or None
         The fitted ERM net when ``g=None`` (``g_`` holds its ``module_``'s weights).
     g_fitted_ : bool
@@ -189,6 +209,25 @@ default=None
     -----
     *Default callbacks* (skorch names): ``resampling`` (with ``balanced_batches``),
     ``generation_log`` and ``timer``; ``callbacks__<name>=None`` switches one off.
+
+    *Inputs.* ``X`` as in :class:`~m2m_sampler.net.NetClassifier`: numpy arrays, torch
+    tensors, pandas DataFrames or lists of lists of real numbers (any float, int or bool
+    dtype) are trained on as float32; strings and other non-numeric data are refused.
+    ``y``: class labels of any type (continuous ``y`` is refused, as by
+    :class:`~m2m_sampler.M2MOverSampler`).
+
+    *Checks before the first epoch.* The module must return one logit per class (an
+    error says which ``module__n_classes`` to set), ``g`` too, and
+    ``step_size * n_steps`` must stay within 100 diagonals of the data's bounding box.
+    A fit whose epochs do not reach ``start_epoch`` warns (it runs no M2m epoch and does
+    not train ``g``).
+
+    *Saving.* ``save_params(f_params=..., f_g=...)`` writes ``f`` with ``classes_`` and
+    ``g``; ``load_params`` on a new net gives the same predictions without ``classes=``.
+    Pickles load on machines without the training GPU (tensors go to the CPU).
+
+    *Interruption.* ``KeyboardInterrupt`` ends ``fit`` cleanly (skorch); the history row
+    of the interrupted epoch has the ``m2m_*`` columns of the batches that ran.
 
     *Training-side scores.* The loss, ``on_batch_end`` and the cached train-side
     ``EpochScoring`` see the generated batches: a translated slot carries its target
@@ -306,7 +345,15 @@ default=None
         not as a parameter prefix (``gamma`` or ``g_epochs`` would otherwise be read as
         ``g`` sub-parameters), not in the optimizer, and never in train mode.
         """
+        loaded = getattr(self, "g_", None) if getattr(self, "g_loaded_", False) else None
         super().initialize_module()
+        if self.g is None and loaded is not None:
+            # g_ restored by load_params(f_g=...): a pre-trained g, kept (not retrained).
+            self.g_ = loaded
+            self.g_fitted_ = True
+            self.g_net_ = None
+            return self
+        self.g_loaded_ = False
         if self.g is None:
             # A placeholder of f's architecture (for load_params(f_g=...)); its weights are
             # replaced by the ERM training in fit. Copied, so that no random draw is spent.
@@ -319,6 +366,11 @@ default=None
         self.g_fitted_ = fitted
         self.g_net_ = None
         return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("generator_", None)  # device-bound, lives only during fit
+        return state
 
     def get_all_learnable_params(self):
         """The learnable parameters of ``f`` and the criteria, never those of ``g_``."""
@@ -336,14 +388,25 @@ default=None
 
     def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
                     checkpoint=None, use_safetensors=False, **kwargs):
-        """skorch's ``load_params``; ``f_g=...`` restores ``g_`` (then not retrained)."""
+        """skorch's ``load_params`` (``classes_`` come with ``f_params``, see
+        :meth:`NetClassifier.load_params <m2m_sampler.net.NetClassifier.load_params>`);
+        ``f_g=...`` (or a ``Checkpoint`` with ``f_g``) restores ``g_``.
+
+        With ``g=None``, a loaded ``g_`` is a pre-trained ``g``: ``fit`` keeps it (it
+        re-initialises ``f`` as skorch does, but does not retrain ``g``) until
+        ``set_params(g=...)`` or a new ``load_params``; ``g_loaded_`` says so.
+        """
         super().load_params(f_params=f_params, f_optimizer=f_optimizer,
                             f_criterion=f_criterion, f_history=f_history,
                             checkpoint=checkpoint, use_safetensors=use_safetensors, **kwargs)
-        if kwargs.get("f_g") is not None:
+        loaded_g = kwargs.get("f_g") is not None or (
+            checkpoint is not None and getattr(checkpoint, "f_g", None) is not None)
+        if loaded_g:
             self.g_.eval()
             self.g_.requires_grad_(False)
             self.g_fitted_ = True
+            self.g_loaded_ = True
+            self.g_net_ = None
 
     # ----------------------------------------------------------------- validation
     def _validate_params(self):
@@ -365,14 +428,93 @@ default=None
             )
 
     # ----------------------------------------------------------------- fit
+    def fit(self, X, y, **fit_params):
+        """Initialise and fit ``f`` (and ``g`` when ``g=None``) with M2m.
+
+        An int ``random_state`` seeds every random draw of the fit (see
+        :mod:`m2m_sampler.seeding`); torch's global generators are restored afterwards.
+        """
+        with self._seeded():
+            return super().fit(X, y, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Continue training (epochs keep counting); seeded as :meth:`fit`.
+
+        Warns when ``start_epoch`` is not reached by the epochs of this call: such a fit
+        trains ``f`` as a plain ``NetClassifier`` (no class-balanced batches, no
+        generation) and, with ``g=None``, does not train ``g`` (a later ``partial_fit``
+        that reaches ``start_epoch`` does).
+        """
+        with self._seeded():
+            if not self.initialized_:
+                self.initialize()
+            self._check_start_epoch_reached(fit_params.get("epochs"))
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+
+    @contextlib.contextmanager
+    def _seeded(self):
+        """torch's generators seeded from ``random_state`` for one fit (outermost call):
+        the initialisation's seed now, every epoch's in :meth:`on_epoch_begin`."""
+        if getattr(self, "torch_seeded_", False):  # partial_fit inside fit
+            yield
+            return
+        self.torch_seeded_ = True
+        try:
+            with seeded_torch(torch_seed(self.random_state), self._seed_device()):
+                yield
+        finally:
+            self.torch_seeded_ = False
+
+    def _seed_device(self) -> torch.device:
+        return torch.device(self.device) if self.device is not None else torch.device("cpu")
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """skorch's; with a ``random_state``, re-seed the epoch's random streams.
+
+        torch's generators (mini-batch order, dropout) and the generation's get seeds
+        that depend only on ``(random_state, epoch index)``: a run continued with
+        ``partial_fit`` (after ``load_params``, say) trains as the uninterrupted run.
+        """
+        super().on_epoch_begin(net, dataset_train=dataset_train,
+                               dataset_valid=dataset_valid, **kwargs)
+        if self.random_state is None or not getattr(self, "torch_seeded_", False):
+            return
+        epoch = len(self.history) - 1
+        seed_torch(torch_seed(self.random_state, epoch), self._seed_device())
+        if getattr(self, "generator_", None) is not None:
+            self.generator_.manual_seed(generation_seed(self.random_state, epoch))
+
+    def _check_start_epoch_reached(self, epochs) -> None:
+        n_epochs = self.max_epochs if epochs is None else int(epochs)
+        start = self._resolved_start_epoch()
+        self.m2m_reached_ = len(self.history) + n_epochs > start
+        deliberate = start >= _NEVER  # g's ERM net: never class-balanced
+        if not self.m2m_reached_ and not deliberate and (
+            self.generation or self.balanced_batches
+        ):
+            last = len(self.history) + n_epochs - 1
+            warnings.warn(
+                f"start_epoch={start} is not reached: this fit trains epochs "
+                f"{len(self.history)} to {last} (max_epochs={self.max_epochs}), so it runs "
+                "no M2m epoch (no class-balanced batches, no generation)"
+                + (" and g is not trained" if self.generation and self.g is None
+                   and not self.g_fitted_ else "")
+                + ". Lower start_epoch (None: the last 20% of the epochs) or raise "
+                "max_epochs.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+
+    def _resolved_start_epoch(self) -> int:
+        if self.start_epoch is None:
+            return int(round(0.8 * self.max_epochs))
+        return int(self.start_epoch)
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         """Resolve the M2m settings; train ``g`` by ERM first when ``g=None``."""
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self._check_m2m_params()
-        self.start_epoch_ = (
-            int(round(0.8 * self.max_epochs)) if self.start_epoch is None
-            else int(self.start_epoch)
-        )
+        self.start_epoch_ = self._resolved_start_epoch()
         if self.balanced_batches and not any(
             isinstance(cb, DeferredResampling) for _, cb in self.callbacks_
         ):
@@ -385,11 +527,12 @@ default=None
         self.generator_ = None
         if not self.generation:
             return
+        check_step_size(self, X)
         if self.g is not None:
             self._check_g_classes()
-        elif not self.g_fitted_:
+        elif not self.g_fitted_ and getattr(self, "m2m_reached_", True):
             self._fit_g(X, y)
-        if isinstance(X, np.ndarray | torch.Tensor) and len(X):
+        if isinstance(X, np.ndarray | torch.Tensor) and len(X) and self.g_fitted_:
             # Fail before the first epoch rather than at start_epoch.
             probe = torch.as_tensor(X[:2]).to(training_device(self))
             if torch.is_floating_point(probe):
@@ -457,6 +600,7 @@ default=None
             callbacks__generation_log=None,
             max_epochs=self.g_epochs if self.g_epochs is not None else self.max_epochs,
             classes=np.arange(len(self.classes_)),
+            random_state=g_random_state(self.random_state),
         )
         return type(self)(**params)
 
@@ -479,11 +623,6 @@ default=None
                 f"g was fitted on classes {est_classes.tolist()[:20]} but y has classes "
                 f"{mine.tolist()[:20]}; g must be fitted on the same labels."
             )
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("generator_", None)  # device-bound, lives only during fit
-        return state
 
 
 def _public_params(net) -> dict:

@@ -4,7 +4,8 @@ A skorch callback in the manner of skorch's ``EpochTimer``: it owns the epoch's 
 (reset in ``initialize`` and at every epoch), is told about every engine call by
 :class:`~m2m_sampler.M2MClassifier`'s training iterator (:meth:`GenerationLog.add`), and
 writes its columns at the end of the epoch: every epoch, zeros while the generation is
-off.
+off. An epoch interrupted by ``KeyboardInterrupt`` (skorch ends the fit cleanly) gets
+the columns of the batches that ran, in ``on_train_end``.
 """
 
 from __future__ import annotations
@@ -137,3 +138,11 @@ class GenerationLog(Callback):
         else:
             pairs = self.pairs_.reshape(n_classes, n_classes).tolist()
         net.history.record(PAIRS_KEY, pairs)
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        """An epoch cut short (``KeyboardInterrupt``, which skorch catches) gets its row too.
+
+        Its columns then count the batches that ran, so every history row has them.
+        """
+        if len(net.history) and "m2m_active" not in net.history[-1]:
+            self.on_epoch_end(net)

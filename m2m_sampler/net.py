@@ -10,7 +10,23 @@ fixes these for the long-tailed setting, and is the base of
 * any labels (strings included): ``y`` is encoded to indices in ``fit``; ``predict``
   returns the original labels, ``classes_`` holds them and ``predict_proba``'s columns
   follow ``classes_``;
-* ``X`` given as float64 numpy or pandas is passed to the module as float32;
+* ``X`` as scikit-learn takes it: a numpy array, a torch tensor, a pandas DataFrame or
+  a list of lists, of any real dtype (float16/32/64, bfloat16, integers, bool), is
+  passed to the module as float32 (:func:`as_float32_inputs`); strings and other
+  non-numeric data are refused with a message saying what to do. dicts, skorch
+  ``Dataset`` objects and sparse matrices are passed on unchanged, and integer storage
+  stays integer when a :class:`~m2m_sampler.device_data.DeviceLoader` converts it on
+  the device (uint8 images);
+* ``save_params(f_params=...)`` also saves ``classes_`` (one ``uint8`` entry,
+  ``m2m_sampler_classes``, in the module's file), so a net that loads the file with
+  ``load_params`` predicts the original labels without ``classes=``;
+* the module's output width is checked against the number of classes before training
+  (``module__n_classes`` too large or too small is an error saying what to set), labels
+  must be classes (``sklearn.utils.multiclass.check_classification_targets``: continuous
+  ``y`` is refused, as by :class:`~m2m_sampler.M2MOverSampler`), and ``predict`` before
+  ``fit`` raises skorch's ``NotInitializedError`` (a scikit-learn ``NotFittedError``);
+* ``amp_dtype=torch.float16`` trains with a gradient scaler
+  (:class:`~m2m_sampler.speed.SpeedMixin`);
 * the module returns logits: the default criterion is ``CrossEntropyLoss`` and
   ``predict_proba`` applies a softmax for every criterion but ``NLLLoss`` / BCE (so the
   losses of :mod:`m2m_sampler.losses` work out of the box);
@@ -24,25 +40,128 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.multiclass import check_classification_targets
 from skorch import NeuralNetClassifier
 from skorch.callbacks import BatchScoring, EpochScoring
+from skorch.exceptions import NotInitializedError
 from skorch.utils import _identity, to_numpy
 
-from .speed import SpeedMixin
+from ._torch_utils import dumps_portable, eval_mode, loads_portable
+from .device_data import DeviceLoader
+from .speed import SpeedMixin, training_device
 
-__all__ = ["NetClassifier"]
+__all__ = ["NetClassifier", "as_float32_inputs", "CLASSES_KEY"]
+
+#: Key of the labels in the module file written by ``save_params(f_params=...)``.
+CLASSES_KEY = "m2m_sampler_classes"
+
+#: Key of the pickled attributes that skorch does not handle (see ``__getstate__``).
+_PORTABLE_STATE = "m2m_portable_state"
 
 
-def _to_float32(X):
-    """float64 numpy / pandas input -> float32 numpy; anything else unchanged."""
+
+def as_float32_inputs(X: Any, owner: str = "NetClassifier", keep_integers: bool = False) -> Any:
+    """``X`` as the module gets it: numeric arrays, tensors and lists as float32.
+
+    Parameters
+    ----------
+    X : array-like, torch.Tensor or other
+        A numpy array, a torch tensor, a pandas DataFrame or a (nested) list of numbers, of
+        any real dtype (float16/32/64, bfloat16, integers, bool), becomes float32 (a numpy
+        array for numpy / pandas / list input, a tensor for a tensor, on its device).
+        Anything else (a dict of inputs, a skorch ``Dataset``, a sparse matrix) is
+        returned unchanged.
+    owner : str, default='NetClassifier'
+        Named in error messages.
+    keep_integers : bool, default=False
+        Leave integer and bool storage as it is (a
+        :class:`~m2m_sampler.device_data.DeviceLoader` converts it on the device).
+
+    Returns
+    -------
+    X converted
+
+    Raises
+    ------
+    ValueError
+        For strings, complex numbers, ragged lists and other non-numeric data, or ``X``
+        with fewer than 2 dimensions.
+    """
     if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # pandas DataFrame
         X = X.to_numpy()
-    if isinstance(X, np.ndarray) and X.dtype == np.float64:
-        return X.astype(np.float32)
+    if isinstance(X, list | tuple):
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # ragged
+            raise ValueError(
+                f"{owner} could not make an array of the list X ({exc}); give every sample "
+                "the same number of values."
+            ) from exc
+    if isinstance(X, torch.Tensor):
+        dtype = X.dtype
+        if dtype == torch.float32 or (keep_integers and not dtype.is_floating_point
+                                      and not dtype.is_complex):
+            return _check_ndim(X, owner)
+        if dtype.is_complex:
+            raise ValueError(_non_numeric(owner, f"a tensor of dtype {dtype}"))
+        return _check_ndim(X.float(), owner)
+    if not isinstance(X, np.ndarray):
+        return X
+    kind = X.dtype.kind
+    if X.dtype == np.float32 or (keep_integers and kind in "iub"):
+        return _check_ndim(X, owner)
+    if kind in "fiub":
+        return _check_ndim(X.astype(np.float32), owner)
+    if kind == "O":
+        try:
+            return _check_ndim(X.astype(np.float32), owner)
+        except (TypeError, ValueError) as exc:
+            what = "an object array with non-numeric values"
+            raise ValueError(_non_numeric(owner, what)) from exc
+    raise ValueError(_non_numeric(owner, f"an array of dtype {X.dtype}"))
+
+
+def _non_numeric(owner: str, what: str) -> str:
+    return (
+        f"{owner} needs numeric X (real numbers: float, int or bool); got {what}. Encode the "
+        "features as numbers first (e.g. sklearn.preprocessing.OneHotEncoder or "
+        "OrdinalEncoder in a pipeline)."
+    )
+
+
+def _check_ndim(X: Any, owner: str) -> Any:
+    if X.ndim < 2:
+        raise ValueError(
+            f"{owner} needs X of shape (n_samples, ...) with at least 2 dimensions; got shape "
+            f"{tuple(X.shape)}. Use X.reshape(-1, 1) for a single feature."
+        )
     return X
+
+
+def _holds_tensors(value: Any) -> bool:
+    """A torch module or tensor, or a tuple / list with a tensor (``clip`` bounds)."""
+    if isinstance(value, torch.nn.Module | torch.Tensor):
+        return True
+    return isinstance(value, tuple | list) and any(isinstance(v, torch.Tensor) for v in value)
+
+
+def _encode_classes(classes: np.ndarray) -> torch.Tensor | None:
+    """The labels as a uint8 tensor (JSON), or None when they are not JSON-serialisable."""
+    try:
+        text = json.dumps({"dtype": classes.dtype.str, "values": classes.tolist()})
+    except (TypeError, ValueError):
+        return None
+    return torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8)
+
+
+def _decode_classes(tensor: torch.Tensor) -> np.ndarray:
+    doc = json.loads(bytes(tensor.cpu().tolist()).decode("utf-8"))
+    return np.asarray(doc["values"], dtype=np.dtype(doc["dtype"]))
 
 
 class _DecodeTarget:
@@ -79,7 +198,17 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
     Attributes
     ----------
     classes_ : ndarray
-        The labels, in the order of ``predict_proba``'s columns.
+        The labels, in the order of ``predict_proba``'s columns (saved with the module
+        by :meth:`save_params`).
+
+    Notes
+    -----
+    ``X``: a numpy array, torch tensor, pandas DataFrame or list of lists of real
+    numbers (float, int or bool dtypes) is trained and predicted on as float32
+    (:func:`as_float32_inputs`); strings and other non-numeric data, ragged lists, 1-D
+    and empty ``X`` are refused with a message. ``y``: class labels of any type (not
+    continuous values). Before training, the module's output width must equal the
+    number of classes.
 
     Examples
     --------
@@ -139,6 +268,7 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         if y.ndim != 1:
             y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
         if reset or not hasattr(self, "classes_inferred_"):
+            check_classification_targets(y)  # continuous y: the sampler's error
             if self.classes is not None and len(self.classes):
                 classes = np.asarray(self.classes)
             else:
@@ -171,6 +301,27 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
     def classes_(self):
         return super().classes_
 
+    # ----------------------------------------------------------------- inputs
+    def prepare_X(self, X, training: bool = False):
+        """``X`` as the module gets it (:func:`as_float32_inputs`), checked.
+
+        Integer storage is kept when the loader of this phase (``iterator_train`` for
+        training, ``iterator_valid`` otherwise) is a
+        :class:`~m2m_sampler.device_data.DeviceLoader`, which converts on the device.
+        An empty ``X`` is an error.
+        """
+        iterators = (self.iterator_train, self.iterator_valid) if training else (
+            self.iterator_valid,)
+        keep = any(isinstance(it, type) and issubclass(it, DeviceLoader) for it in iterators)
+        X = as_float32_inputs(X, type(self).__name__, keep_integers=keep)
+        if isinstance(X, np.ndarray | torch.Tensor) and len(X) == 0:
+            raise ValueError(
+                f"X has 0 samples (shape {tuple(X.shape)}); "
+                + ("fit needs samples of at least two classes." if training
+                   else "pass at least one sample.")
+            )
+        return X
+
     def _check_inputs(self, X) -> None:
         """Fail early on what would otherwise train silently or fail deep inside torch."""
         if self.device is not None:
@@ -194,34 +345,176 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
                     "(e.g. sklearn.impute.SimpleImputer in the pipeline)."
                 )
 
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Check, on two samples, that the module returns one output per class."""
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self._check_output_width(X)
+
+    def _check_output_width(self, X) -> None:
+        if not isinstance(X, np.ndarray | torch.Tensor) or not len(X):
+            return
+        probe = torch.as_tensor(X[:2]).to(training_device(self))
+        if not torch.is_floating_point(probe) or isinstance(
+            self.criterion_, torch.nn.BCELoss | torch.nn.BCEWithLogitsLoss
+        ):
+            return
+        try:
+            with torch.no_grad(), eval_mode(self.module_), self._autocast(probe):
+                out = self.module_(probe)
+        except Exception:  # noqa: BLE001 -- the training step reports it as it is
+            return
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            return
+        n_out, classes = int(out.shape[1]), np.asarray(self.classes_)
+        n_classes = len(classes)
+        if n_out == n_classes:
+            return
+        what = (
+            f"predict_proba would have {n_out - n_classes} column(s) that are no class"
+            if n_out > n_classes
+            else f"labels {classes[n_out:][:10].tolist()} would be out of the module's range"
+        )
+        raise ValueError(
+            f"the module returns {n_out} outputs per sample but y has {n_classes} classes "
+            f"{classes[:20].tolist()}: {what}. Set module__n_classes={n_classes} (or make "
+            "the module return one logit per class), or pass classes=[...] with every label "
+            "in the order of the module's outputs."
+        )
+
+    # ----------------------------------------------------------------- fit / predict
     def fit(self, X, y, **fit_params):
         """Initialise and fit the module on ``X`` and labels ``y`` (any label type)."""
-        X = _to_float32(X)
+        X = self.prepare_X(X, training=True)
         self._check_inputs(X)
         if not self.warm_start or not self.initialized_:
             self.__dict__.pop("classes_inferred_", None)  # classes are read from this y
-        return super().fit(_to_float32(X), y, **fit_params)
+        return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Fit without re-initialising; labels are encoded with the known classes."""
-        X = _to_float32(X)
+        X = self.prepare_X(X, training=True)
         self._check_inputs(X)
         y_idx = self._encode_y(y, reset=not hasattr(self, "classes_inferred_"))
-        return super().partial_fit(_to_float32(X), y_idx, classes=classes, **fit_params)
+        return super().partial_fit(X, y_idx, classes=classes, **fit_params)
+
+    def _check_predictable(self) -> np.ndarray:
+        """The classes; skorch's ``NotInitializedError`` (a ``NotFittedError``) if unknown."""
+        self.check_is_fitted()
+        try:
+            return np.asarray(self.classes_)
+        except AttributeError as exc:
+            raise NotInitializedError(
+                f"This {type(self).__name__} does not know its classes: it was initialised "
+                "but not fitted, or loaded from a file without them. Call fit, load a "
+                "module file written by save_params, or pass classes=[...]."
+            ) from exc
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``."""
-        return super().predict_proba(_to_float32(X))
+        self._check_predictable()
+        return super().predict_proba(self.prepare_X(X))
 
     def predict(self, X):
         """Predicted labels (elements of ``classes_``)."""
-        return np.asarray(self.classes_)[self.predict_proba(X).argmax(axis=1)]
+        classes = self._check_predictable()
+        return classes[self.predict_proba(X).argmax(axis=1)]
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on ``(X, y)`` with the original labels."""
         from sklearn.metrics import accuracy_score
 
         return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+
+    # ----------------------------------------------------------------- persistence
+    def save_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    use_safetensors=False, **kwargs):
+        """skorch's ``save_params``; the module file also holds ``classes_``.
+
+        The labels go into the state dict written for ``f_params`` as one ``uint8``
+        tensor under :data:`CLASSES_KEY` (JSON text), so safetensors files work too.
+        :meth:`load_params` takes it out again; to load such a file into the bare
+        module, drop that key (or use ``load_state_dict(..., strict=False)``).
+        """
+        handle = None
+        # skorch's Checkpoint names the module file f_module
+        module_file = f_params if f_params is not None else kwargs.get("f_module")
+        if module_file is not None and hasattr(self, "module_"):
+            try:
+                encoded = _encode_classes(np.asarray(self.classes_))
+            except AttributeError:
+                encoded = None
+            if encoded is not None:
+                def add_classes(module, state_dict, prefix, local_metadata):
+                    if not prefix:
+                        state_dict[CLASSES_KEY] = encoded
+
+                handle = self.module_.register_state_dict_post_hook(add_classes)
+        try:
+            super().save_params(f_params=f_params, f_optimizer=f_optimizer,
+                                f_criterion=f_criterion, f_history=f_history,
+                                use_safetensors=use_safetensors, **kwargs)
+        finally:
+            if handle is not None:
+                handle.remove()
+
+    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None, f_history=None,
+                    checkpoint=None, use_safetensors=False, **kwargs):
+        """skorch's ``load_params``; restores ``classes_`` saved with the module.
+
+        A module file written by :meth:`save_params` holds the labels; they become the
+        net's ``classes_`` (an error if ``classes=`` was given and differs). Files
+        without them (plain ``torch.save(module.state_dict())``) load as in skorch.
+        """
+        if checkpoint is not None and not self.initialized_:
+            self.initialize()
+        found = {}
+        handle = None
+        if hasattr(self, "module_"):
+            def pop_classes(module, state_dict, prefix, *args):
+                if not prefix and CLASSES_KEY in state_dict:
+                    found["classes"] = _decode_classes(state_dict.pop(CLASSES_KEY))
+
+            handle = self.module_.register_load_state_dict_pre_hook(pop_classes)
+        try:
+            super().load_params(f_params=f_params, f_optimizer=f_optimizer,
+                                f_criterion=f_criterion, f_history=f_history,
+                                checkpoint=checkpoint, use_safetensors=use_safetensors,
+                                **kwargs)
+        finally:
+            if handle is not None:
+                handle.remove()
+        if "classes" in found:
+            classes = found["classes"]
+            if self.classes is not None and len(self.classes) and not np.array_equal(
+                np.asarray(self.classes), classes
+            ):
+                raise ValueError(
+                    f"the module file was saved with classes {classes.tolist()[:20]} but this "
+                    f"net has classes={np.asarray(self.classes).tolist()[:20]}; drop classes= "
+                    "or pass the saved ones."
+                )
+            self.classes_inferred_ = classes
+
+    def __getstate__(self):
+        """skorch's state; the attributes skorch pickles as they are go through torch-aware
+        bytes, so that CUDA tensors among them load on a machine without CUDA.
+
+        skorch maps its modules, criteria and optimizers to the CPU when CUDA is missing;
+        parameters holding torch objects (a CUDA ``g`` or ``module`` instance, a
+        ``batch_transform`` module, tensors in ``clip``...) get the same treatment here.
+        """
+        state = super().__getstate__()
+        torch_values = {k: v for k, v in state.items() if _holds_tensors(v)}
+        for key in torch_values:
+            del state[key]
+        state[_PORTABLE_STATE] = dumps_portable(torch_values)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if _PORTABLE_STATE in state:
+            state.update(loads_portable(state.pop(_PORTABLE_STATE)))
+        super().__setstate__(state)
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity != "auto":

@@ -2,8 +2,9 @@
 
 Modelled on skorch's ``AccelerateMixin`` (``skorch/hf.py``): it overrides a handful of
 documented skorch hooks and calls ``super()`` in each, so it composes with any skorch
-net class and with other mixins (``AccelerateMixin`` included). Nothing happens in
-``train_step_single`` (which ``AccelerateMixin`` replaces):
+net class and with other mixins (``AccelerateMixin`` included). ``train_step_single``
+and ``_step_optimizer`` (which ``AccelerateMixin`` replaces) are skorch's own except
+with ``amp_dtype=torch.float16``, which needs a gradient scaler:
 
 * ``initialize_module`` -- the module in the ``channels_last`` memory format;
 * ``get_params_for`` -- a :class:`~m2m_sampler.device_data.DeviceLoader` as
@@ -14,7 +15,11 @@ net class and with other mixins (``AccelerateMixin`` included). Nothing happens 
   :class:`~m2m_sampler.timing.TrainingTimer` when one is registered;
 * ``infer`` -- the forward pass under :func:`torch.autocast` (``amp_dtype``),
   ``channels_last`` inputs, and full-size training batches replayed from a CUDA graph
-  (``cuda_graph``, :class:`~m2m_sampler.cuda_graphs.GraphedTrainingForward`).
+  (``cuda_graph``, :class:`~m2m_sampler.cuda_graphs.GraphedTrainingForward`);
+* ``train_step_single`` / ``_step_optimizer`` -- with ``amp_dtype=torch.float16``, the
+  loss scaling of :class:`torch.amp.GradScaler` (``grad_scaler_``): the scaled loss is
+  back-propagated, the gradients are unscaled before ``on_grad_computed`` (so gradient
+  clipping sees true gradients), and steps with non-finite gradients are skipped.
 
 :class:`~m2m_sampler.net.NetClassifier` (and so :class:`~m2m_sampler.M2MClassifier`)
 takes it: ERM, DRS and M2m run with the same speed options.
@@ -29,6 +34,7 @@ from typing import Any
 
 import torch
 from sklearn.utils._param_validation import validate_parameter_constraints
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ._torch_utils import module_device
@@ -126,7 +132,9 @@ class SpeedMixin:
         Mixed precision: :func:`torch.autocast` dtype (``torch.bfloat16`` on GPUs) for
         every forward pass of the module through the net (training steps, validation,
         ``predict``). Half-precision outputs are returned as float32, so the loss is
-        computed in float32. ``None``: full precision.
+        computed in float32. ``torch.float16`` trains with a
+        :class:`torch.amp.GradScaler` (``grad_scaler_``; optimizers that need a closure,
+        such as LBFGS, are not supported then). ``None``: full precision.
     channels_last : bool, default=False
         Keep the module in the ``channels_last`` memory format and give it 4-D batches in
         it (faster convolutions on GPUs, with ``amp_dtype``). Numerically the same model.
@@ -149,6 +157,9 @@ class SpeedMixin:
     graphed_forward_ : GraphedTrainingForward or None
         The CUDA-graph replay of the training step (``cuda_graph=True``, after ``fit``):
         its ``n_captured_``, ``n_replayed_`` and ``failed_`` say what happened.
+    grad_scaler_ : torch.amp.GradScaler or None
+        The loss scaler of ``amp_dtype=torch.float16`` training (kept across
+        ``partial_fit`` calls, reset by ``initialize``); None otherwise.
 
     Notes
     -----
@@ -204,6 +215,10 @@ class SpeedMixin:
                 f"cuda_graph=True records CUDA graphs but the net trains on {device}; set "
                 "device='cuda' or cuda_graph=False."
             )
+        if self.amp_dtype != torch.float16:
+            self.grad_scaler_ = None
+        elif getattr(self, "grad_scaler_", None) is None:
+            self.grad_scaler_ = torch.amp.GradScaler(device.type)
 
     # ----------------------------------------------------------------- hooks
     def initialize_module(self):
@@ -212,6 +227,7 @@ class SpeedMixin:
         if self.channels_last:
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         self.graphed_forward_ = None
+        self.grad_scaler_ = None
         return self
 
     def get_params_for(self, prefix: str) -> dict:
@@ -281,6 +297,34 @@ class SpeedMixin:
                 return _float_output(out)
         with self._autocast(x):
             return _float_output(self.module_(x))
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict:
+        """skorch's ``train_step_single``; with ``grad_scaler_``, the loss is scaled for
+        the backward pass and the gradients unscaled right after (the step's ``loss`` is
+        the unscaled value)."""
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        for name in self._optimizers:
+            scaler.unscale_(getattr(self, name + "_"))
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn: Any) -> None:
+        """skorch's optimizer step; with ``grad_scaler_``, ``GradScaler.step`` (skipped for
+        non-finite gradients) and ``update``."""
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None or step_fn is None:
+            return super()._step_optimizer(step_fn)
+        step_fn()
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+        return None
 
     # ----------------------------------------------------------------- helpers
     def _autocast(self, x: Any):

@@ -84,3 +84,8 @@ class TrainingTimer(Callback):
         """Record the epoch's totals in the history."""
         net.history.record("m2m_data_time", self.data_time_)
         net.history.record("m2m_step_time", self.step_time_)
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        """An epoch cut short (``KeyboardInterrupt``) gets the times of the batches that ran."""
+        if len(net.history) and "m2m_data_time" not in net.history[-1]:
+            self.on_epoch_end(net)

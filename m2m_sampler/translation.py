@@ -37,9 +37,12 @@ from torch import nn
 
 from ._torch_utils import eval_mode, floating_dtype
 
-__all__ = ["translate", "target_probability", "random_start", "resolve_clip"]
+__all__ = ["translate", "target_probability", "random_start", "resolve_clip", "unit_direction"]
 
 ClipRange = tuple[float | torch.Tensor, float | torch.Tensor] | None
+
+#: Values per block of torch's CPU normal sampler; see :func:`random_start`.
+RANDN_BLOCK = 16
 
 
 def translate(
@@ -182,11 +185,20 @@ def random_start(
 
     Returned as the engine's master copy: float64 for float64 sources, float32 otherwise
     (float16/bfloat16 sources included).
+
+    Every sample draws its normal values as a row padded to a multiple of
+    :data:`RANDN_BLOCK` (the padding is dropped). torch's CPU normal sampler transforms
+    its uniform draws in blocks of 16 values, so without padding the values a sample gets
+    would depend on where its chunk starts; with it, translating in chunks of any size
+    gives the same random starts on the CPU (on CUDA they depend on the chunking).
     """
     master = torch.float64 if x0.dtype == torch.float64 else torch.float32
     x = x0.detach().to(master).clone()
     if radius > 0:
-        direction = torch.randn(x.shape, generator=generator, device=x.device).to(master)
+        n_values = x[0].numel() if len(x) else 0
+        padded = -(-n_values // RANDN_BLOCK) * RANDN_BLOCK
+        draws = torch.randn((len(x), padded), generator=generator, device=x.device)
+        direction = draws[:, :n_values].reshape(x.shape).to(master)
         direction = direction / _per_sample_norm(direction).clamp_min(1e-12)
         x = x + radius * direction
     return x
@@ -293,7 +305,7 @@ def _translate_chunk(
                 loss = loss + lam * f_logits.gather(1, k0.view(-1, 1)).sum()
         (d,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
-            norm = _per_sample_norm(d).clamp_min(torch.finfo(d.dtype).tiny)
+            d, norm = _scaled_for_norm(d)
             x = _clamp(x.detach() - step_size * d / norm, low, high)
     prob = target_probability(g, x, k, amp_dtype=amp_dtype)
     return x.detach(), prob
@@ -324,6 +336,35 @@ def _as_index(labels: torch.Tensor | Sequence[int], device: torch.device) -> tor
     if isinstance(labels, torch.Tensor):
         return labels.to(device=device, dtype=torch.long).reshape(-1).clone()
     return torch.as_tensor(np.asarray(labels), dtype=torch.long, device=device).reshape(-1)
+
+
+def unit_direction(d: torch.Tensor) -> torch.Tensor:
+    """``d / ||d||_2`` per sample, computed without underflow; zero where ``d`` is zero.
+
+    A gradient can be so small (a saturated softmax) that the squares in its norm
+    underflow: the norm then comes out as zero or far too small and ``d / norm`` is huge
+    (steps of 1e12-1e14 in float32 were observed). See :func:`_scaled_for_norm`.
+    """
+    d, norm = _scaled_for_norm(d)
+    return d / norm
+
+
+def _scaled_for_norm(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(d', ||d'||_2)`` per sample with ``d' / ||d'||`` the direction of ``d``.
+
+    ``d' = d`` (the norm clamped away from 0), except for samples whose norm is below
+    ``sqrt(tiny) * 4096`` of the dtype, where squares may underflow: those are first
+    divided by their largest absolute value, which keeps the direction and makes the
+    norm exact. Samples with normal gradients are bit-identical to ``d / ||d||``.
+    """
+    finfo = torch.finfo(d.dtype)
+    norm = _per_sample_norm(d)
+    small = norm < finfo.tiny ** 0.5 * 4096
+    if bool(small.any()):
+        peak = d.abs().flatten(1).amax(dim=1).view_as(norm)
+        d = torch.where(small, d / peak.clamp_min(finfo.tiny), d)
+        norm = torch.where(small, _per_sample_norm(d), norm)
+    return d, norm.clamp_min(finfo.tiny)
 
 
 def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:

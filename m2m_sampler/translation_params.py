@@ -10,14 +10,18 @@
   ``InvalidParameterError`` (a ``ValueError``) with the same message;
 * :data:`TRANSLATION_PARAMETER_DOCS` -- the numpydoc text of each parameter, substituted
   into both docstrings with imbalanced-learn's ``Substitution`` (``{beta}`` etc. in the
-  docstring; literal braces there are written ``{{`` and ``}}``).
+  docstring; literal braces there are written ``{{`` and ``}}``);
+* :func:`check_step_size` -- the data-relative bound on ``step_size`` that both front
+  ends check in ``fit`` (:data:`MAX_TRAVEL_PER_DIAGONAL`).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import (
     Interval,
@@ -27,10 +31,16 @@ from sklearn.utils._param_validation import (
 )
 
 __all__ = [
+    "MAX_TRAVEL_PER_DIAGONAL",
     "TRANSLATION_PARAMETER_CONSTRAINTS",
     "TRANSLATION_PARAMETER_DOCS",
+    "check_step_size",
     "validate_translation_params",
 ]
+
+#: ``step_size * n_steps`` (the farthest a translation can move a sample) may be at most
+#: this many times the diagonal of the bounding box of the ``X`` given to ``fit``.
+MAX_TRAVEL_PER_DIAGONAL = 100.0
 
 #: Constraints of every translation parameter (scikit-learn's ``_parameter_constraints``).
 TRANSLATION_PARAMETER_CONSTRAINTS: dict[str, list] = {
@@ -68,7 +78,10 @@ _DOCS = {
         units the models consume. 0.1 suits images in [0, 1] (the paper) and
         standardised tabular data; the paper used 1.0 for bag-of-words Reuters. As a
         rule, ``step_size * n_steps`` should be a small fraction of the typical distance
-        between samples.""",
+        between samples. ``fit`` refuses a ``step_size * n_steps`` larger than 100 times
+        the diagonal of the bounding box of ``X`` (the L2 norm of the per-feature ranges):
+        such steps are in the wrong units and would only produce samples far outside the
+        data.""",
     "n_steps": """n_steps : int >= 1, default=10
         ``T``: number of normalised gradient steps.""",
     "noise": """noise : float >= 0, default=0.5
@@ -103,3 +116,41 @@ def validate_translation_params(estimator: Any) -> None:
     validate_parameter_constraints(
         TRANSLATION_PARAMETER_CONSTRAINTS, params, caller_name=type(estimator).__name__
     )
+
+
+def check_step_size(estimator: Any, X: Any) -> None:
+    """Refuse steps that would carry samples far outside the data (in ``fit``).
+
+    ``step_size * n_steps``, the farthest a translation can move a sample in L2, must be
+    at most :data:`MAX_TRAVEL_PER_DIAGONAL` times the diagonal of the bounding box of
+    ``X`` (the L2 norm over all input values of ``max - min``). Data with no spread, and
+    ``X`` that is not an array or tensor, are not checked.
+
+    Raises
+    ------
+    ValueError
+        Saying how far the steps reach in units of the data and what to choose instead.
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach()
+        if not X.is_floating_point() or not len(X):
+            return
+        flat = X.reshape(len(X), -1).double()
+        diagonal = float((flat.amax(0) - flat.amin(0)).norm())
+    elif isinstance(X, np.ndarray) and X.dtype.kind in "fiu" and len(X):
+        flat = X.reshape(len(X), -1)
+        diagonal = float(np.linalg.norm(flat.max(0).astype(np.float64) - flat.min(0)))
+    else:
+        return
+    travel = float(estimator.step_size) * int(estimator.n_steps)
+    if not math.isfinite(diagonal) or diagonal <= 0:
+        return
+    if travel > MAX_TRAVEL_PER_DIAGONAL * diagonal:
+        raise ValueError(
+            f"step_size={estimator.step_size!r} with n_steps={estimator.n_steps} moves a "
+            f"sample up to {travel:.3g} (L2), {travel / diagonal:.3g} times the diagonal of "
+            f"the data's bounding box ({diagonal:.3g}); {type(estimator).__name__} accepts "
+            f"at most {MAX_TRAVEL_PER_DIAGONAL:g} times. step_size is in the units of X: "
+            "make step_size * n_steps a small fraction of the distance between samples "
+            "(e.g. step_size=0.1 for pixels in [0, 1], 0.5-1.0 for standardised features)."
+        )
