@@ -70,7 +70,9 @@ class GenerationLog(Callback):
         The current epoch's totals, by column name.
     pairs_ : torch.Tensor or None
         The current epoch's accepted translations per ``source * n_classes + target``
-        (on the device of the labels; None before the first accepted batch).
+        (on the device of the labels; None before the first accepted batch, and again
+        once the epoch's row is written, so that no device tensor stays in the net and it
+        pickles on a machine without that device).
     """
 
     def initialize(self) -> GenerationLog:
@@ -138,6 +140,7 @@ class GenerationLog(Callback):
         else:
             pairs = self.pairs_.reshape(n_classes, n_classes).tolist()
         net.history.record(PAIRS_KEY, pairs)
+        self.pairs_ = None
 
     def on_train_end(self, net: Any, **kwargs: Any) -> None:
         """An epoch cut short (``KeyboardInterrupt``, which skorch catches) gets its row too.
