@@ -229,3 +229,41 @@ def test_one_autocast_only(cls):
     with pytest.raises(ValueError, match="cuda_graph"):
         net._validate_params()
     cls(MLP, accelerator=accelerator)._validate_params()  # accelerate's precision alone
+
+
+@pytest.fixture
+def bf16_accelerator():
+    """An ``Accelerator(mixed_precision='bf16')`` on the CPU (accelerate's state is a
+    process-wide singleton: reset before and after)."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)
+    yield accelerate.Accelerator(cpu=True, mixed_precision="bf16")
+    AcceleratorState._reset_state(True)
+
+
+def test_mixed_precision_comes_from_the_accelerator(digits, bf16_accelerator):
+    """g and f run under accelerate's autocast in the translation and the training
+    step, with the net's own amp_dtype left at None (one autocast)."""
+    X, y, _, _ = digits
+    calls = {"f": [], "g": []}
+
+    class Spy(MLP):
+        role = "f"
+
+        def forward(self, x):
+            calls[self.role].append((torch.is_autocast_enabled("cpu"), torch.is_grad_enabled()))
+            return super().forward(x)
+
+    class SpyG(Spy):
+        role = "g"
+
+    torch.manual_seed(0)
+    net = AcceleratedM2MClassifier(
+        Spy, g=SpyG(64, 10), accelerator=bf16_accelerator, max_epochs=2, start_epoch=1,
+        **{**ddp_checks.M2M, "gamma": 0.0},
+    ).fit(X, y)
+    assert net.amp_dtype is None and net.history[-1, "m2m_accepted"] > 0
+    translating = [c for c in calls["g"] if c[1]]  # g takes input gradients only there
+    assert translating and all(autocast for autocast, _ in calls["g"] + calls["f"])
+    assert not hasattr(net.g_, "_original_forward")  # unwrapped after training
