@@ -97,17 +97,20 @@ def _net_weights(batch_size, X, y):
     torch.manual_seed(0)
     net = NetClassifier(MLP, batch_size=batch_size, **ddp_checks.NET)
     net.fit(X[: ddp_checks.N_NET], y[: ddp_checks.N_NET])
-    return {name: p.detach().numpy() for name, p in net.module_.named_parameters()}
+    weights = {name: p.detach().numpy() for name, p in net.module_.named_parameters()}
+    return weights, net.predict_proba(X[:100])
 
 
 def test_net_two_processes_of_32_equal_one_process_of_64(two_processes, digits):
     arrays, _ = two_processes
     X, y, _, _ = digits
-    one_64 = _net_weights(64, X, y)
-    one_32 = _net_weights(32, X, y)
-    for name, expected in one_64.items():
-        for rank in (0, 1):
+    one_64, proba_64 = _net_weights(64, X, y)
+    one_32, _ = _net_weights(32, X, y)
+    for rank in (0, 1):
+        for name, expected in one_64.items():
             np.testing.assert_allclose(arrays[rank][f"net/{name}"], expected, atol=1e-6)
+        # predict_proba: each rank predicts its shard, every rank gets all 100 rows.
+        np.testing.assert_allclose(arrays[rank]["net_proba"], proba_64, atol=1e-5)
     # The comparison can tell: a single process with batches of 32 ends elsewhere.
     assert max(np.abs(arrays[0][f"net/{n}"] - w).max() for n, w in one_32.items()) > 1e-2
 

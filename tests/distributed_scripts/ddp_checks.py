@@ -108,6 +108,7 @@ def main(out: Path) -> None:
     net.fit(X[:N_NET], y[:N_NET])
     for name, p in net.module_.named_parameters():
         arrays[f"net/{name}"] = p.detach().cpu().numpy()
+    arrays["net_proba"] = net.predict_proba(X[:100])  # sharded, gathered on every rank
 
     # 3. M2MClassifier, generation on, rank 1's batches never have a target.
     X_nt, y_nt = no_target_data(X, y)
