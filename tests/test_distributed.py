@@ -88,6 +88,8 @@ def test_sampler_on_two_processes_equals_one_process(two_processes, digits):
         np.testing.assert_array_equal(arrays[rank]["sampler_X"], X_res)
         np.testing.assert_array_equal(arrays[rank]["sampler_y"], y_res)
         np.testing.assert_array_equal(arrays[rank]["sampler_translated"], sampler.is_translated_)
+        assert "ranks [1] planned different translations" in reports[rank]["sampler_mismatch"]
+    np.testing.assert_array_equal(arrays[0]["sampler_X_none"], arrays[1]["sampler_X_none"])
 
 
 # ----------------------------------------------------------------- NetClassifier

@@ -101,6 +101,15 @@ def main(out: Path) -> None:
     X_res, y_res = sampler.fit_resample(X, y)
     arrays.update(sampler_X=X_res, sampler_y=y_res, sampler_translated=sampler.is_translated_)
     report["sampler_n_shards"] = sampler.n_shards_
+    # random_state=None: rank 0's seed for everyone, the same output on every rank.
+    X_none, _ = M2MOverSampler(**{**SAMPLER, "random_state": None}).fit_resample(X, y)
+    arrays["sampler_X_none"] = X_none
+    # Ranks that plan differently (a random_state per rank) are told so, all of them.
+    try:
+        M2MOverSampler(**{**SAMPLER, "random_state": rank}).fit_resample(X, y)
+        report["sampler_mismatch"] = None
+    except ValueError as exc:
+        report["sampler_mismatch"] = str(exc)
 
     # 2. NetClassifier: 2 processes x batch 32, sequential order.
     torch.manual_seed(0)
