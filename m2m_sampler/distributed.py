@@ -137,8 +137,26 @@ class AcceleratedLoaders(NeuralNet):
     """
 
     def get_iterator(self, dataset: Any, training: bool = False):
-        """skorch's ``DataLoader``, prepared (sharded, device placement) by the accelerator."""
-        return self.accelerator.prepare(super().get_iterator(dataset, training=training))
+        """skorch's ``DataLoader``, prepared (sharded, device placement) by the accelerator.
+
+        Raises
+        ------
+        TypeError
+            With several processes, if the iterator is not a torch ``DataLoader``
+            (e.g. :class:`~m2m_sampler.device_data.DeviceLoader`): accelerate cannot
+            shard it, and every rank would train on all the data.
+        """
+        iterator = super().get_iterator(dataset, training=training)
+        n_processes = self.accelerator.num_processes
+        if n_processes > 1 and not isinstance(iterator, torch.utils.data.DataLoader):
+            prefix = "iterator_train" if training else "iterator_valid"
+            raise TypeError(
+                f"{prefix}={type(iterator).__name__} is not a torch DataLoader: accelerate "
+                f"cannot shard it over the {n_processes} processes, and every process would "
+                f"train on all the data; use {prefix}=torch.utils.data.DataLoader (skorch's "
+                "default) with several processes."
+            )
+        return self.accelerator.prepare(iterator)
 
 
 class DistributedMixin:

@@ -272,3 +272,15 @@ def test_mixed_precision_comes_from_the_accelerator(digits, bf16_accelerator):
     translating = [c for c in calls["g"] if c[1]]  # g takes input gradients only there
     assert translating and all(autocast for autocast, _ in calls["g"] + calls["f"])
     assert not hasattr(net.g_, "_original_forward")  # unwrapped after training
+
+
+def test_loaders_accelerate_cannot_shard_are_refused_with_several_processes(digits):
+    from m2m_sampler import DeviceLoader
+
+    X, y, _, _ = digits
+    accelerator = accelerate.Accelerator(cpu=True)
+    net = AcceleratedNetClassifier(MLP, accelerator=accelerator, iterator_train=DeviceLoader,
+                                   **ddp_checks.NET).initialize()
+    net.accelerator = SimpleNamespace(num_processes=2)  # what a 2-process run reports
+    with pytest.raises(TypeError, match="cannot shard it over the 2 processes"):
+        net.get_iterator(net.get_dataset(X, y), training=True)
