@@ -5,7 +5,9 @@ Where each step of Algorithm 1 lives:
 * lines 2-6 (how many samples per class, source class ``k0 ~ Q(k0|k)``, source ``x0``):
   :func:`m2m_sampler.planning.plan_translations`;
 * lines 7-11 (random start and ``T`` normalised gradient steps):
-  :func:`m2m_sampler.translation.translate`;
+  :func:`m2m_sampler.translation.translate`, through the engine call
+  :func:`m2m_sampler.generation.generate`, in shards over devices and processes
+  (:func:`m2m_sampler.sharding.generate_sharded`);
 * lines 12-15 (rejection by ``gamma`` and ``beta``, replacement by a real sample):
   :mod:`m2m_sampler.rejection`, applied in :meth:`M2MOverSampler._fit_resample`;
 * line 16 (the balanced data set): the rows returned by ``fit_resample``.
@@ -120,9 +122,10 @@ default=None
         translates its shard on its ``device`` and every process returns the whole,
         gathered output, identical to a single-process run with the same int
         ``random_state`` (bit-identical on the CPU). Every rank must call
-        ``fit_resample`` with the same ``X``, ``y`` and int ``random_state`` (checked).
-        ``'auto'``: when a process group is initialised; ``False``: every process
-        translates everything on its own.
+        ``fit_resample`` with the same ``X``, ``y`` and int ``random_state`` (checked);
+        a call in one process only (e.g. on the main process) waits for the others
+        forever: pass ``distributed=False`` there. ``'auto'``: when a process group is
+        initialised; ``False``: every process translates everything on its own.
     {amp_dtype}
         The output has ``X``'s dtype either way.
     channels_last : bool, default=False
@@ -132,7 +135,8 @@ default=None
         3 dimensions (C, H, W).
     random_state : int, RandomState instance or None, default=None
         Controls source choice, random starts, rejection draws and the default ``g``. The
-        same ``random_state`` on the same device gives the same output.
+        same ``random_state`` on the same device gives the same output, whatever the
+        number of shards (``device`` list, ``distributed``).
     verbose : int, default=0
         0: silent; 1: a summary per class after resampling; 2: also progress during
         translation.
