@@ -67,9 +67,11 @@ class ReduceHistory(Callback):
 
     At the end of every epoch, on every rank (it is a collective call), the columns
     ``sum_keys`` are summed, ``max_keys`` take the largest value and ``mean_keys`` the
-    mean over processes; columns the row does not hold are skipped. Every rank then has
-    the same history, so callbacks that run after it (checkpoints, early stopping,
-    the print log) decide the same on every rank. Does nothing in a single process.
+    mean over processes; columns the row does not hold are skipped. The averaged ones
+    are losses: their ``<key>_best`` flag is set again from the averaged values. Every
+    rank then has the same values in these columns, so callbacks that run after it
+    (checkpoints, early stopping, the print log) decide the same on every rank. Does
+    nothing in a single process.
 
     Register it after the callbacks that write these columns (the default callbacks
     of :class:`DistributedMixin` do).
@@ -120,6 +122,9 @@ class ReduceHistory(Callback):
             if isinstance(row[key], numbers.Integral) and op != "mean":
                 value = int(round(value))
             net.history.record(key, value)
+            if op == "mean" and f"{key}_best" in row:  # a loss: lower is better
+                earlier = [r[key] for r in net.history[:-1] if key in r]
+                net.history.record(f"{key}_best", not earlier or value < min(earlier))
 
 
 def _silent(*args: Any, **kwargs: Any) -> None:

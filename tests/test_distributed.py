@@ -168,6 +168,10 @@ def test_m2m_on_two_processes_is_deterministic_and_replicated(two_processes):
     assert history[0] == history[1]  # reduced: the same on every rank
     assert history[0]["m2m_active"] == [False, False, True, True]
     assert history[0]["m2m_accepted"][2] > 0 and history[0]["m2m_accepted"][3] > 0
+    loss = history[0]["train_loss"]  # averaged over ranks; the best flags follow it
+    assert history[0]["train_loss_best"] == [
+        i == 0 or loss[i] < min(loss[:i]) for i in range(len(loss))
+    ]
     for rank in (0, 1):
         again = reports[rank]["balanced"]["history_again"]
         assert {k: history[rank][k] for k in again} == again

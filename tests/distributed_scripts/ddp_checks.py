@@ -172,7 +172,7 @@ def main(out: Path) -> None:
     (m2m, labels), (again, labels_again) = runs
     report["balanced"] = {
         "history": history_columns(
-            m2m, ["m2m_targets", "m2m_accepted", "m2m_active", "train_loss"]
+            m2m, ["m2m_targets", "m2m_accepted", "m2m_active", "train_loss", "train_loss_best"]
         ),
         "history_again": history_columns(again, ["m2m_targets", "m2m_accepted", "train_loss"]),
         "labels": labels.epochs_,
