@@ -7,8 +7,13 @@ from m2m_sampler.bench.scaling import efficiency, synthetic_long_tail, to_markdo
 
 
 def _result(p, translation, epoch):
-    return {"processes": p, "translation": {"samples_per_s": translation},
-            "m2m_epoch": {"samples_per_s": epoch}, "load_before": 1.0, "load_after": 1.5}
+    return {
+        "processes": p,
+        "translation": {"samples_per_s": translation},
+        "m2m_epoch": {"samples_per_s": epoch},
+        "load_before": 1.0,
+        "load_after": 1.5,
+    }
 
 
 def test_efficiency_is_throughput_over_processes_times_the_single_process_one():
@@ -25,11 +30,19 @@ def test_synthetic_long_tail_has_ratio_ten():
 
 
 def test_markdown_report_lists_every_run_with_its_efficiency():
-    report = {"device": "cpu", "command": "python benchmarks/scaling.py", "date": "today",
-              "note": "shared machine", "rows": 10, "features": 8, "hidden": [16],
-              "rounds": 3, "results": [_result(1, 1000.0, 600.0), _result(2, 1600.0, 900.0)],
-              "environment": {"platform": "linux", "cpu_count": 2, "torch": "2",
-                              "accelerate": "1"}}
+    report = {
+        "device": "cpu",
+        "command": "python benchmarks/scaling.py",
+        "date": "today",
+        "note": "shared machine",
+        "rows": 10,
+        "features": 8,
+        "hidden": [16],
+        "rounds": 3,
+        "launches": 2,
+        "results": [_result(1, 1000.0, 600.0), _result(2, 1600.0, 900.0)],
+        "environment": {"platform": "linux", "cpu_count": 2, "torch": "2", "accelerate": "1"},
+    }
     text = to_markdown(report)
     assert "| sampler translation | 2 | 1600 | 0.80 | 1.00 -> 1.50 |" in text
     assert "| M2m training epoch | 2 | 900 | 0.75 |" in text

@@ -19,7 +19,8 @@ data set (10 classes, ``--largest`` samples in the largest class, imbalance rati
 The scaling efficiency at ``P`` processes is ``samples/s(P) / (P x samples/s(1))``.
 Every process runs one torch thread on the CPU (``OMP_NUM_THREADS=1``), so the CPU
 comparison is 1 process x 1 thread against P processes x 1 thread. Each figure is the
-median of ``--rounds`` rounds (all rounds are in the JSON).
+median of ``--launches`` launches x ``--rounds`` rounds, the launches of the different
+numbers of processes interleaved (all rounds are in the JSON).
 
 Usage (``benchmarks/scaling.py`` is the same command line)::
 
@@ -141,9 +142,10 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         f"Data: synthetic, {report['rows']} rows x {report['features']} features, 10 "
         f"classes, imbalance ratio 10; g and f: MLP {report['hidden']} (random weights). "
-        "Every process: one torch thread on the CPU. Medians of "
-        f"{report['rounds']} rounds (all rounds in the JSON). Efficiency = samples/s(P) / "
-        "(P x samples/s(1)).",
+        "Every process: one torch thread on the CPU. Medians over "
+        f"{report['launches']} interleaved launches x {report['rounds']} rounds per number "
+        "of processes (all rounds in the JSON). Efficiency = samples/s(P) / "
+        "(P x samples/s(1)). Load average: before the first and after the last launch.",
         "",
         "| workload | processes | samples/s | efficiency | load avg before -> after |",
         "|---|---|---|---|---|",
@@ -199,11 +201,25 @@ def _launch(args: argparse.Namespace, processes: int) -> dict[str, Any]:
     return result
 
 
+def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result per number of processes: the median over every round of its launches."""
+    merged = dict(runs[0], launches=runs)
+    for workload in ("translation", "m2m_epoch"):
+        rounds = [x for run in runs for x in run[workload]["rounds"]]
+        merged[workload] = dict(runs[0][workload], rounds=rounds,
+                                samples_per_s=_median(rounds))
+    merged["load_before"] = runs[0]["load_before"]
+    merged["load_after"] = runs[-1]["load_after"]
+    return merged
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per launch")
+    parser.add_argument("--launches", type=int, default=2,
+                        help="launches per number of processes, interleaved")
     parser.add_argument("--largest", type=int, default=1000,
                         help="samples of the largest class")
     parser.add_argument("--features", type=int, default=128)
@@ -230,12 +246,19 @@ def main(argv: list[str] | None = None, default_out: str | None = None) -> int:
         args.out = default_out
     if 1 not in args.processes:
         raise SystemExit("--processes must include 1 (the base of the efficiency)")
-    results = [_launch(args, p) for p in sorted(args.processes)]
+    # Launches interleaved (1, 2, 1, 2, ...): a change of the machine's load hits
+    # every number of processes alike.
+    launches: dict[int, list[dict[str, Any]]] = {p: [] for p in sorted(args.processes)}
+    for _ in range(args.launches):
+        for p in launches:
+            launches[p].append(_launch(args, p))
+    results = [_merge(runs) for runs in launches.values()]
     X, _ = synthetic_long_tail(args.largest, args.features)
     report = {
         "command": shlex.join(["python", "benchmarks/scaling.py", *argv]),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "device": args.device, "rounds": args.rounds, "rows": len(X),
+        "device": args.device, "rounds": args.rounds, "launches": args.launches,
+        "rows": len(X),
         "features": args.features, "hidden": list(args.hidden), "note": args.note,
         "environment": _environment(), "results": results,
         "efficiency": {w: efficiency(results, w) for w in ("translation", "m2m_epoch")},
