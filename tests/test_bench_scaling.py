@@ -11,6 +11,7 @@ def _result(p, translation, epoch):
         "processes": p,
         "translation": {"samples_per_s": translation},
         "m2m_epoch": {"samples_per_s": epoch},
+        "m2m_epoch_weak": {"samples_per_s": 2 * epoch},
         "load_before": 1.0,
         "load_after": 1.5,
     }
@@ -45,5 +46,5 @@ def test_markdown_report_lists_every_run_with_its_efficiency():
     }
     text = to_markdown(report)
     assert "| sampler translation | 2 | 1600 | 0.80 | 1.00 -> 1.50 |" in text
-    assert "| M2m training epoch | 2 | 900 | 0.75 |" in text
+    assert "| M2m training epoch (global batch fixed) | 2 | 900 | 0.75 |" in text
     assert "--device cuda --processes 1 2 4 8" in text
