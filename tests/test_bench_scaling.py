@@ -6,10 +6,10 @@ import numpy as np
 from m2m_sampler.bench.scaling import efficiency, synthetic_long_tail, to_markdown
 
 
-def _result(p, translation, epoch):
+def _result(p, translation, epoch, cpu=1000.0):
     return {
         "processes": p,
-        "translation": {"samples_per_s": translation},
+        "translation": {"samples_per_s": translation, "rows_per_cpu_s": cpu},
         "m2m_epoch": {"samples_per_s": epoch},
         "m2m_epoch_weak": {"samples_per_s": 2 * epoch},
         "load_before": 1.0,
@@ -41,10 +41,11 @@ def test_markdown_report_lists_every_run_with_its_efficiency():
         "hidden": [16],
         "rounds": 3,
         "launches": 2,
-        "results": [_result(1, 1000.0, 600.0), _result(2, 1600.0, 900.0)],
+        "results": [_result(1, 1000.0, 600.0), _result(2, 1600.0, 900.0, cpu=950.0)],
         "environment": {"platform": "linux", "cpu_count": 2, "torch": "2", "accelerate": "1"},
     }
     text = to_markdown(report)
     assert "| sampler translation | 2 | 1600 | 0.80 | 1.00 -> 1.50 |" in text
     assert "| M2m training epoch (global batch fixed) | 2 | 900 | 0.75 |" in text
+    assert "| 2 | 950 | 0.95 |" in text  # rows per CPU-second, work efficiency
     assert "--device cuda --processes 1 2 4 8" in text

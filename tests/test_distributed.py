@@ -72,14 +72,15 @@ def two_processes(tmp_path_factory):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     arrays = [dict(np.load(out / f"rank{r}.npz")) for r in (0, 1)]
     reports = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
-    return arrays, reports
+    saved = sorted(p.name for p in out.glob("net_rank*.pt"))
+    return arrays, reports, saved
 
 
 # ----------------------------------------------------------------- M2MOverSampler
 
 
 def test_sampler_on_two_processes_equals_one_process(two_processes, digits):
-    arrays, reports = two_processes
+    arrays, reports, _ = two_processes
     X, y, _, _ = digits
     sampler = M2MOverSampler(**ddp_checks.SAMPLER)
     X_res, y_res = sampler.fit_resample(X, y)
@@ -104,7 +105,7 @@ def _net_weights(batch_size, X, y):
 
 
 def test_net_two_processes_of_32_equal_one_process_of_64(two_processes, digits):
-    arrays, _ = two_processes
+    arrays, _, saved = two_processes
     X, y, _, _ = digits
     one_64, proba_64 = _net_weights(64, X, y)
     one_32, _ = _net_weights(32, X, y)
@@ -113,6 +114,7 @@ def test_net_two_processes_of_32_equal_one_process_of_64(two_processes, digits):
             np.testing.assert_allclose(arrays[rank][f"net/{name}"], expected, atol=1e-6)
         # predict_proba: each rank predicts its shard, every rank gets all 100 rows.
         np.testing.assert_allclose(arrays[rank]["net_proba"], proba_64, atol=1e-5)
+    assert saved == ["net_rank0.pt"]  # save_params: the main process only
     # The comparison can tell: a single process with batches of 32 ends elsewhere.
     assert max(np.abs(arrays[0][f"net/{n}"] - w).max() for n, w in one_32.items()) > 1e-2
 
@@ -131,7 +133,7 @@ COUNTS = [
 
 
 def test_m2m_runs_through_when_one_rank_never_has_a_target(two_processes, digits):
-    _, reports = two_processes
+    _, reports, _ = two_processes
     X, y, _, _ = digits
     _, y_nt = ddp_checks.no_target_data(X, y)
     local = [reports[r]["no_target"]["local"] for r in (0, 1)]
@@ -147,7 +149,7 @@ def test_m2m_runs_through_when_one_rank_never_has_a_target(two_processes, digits
 
 
 def test_m2m_class_balanced_epochs_are_sharded(two_processes):
-    _, reports = two_processes
+    _, reports, _ = two_processes
     labels = [reports[r]["balanced"]["labels"] for r in (0, 1)]
     for rank in (0, 1):
         assert reports[rank]["balanced"]["sampler_balanced"]
@@ -163,7 +165,7 @@ def test_m2m_class_balanced_epochs_are_sharded(two_processes):
 
 
 def test_m2m_on_two_processes_is_deterministic_and_replicated(two_processes):
-    arrays, reports = two_processes
+    arrays, reports, _ = two_processes
     history = [reports[r]["balanced"]["history"] for r in (0, 1)]
     assert history[0] == history[1]  # reduced: the same on every rank
     assert history[0]["m2m_active"] == [False, False, True, True]

@@ -10,6 +10,8 @@ data set (10 classes, ``--largest`` samples in the largest class, imbalance rati
   (each rank translates its shard, the shards are gathered on every rank); samples/s =
   translated rows / the engine's wall time (``translation_time_``, the slowest rank's,
   gather included). The plan, the default checks and the process start are not counted;
+  also translated rows per CPU-second of the whole ``fit_resample`` summed over the
+  processes (``time.process_time``), the work sharding adds whatever the load;
 * ``m2m_epoch``: :class:`~m2m_sampler.distributed.AcceleratedM2MClassifier` with the
   generation in every epoch (``start_epoch=0``, class-balanced batches), a global batch
   of ``--batch`` rows (``--batch / P`` per process: the same steps as one process);
@@ -46,6 +48,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -99,18 +102,22 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     f = MLP(args.features, N_CLASSES, hidden=hidden).to(device)
     warnings.simplefilter("ignore")  # a random g: the label-order check would warn
 
-    translation = []
+    translation, per_cpu_second = [], []
     n_translated = 0
     for _ in range(args.rounds + 1):  # the first round warms up
         sampler = M2MOverSampler(g, f=f, beta=0.9, gamma=0.0, batch_size=args.chunk,
                                  device=device, random_state=0)
+        cpu_start = time.process_time()
         sampler.fit_resample(X, y)
-        seconds = torch.tensor([sampler.translation_time_], dtype=torch.float64, device=device)
-        slowest = float(accelerator.gather(seconds).max())
+        cpu = time.process_time() - cpu_start
+        seconds = torch.tensor([[sampler.translation_time_, cpu]], dtype=torch.float64,
+                               device=device)
+        everyone = accelerator.gather(seconds).cpu()
         n_translated = int(sum(s["n_accepted"] + s["n_rejected_gamma"]
                                for s in sampler.class_stats_.values()))
-        translation.append(n_translated / slowest)
-    translation = translation[1:]
+        translation.append(n_translated / float(everyone[:, 0].max()))
+        per_cpu_second.append(n_translated / float(everyone[:, 1].sum()))
+    translation, per_cpu_second = translation[1:], per_cpu_second[1:]
 
     epochs = {}
     for name, batch in (("m2m_epoch", args.batch // world), ("m2m_epoch_weak", args.batch)):
@@ -130,7 +137,9 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
         "translation": {"samples_per_s": _median(translation), "rounds": translation,
-                        "rows": n_translated, "chunk": args.chunk},
+                        "rows": n_translated, "chunk": args.chunk,
+                        "rows_per_cpu_s": _median(per_cpu_second),
+                        "rows_per_cpu_s_rounds": per_cpu_second},
         **epochs,
     }
 
@@ -169,6 +178,22 @@ def to_markdown(report: dict[str, Any]) -> str:
             load = f"{r['load_before']:.2f} -> {r['load_after']:.2f}"
             lines.append(f"| {label} | {p} | {r[workload]['samples_per_s']:.0f} | "
                          f"{eff[p]:.2f} | {load} |")
+    runs = {r["processes"]: r["translation"] for r in report["results"]}
+    if all("rows_per_cpu_s" in t for t in runs.values()):
+        base = runs[1]["rows_per_cpu_s"]
+        lines += [
+            "",
+            "Work of the sampler (`fit_resample` as a whole: plan, checks, translation, "
+            "gather), in translated rows per CPU-second summed over the processes; "
+            "insensitive to the machine's load, it shows what sharding adds (each process "
+            "plans everything, skips the earlier random starts and takes part in the "
+            "gather):",
+            "",
+            "| processes | rows per CPU-second | work efficiency |",
+            "|---|---|---|",
+            *[f"| {p} | {t['rows_per_cpu_s']:.0f} | {t['rows_per_cpu_s'] / base:.2f} |"
+              for p, t in runs.items()],
+        ]
     lines += [
         "",
         "For an N-GPU machine (prepared, not run here):",
@@ -219,6 +244,8 @@ def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
         rounds = [x for run in runs for x in run[workload]["rounds"]]
         merged[workload] = dict(runs[0][workload], rounds=rounds,
                                 samples_per_s=_median(rounds))
+    cpu = [x for run in runs for x in run["translation"]["rows_per_cpu_s_rounds"]]
+    merged["translation"].update(rows_per_cpu_s=_median(cpu), rows_per_cpu_s_rounds=cpu)
     merged["load_before"] = runs[0]["load_before"]
     merged["load_after"] = runs[-1]["load_after"]
     return merged

@@ -118,6 +118,7 @@ def main(out: Path) -> None:
     for name, p in net.module_.named_parameters():
         arrays[f"net/{name}"] = p.detach().cpu().numpy()
     arrays["net_proba"] = net.predict_proba(X[:100])  # sharded, gathered on every rank
+    net.save_params(f_params=out / f"net_rank{rank}.pt")  # only the main process writes
 
     # 3. M2MClassifier, generation on, rank 1's batches never have a target.
     X_nt, y_nt = no_target_data(X, y)
