@@ -11,7 +11,7 @@ data set (10 classes, ``--largest`` samples in the largest class, imbalance rati
   translated rows / the engine's wall time (``translation_time_``, the slowest rank's,
   gather included). The plan, the default checks and the process start are not counted;
   also translated rows per CPU-second of the whole ``fit_resample`` summed over the
-  processes (``time.process_time``), the work sharding adds whatever the load;
+  processes (``time.process_time``): the work sharding adds, less sensitive to the load;
 * ``m2m_epoch``: :class:`~m2m_sampler.distributed.AcceleratedM2MClassifier` with the
   generation in every epoch (``start_epoch=0``, class-balanced batches), a global batch
   of ``--batch`` rows (``--batch / P`` per process: the same steps as one process);
@@ -184,10 +184,11 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += [
             "",
             "Work of the sampler (`fit_resample` as a whole: plan, checks, translation, "
-            "gather), in translated rows per CPU-second summed over the processes; "
-            "insensitive to the machine's load, it shows what sharding adds (each process "
-            "plans everything, skips the earlier random starts and takes part in the "
-            "gather):",
+            "gather), in translated rows per CPU-second summed over the processes: less "
+            "sensitive to the machine's load than wall-clock rates (not insensitive: "
+            "caches and cores are shared too), it shows the work sharding adds (each "
+            "process plans everything, skips the earlier random starts and takes part in "
+            "the gather):",
             "",
             "| processes | rows per CPU-second | work efficiency |",
             "|---|---|---|",
