@@ -21,6 +21,8 @@ Where each step of the paper lives:
   crop+flip;
 * :mod:`m2m_sampler.device_data`, :mod:`m2m_sampler.cuda_graphs` -- the fast GPU data
   path (device-resident training set, batch slices) and CUDA-graphed training steps;
+* :mod:`m2m_sampler.sharding`, :mod:`m2m_sampler.distributed` -- several devices or
+  processes: the sampler's translation in shards, DDP training through accelerate;
 * :mod:`m2m_sampler.datasets`, :mod:`m2m_sampler.text_datasets`,
   :mod:`m2m_sampler.metrics` -- long-tailed data sets (image, tabular, text) and the
   paper's metrics; :mod:`m2m_sampler.bench` -- the benchmark command.

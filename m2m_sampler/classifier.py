@@ -549,6 +549,16 @@ default=None
         """Whether the epoch being trained runs the generation."""
         return bool(self.generation) and len(self.history) - 1 >= self.start_epoch_
 
+    def get_translation_f(self) -> nn.Module:
+        """The network ``f`` of the ``lam * f_k0(x)`` term of the translation: ``module_``.
+
+        The live network, as left by the last step. A subclass whose ``module_`` is
+        wrapped for training (e.g. in ``DistributedDataParallel`` by
+        :class:`~m2m_sampler.distributed.AcceleratedM2MClassifier`) returns the wrapped
+        local module: the translation only takes input gradients through it.
+        """
+        return self.module_
+
     def generation_log(self) -> GenerationLog | None:
         """The registered :class:`~m2m_sampler.generation_log.GenerationLog`, if any."""
         return next((cb for _, cb in self.callbacks_ if isinstance(cb, GenerationLog)), None)

@@ -83,7 +83,8 @@ class GenerationIterator:
     Parameters
     ----------
     net : M2MClassifier
-        Read at every engine call: ``g_``, ``module_`` (the live ``f``), the translation
+        Read at every engine call: ``g_``, the live ``f``
+        (:meth:`~m2m_sampler.M2MClassifier.get_translation_f`), the translation
         parameters, ``translate_ahead``, ``translation_batch_size``, ``amp_dtype``,
         ``generator_``, ``clip_``.
     batches : iterable of (X, y)
@@ -135,7 +136,7 @@ class GenerationIterator:
             group,
             net.g_,
             self.counts,
-            f=net.module_ if net.lam != 0 else None,
+            f=net.get_translation_f() if net.lam != 0 else None,
             beta=net.beta,
             lam=net.lam,
             gamma=net.gamma,

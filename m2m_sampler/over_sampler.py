@@ -5,7 +5,9 @@ Where each step of Algorithm 1 lives:
 * lines 2-6 (how many samples per class, source class ``k0 ~ Q(k0|k)``, source ``x0``):
   :func:`m2m_sampler.planning.plan_translations`;
 * lines 7-11 (random start and ``T`` normalised gradient steps):
-  :func:`m2m_sampler.translation.translate`;
+  :func:`m2m_sampler.translation.translate`, through the engine call
+  :func:`m2m_sampler.generation.generate`, in shards over devices and processes
+  (:func:`m2m_sampler.sharding.generate_sharded`);
 * lines 12-15 (rejection by ``gamma`` and ``beta``, replacement by a real sample):
   :mod:`m2m_sampler.rejection`, applied in :meth:`M2MOverSampler._fit_resample`;
 * line 16 (the balanced data set): the rows returned by ``fit_resample``.
@@ -25,7 +27,7 @@ from imblearn.utils import check_target_type
 from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from torch import nn
 from tqdm.auto import tqdm
@@ -41,8 +43,8 @@ from ._torch_utils import (
     resolve_device,
 )
 from .converters import as_torch_classifier, default_g, fit_quietly
-from .generation import generate
 from .planning import plan_translations
+from .sharding import broadcast_seed, check_same_plan, distributed_world, generate_sharded
 from .translation import resolve_clip
 from .translation_params import (
     TRANSLATION_PARAMETER_CONSTRAINTS,
@@ -122,9 +124,24 @@ default=None
         stays 2-D (rows of ``prod(input_shape)`` values, C order). None: vectors.
     batch_size : int, default=512
         Number of sources translated together (memory is bounded by one batch). Larger is
-        faster on a GPU. See ``random_state`` for what it changes in the output.
-    device : str or torch.device, default='auto'
-        Where translation runs; ``'auto'`` picks CUDA when present.
+        faster on a GPU. Also the unit of sharding (see ``device`` and ``distributed``); see
+        ``random_state`` for what it changes in the output.
+    device : str, torch.device or list of them, default='auto'
+        Where translation runs; ``'auto'`` picks CUDA when present. A list, e.g.
+        ``['cuda:0', 'cuda:1']``, shards the translation of the planned rows across
+        these devices (whole chunks of ``batch_size`` sources each, one thread per CUDA
+        device, see :mod:`m2m_sampler.sharding`); the plan is drawn once and the output
+        is the same as on one device (bit-identical on the CPU).
+    distributed : 'auto' or bool, default='auto'
+        Shard the translation across the ranks of a ``torch.distributed`` process group
+        (a run started with ``torchrun`` or ``accelerate launch``): each process
+        translates its shard on its ``device`` and every process returns the whole,
+        gathered output, identical to a single-process run with the same int
+        ``random_state`` (bit-identical on the CPU). Every rank must call
+        ``fit_resample`` with the same ``X``, ``y`` and int ``random_state`` (checked);
+        a call in one process only (e.g. on the main process) waits for the others
+        forever: pass ``distributed=False`` there. ``'auto'``: when a process group is
+        initialised; ``False``: every process translates everything on its own.
     {amp_dtype}
         The output has ``X``'s dtype either way.
     channels_last : bool, default=False
@@ -139,6 +156,7 @@ default=None
         draws do not depend on ``batch_size`` either (the output then differs by float
         round-off at most, e.g. 3e-6 on 5-feature Gaussian blobs, which can flip a
         ``gamma`` test that is exactly at the threshold); on CUDA they do.
+        The number of shards (``device`` list, ``distributed``) does not change it.
     verbose : int, default=0
         0: silent; 1 or more: a progress bar (tqdm, on stderr) during translation, then
         a summary per class.
@@ -157,7 +175,10 @@ default=None
     f_ : torch.nn.Module or None
         Frozen copy of the resolved ``f``.
     device_ : torch.device
-        The device translation ran on.
+        The device translation ran on (the first one of a ``device`` list; ``g_`` and
+        ``f_`` live there).
+    n_shards_ : int
+        Shards the translation was split into (devices of this process times ranks).
     class_stats_ : dict
         Class label -> dict with ``n_new`` (samples added), ``n_accepted``
         (translations kept), ``n_rejected_gamma`` (translations below ``gamma``),
@@ -213,7 +234,8 @@ default=None
         **TRANSLATION_PARAMETER_CONSTRAINTS,
         "input_shape": [None, tuple, list],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [str, torch.device],
+        "device": [str, torch.device, list, tuple],
+        "distributed": ["boolean", StrOptions({"auto"})],
         "channels_last": ["boolean"],
         "verbose": ["verbose"],
     }
@@ -234,6 +256,7 @@ default=None
         input_shape=None,
         batch_size=512,
         device="auto",
+        distributed="auto",
         amp_dtype=None,
         channels_last=False,
         random_state=None,
@@ -252,6 +275,7 @@ default=None
         self.input_shape = input_shape
         self.batch_size = batch_size
         self.device = device
+        self.distributed = distributed
         self.amp_dtype = amp_dtype
         self.channels_last = channels_last
         self.random_state = random_state
@@ -367,9 +391,36 @@ default=None
             )
 
     # ------------------------------------------------------------------ resampling
+    def _devices(self) -> list[torch.device]:
+        """The resolved ``device`` parameter: one device, or the list of shard devices."""
+        if isinstance(self.device, list | tuple):
+            if not self.device:
+                raise ValueError(
+                    "device=[] gives no device to translate on; pass one device, e.g. "
+                    "'cpu', or a list of devices such as ['cuda:0', 'cuda:1']."
+                )
+            return [resolve_device(d) for d in self.device]
+        return [resolve_device(self.device)]
+
     def _fit_resample(self, X, y):
-        rng = check_random_state(self.random_state)
-        device = resolve_device(self.device)
+        devices = self._devices()
+        device = devices[0]
+        if isinstance(self.distributed, str):  # 'auto'
+            distributed = distributed_world()[1] > 1
+        else:
+            distributed = bool(self.distributed)
+        if distributed and distributed_world()[1] == 1:
+            warnings.warn(
+                "distributed=True but no torch.distributed process group is initialised: "
+                "translating in this process only.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+        random_state = self.random_state
+        if distributed and random_state is None:
+            # Every rank must draw the same plan: rank 0's entropy for everyone.
+            random_state = broadcast_seed(np.random.default_rng().integers(2**31 - 1))
+        rng = check_random_state(random_state)
         amp_dtype = self.amp_dtype
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -409,16 +460,20 @@ default=None
             sel = plan.target == c
             replacement[sel] = rng.choice(members[c], size=int(sel.sum()))
         torch_seed = int(rng.randint(np.iinfo(np.int32).max))
+        if distributed:
+            check_same_plan(plan, torch_seed, len(X))
+        self.n_shards_ = len(devices) * (distributed_world()[1] if distributed else 1)
 
-        # Lines 7-11 and the gamma test of line 13: the engine call, in chunks.
+        # Lines 7-11 and the gamma test of line 13: the engine call, in chunks (sharded
+        # over the devices and ranks, the same output as one device).
         bar = _ProgressBar(int(np.sum(plan.survived_beta))) if self.verbose else None
         try:
-            generation = generate(
+            generation = generate_sharded(
                 self.g_, plan, X, f=self.f_, lam=self.lam, gamma=self.gamma,
                 step_size=self.step_size, n_steps=self.n_steps, noise=self.noise, clip=clip,
                 sample_shape=shape, channels_last=channels_last, chunk_size=self.batch_size,
-                device=device, generator=torch.Generator(device=device).manual_seed(torch_seed),
-                amp_dtype=amp_dtype, callback=bar,
+                devices=devices, seed=torch_seed, distributed=distributed, amp_dtype=amp_dtype,
+                callback=bar,
             )
         finally:
             if bar is not None:

@@ -28,6 +28,7 @@ Properties the front ends rely on:
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -37,7 +38,14 @@ from torch import nn
 
 from ._torch_utils import eval_mode, floating_dtype
 
-__all__ = ["translate", "target_probability", "random_start", "resolve_clip", "unit_direction"]
+__all__ = [
+    "translate",
+    "target_probability",
+    "random_start",
+    "skip_random_starts",
+    "resolve_clip",
+    "unit_direction",
+]
 
 ClipRange = tuple[float | torch.Tensor, float | torch.Tensor] | None
 
@@ -195,13 +203,58 @@ def random_start(
     master = torch.float64 if x0.dtype == torch.float64 else torch.float32
     x = x0.detach().to(master).clone()
     if radius > 0:
-        n_values = x[0].numel() if len(x) else 0
-        padded = -(-n_values // RANDN_BLOCK) * RANDN_BLOCK
-        draws = torch.randn((len(x), padded), generator=generator, device=x.device)
-        direction = draws[:, :n_values].reshape(x.shape).to(master)
+        direction = _random_directions(x.shape, generator, x.device).to(master)
         direction = direction / _per_sample_norm(direction).clamp_min(1e-12)
         x = x + radius * direction
     return x
+
+
+def skip_random_starts(
+    chunk_sizes: Sequence[int],
+    sample_shape: Sequence[int],
+    radius: float,
+    generator: torch.Generator | None,
+    device: torch.device | str = "cpu",
+) -> None:
+    """Advance ``generator`` past the random starts of chunks of sources not translated here.
+
+    :func:`translate` draws the random start of a chunk of ``n`` sources in one call
+    (:func:`random_start`). A shard of a translation that starts after other chunks
+    (:mod:`m2m_sampler.sharding`) first makes the same draws, chunk by chunk, and drops
+    them: its own chunks then get exactly the random starts they get when one device
+    translates everything (nothing is drawn when ``radius == 0``).
+
+    Parameters
+    ----------
+    chunk_sizes : sequence of int
+        Sizes of the earlier chunks, in the order they are translated.
+    sample_shape : sequence of int
+        Shape of one source as the models see it.
+    radius : float
+        ``noise * step_size``, the radius given to :func:`random_start`.
+    generator : torch.Generator or None
+        The generator to advance (on ``device``).
+    device : torch.device or str, default='cpu'
+    """
+    if radius <= 0:
+        return
+    for n in chunk_sizes:
+        if n > 0:
+            _random_directions((int(n), *sample_shape), generator, torch.device(device))
+
+
+def _random_directions(
+    shape: Sequence[int], generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """The random draws of one random start (float32 standard normals of ``shape``).
+
+    Each sample's values are drawn as a row padded to a multiple of :data:`RANDN_BLOCK`
+    (the padding is dropped), see :func:`random_start`.
+    """
+    n, n_values = int(shape[0]), math.prod(shape[1:])
+    padded = -(-n_values // RANDN_BLOCK) * RANDN_BLOCK
+    draws = torch.randn((n, padded), generator=generator, device=device)
+    return draws[:, :n_values].reshape(tuple(shape))
 
 
 def resolve_clip(
