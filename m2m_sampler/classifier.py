@@ -482,7 +482,15 @@ default=None
         epoch = len(self.history) - 1
         seed_torch(torch_seed(self.random_state, epoch), self._seed_device())
         if getattr(self, "generator_", None) is not None:
-            self.generator_.manual_seed(generation_seed(self.random_state, epoch))
+            self.generator_.manual_seed(self.get_generation_seed(epoch))
+
+    def get_generation_seed(self, n_epochs: int) -> int:
+        """Seed of the generation's random stream from epoch ``n_epochs`` on.
+
+        :func:`~m2m_sampler.generation_iterator.generation_seed` of ``random_state``;
+        a subclass that runs on several processes gives each its own stream here.
+        """
+        return generation_seed(self.random_state, n_epochs)
 
     def _check_start_epoch_reached(self, epochs) -> None:
         n_epochs = self.max_epochs if epochs is None else int(epochs)
@@ -537,7 +545,7 @@ default=None
             probe = torch.as_tensor(X[:2]).to(training_device(self))
             if torch.is_floating_point(probe):
                 check_g_output(self.g_, probe, len(self.classes_))
-        seed = generation_seed(self.random_state, len(self.history))
+        seed = self.get_generation_seed(len(self.history))
         self.generator_ = torch.Generator(device=training_device(self)).manual_seed(seed)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):

@@ -42,7 +42,7 @@ from skorch.callbacks import Callback
 from skorch.hf import AccelerateMixin
 
 from .classifier import M2MClassifier
-from .generation_log import HISTORY_KEYS
+from .generation_log import HISTORY_KEYS, PAIRS_KEY
 from .net import NetClassifier
 from .timing import TIMING_KEYS
 
@@ -67,7 +67,8 @@ class ReduceHistory(Callback):
 
     At the end of every epoch, on every rank (it is a collective call), the columns
     ``sum_keys`` are summed, ``max_keys`` take the largest value and ``mean_keys`` the
-    mean over processes; columns the row does not hold are skipped. The averaged ones
+    mean over processes; columns the row does not hold are skipped. The matrix of
+    accepted translations per class pair (``m2m_accepted_pairs``) is summed too. The averaged ones
     are losses: their ``<key>_best`` flag is set again from the averaged values. Every
     rank then has the same values in these columns, so callbacks that run after it
     (checkpoints, early stopping, the print log) decide the same on every rank. Does
@@ -108,9 +109,17 @@ class ReduceHistory(Callback):
         ops = [(k, "sum") for k in self.sum_keys]
         ops += [(k, "max") for k in self.max_keys] + [(k, "mean") for k in self.mean_keys]
         ops = [(k, op) for k, op in ops if k in row]
-        self.local_history_.append({k: row[k] for k, _ in ops})
+        local = {k: row[k] for k, _ in ops}
+        if PAIRS_KEY in row:
+            local[PAIRS_KEY] = row[PAIRS_KEY]
+        self.local_history_.append(local)
         accelerator = net.accelerator
-        if accelerator.num_processes == 1 or not ops:
+        if accelerator.num_processes == 1:
+            return
+        if PAIRS_KEY in row:  # accepted translations per class pair: summed
+            pairs = torch.tensor([row[PAIRS_KEY]], dtype=torch.int64, device=accelerator.device)
+            net.history.record(PAIRS_KEY, accelerator.gather(pairs).sum(0).cpu().tolist())
+        if not ops:
             return
         values = torch.tensor(
             [[float(row[k]) for k, _ in ops]], dtype=torch.float64, device=accelerator.device
@@ -306,12 +315,11 @@ class AcceleratedM2MClassifier(
         """
         return self.accelerator.unwrap_model(self.module_)
 
-    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+    def get_generation_seed(self, n_epochs: int) -> int:
         """``M2MClassifier``'s; with several processes, one generation stream per rank."""
-        super().on_train_begin(net, X=X, y=y, **kwargs)
+        seed = super().get_generation_seed(n_epochs)
         accelerator = self.accelerator
-        if self.generator_ is not None and accelerator.num_processes > 1:
-            seq = np.random.SeedSequence(
-                [int(self.generator_.initial_seed()), int(accelerator.process_index)]
-            )
-            self.generator_.manual_seed(int(seq.generate_state(1, dtype=np.uint64)[0] >> 2))
+        if accelerator.num_processes == 1:
+            return seed
+        seq = np.random.SeedSequence([seed, int(accelerator.process_index)])
+        return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(2))

@@ -143,6 +143,10 @@ def test_m2m_runs_through_when_one_rank_never_has_a_target(two_processes, digits
         history = reports[rank]["no_target"]["history"]
         for key in COUNTS:  # summed over the processes, the same on every rank
             assert history[key] == [a[key] + b[key] for a, b in zip(*local)], key
+        pairs = np.array(history["m2m_accepted_pairs"])  # (epoch, source, target)
+        local_pairs = [np.array([e["m2m_accepted_pairs"] for e in rank]) for rank in local]
+        np.testing.assert_array_equal(pairs, local_pairs[0] + local_pairs[1])
+        assert pairs.sum() == sum(history["m2m_accepted"]) > 0
         assert history["m2m_entries"] == [len(y_nt)] * 2
         # N_k of the whole training set, not of the rank's batches.
         assert reports[rank]["no_target"]["class_counts"] == np.bincount(y_nt).tolist()

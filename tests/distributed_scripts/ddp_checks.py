@@ -146,6 +146,7 @@ def main(out: Path) -> None:
         "m2m_rejected_gamma",
         "m2m_accepted",
         "m2m_entries",
+        "m2m_accepted_pairs",
     ]
     report["no_target"] = {
         "history": history_columns(m2m, keys),
