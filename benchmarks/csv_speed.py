@@ -92,8 +92,16 @@ def measure(path: str, label_column: str, seeds: list[int]) -> dict[str, Any]:
         print(f"{Path(path).name}: command ...", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             argv = [
-                "--dataset", path, "--label-column", label_column,
-                "--seed-list", ",".join(map(str, seeds)), "--out", tmp, "--quiet", "--no-figures",
+                "--dataset",
+                path,
+                "--label-column",
+                label_column,
+                "--seed-list",
+                ",".join(map(str, seeds)),
+                "--out",
+                tmp,
+                "--quiet",
+                "--no-figures",
             ]
             status, wall, cpu = _timed(lambda: main(argv))
             doc = json.loads((Path(tmp) / "results.json").read_text())

@@ -117,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--text-column",
         default=None,
         help="column of texts of a CSV data set: the features are then their TF-IDF "
-        "(hashed into %d columns, fitted on each training part; other columns ignored)"
-        % TEXT_FEATURES,
+        f"(hashed into {TEXT_FEATURES} columns, fitted on each training part; other columns "
+        "ignored)",
     )
     d.add_argument(
         "--imbalance-ratio",
@@ -177,9 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "values given) on a validation part carved from the training data, then run the "
         "benchmark with them; default: on for a CSV file, off otherwise",
     )
-    r.add_argument(
-        "--lr", type=_finite_float, default=TrainParams.lr, help="Adam learning rate"
-    )
+    r.add_argument("--lr", type=_finite_float, default=TrainParams.lr, help="Adam learning rate")
     r.add_argument("--weight-decay", type=_finite_float, default=TrainParams.weight_decay)
     r.add_argument(
         "--hidden",
@@ -459,6 +457,9 @@ def _run(
     print(format_table(result, methods))
     if tuning is not None:
         print("\nChosen on validation (--tune):\n" + chosen_table(tuning, result.summary))
+    if not any(s["n_ok"] for s in result.summary.values()):
+        reasons = sorted({r for s in result.summary.values() for r in s["na_reasons"]})
+        _fail(f"no method ran on any seed (results written to {out}): {'; '.join(reasons)}")
     written = ["results.json", "results.md", *(f.name for f in figures)]
     print(
         f"\nwrote {', '.join(written)} to {out} in {time.perf_counter() - t0:.0f} s",
@@ -466,9 +467,6 @@ def _run(
     )
     if warning:
         _warn(warning)
-    if not any(s["n_ok"] for s in result.summary.values()):
-        reasons = sorted({r for s in result.summary.values() for r in s["na_reasons"]})
-        _fail(f"no method ran on any seed (results written to {out}): {'; '.join(reasons)}")
     return 0
 
 

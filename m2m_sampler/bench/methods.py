@@ -281,8 +281,9 @@ def make_net(ctx: MethodContext, class_weight: np.ndarray | None = None) -> Seed
 
 def _pipeline(ctx: MethodContext, sampler: Any, net: SeededNetClassifier) -> Pipeline:
     steps: list[tuple[str, Any]] = []
-    if ctx.features is not None:
-        steps.append(("features", clone(ctx.features)))
+    if ctx.features is not None:  # its steps, since imblearn does not nest pipelines
+        features = clone(ctx.features)
+        steps.extend(features.steps if hasattr(features, "steps") else [("features", features)])
     if ctx.standardize:
         steps.append(("scaler", StandardScaler()))
     if sampler is not None:

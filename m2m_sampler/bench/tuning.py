@@ -534,7 +534,8 @@ def tune_methods(
         if key == "m2m":
             cands = m2m_candidates(m2m)
             rows = [
-                score(key, replace(ctx, m2m=p), _m2m_fields(p)) if ctx.g is not None
+                score(key, replace(ctx, m2m=p), _m2m_fields(p))
+                if ctx.g is not None
                 else {"params": _m2m_fields(p), "status": "n/a", "reason": "no g"}
                 for p in cands
             ]
@@ -607,7 +608,9 @@ def tuning_doc(tunings: dict[str, MethodTuning]) -> dict[str, dict[str, Any]]:
 
 
 def _fmt_params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    return ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
 
 
 def chosen_table(tuning: dict[str, dict[str, Any]], summary: dict[str, dict[str, Any]]) -> str:
