@@ -17,7 +17,7 @@ from m2m_sampler.bench import M2mParams, TrainParams, load_bench_data
 from m2m_sampler.bench.acceptance import acceptance_totals, low_acceptance_warning
 from m2m_sampler.bench.data import text_features
 from m2m_sampler.bench.methods import MethodContext, build_pipeline
-from m2m_sampler.bench.speed_rule import csv_batch_size
+from m2m_sampler.bench.speed_rule import csv_batch_size, fast_train_params
 from m2m_sampler.bench.tuning import (
     CARVING_SEED,
     METHOD_GRIDS,
@@ -367,19 +367,15 @@ def test_text_column_errors(tmp_path, capsys):
 
 
 def test_csv_batch_size_rule():
-    # 2 ** round(log2(n / 32)) within [64, 512]
-    assert [csv_batch_size(n) for n in (10, 2048, 2897, 2896, 3934, 7000, 20000, 10**6)] == [
-        64,
-        64,
-        128,
-        64,
-        128,
-        256,
-        512,
-        512,
-    ]
+    # 2 ** round(log2(n / 16)) within [64, 256]; 2 ** 6.5 * 16 = 1448.2
+    sizes = (10, 1448, 1449, 2000, 3934, 7000, 10**6)
+    assert [csv_batch_size(n) for n in sizes] == [64, 64, 128, 128, 256, 256, 256]
     with pytest.raises(ValueError):
         csv_batch_size(0)
+    base = TrainParams(lr=0.002, epochs=7)
+    fast = fast_train_params(base, 3934)
+    assert (fast.batch_size, fast.lr, fast.epochs, fast.tensor_loader) == (256, 0.008, 7, True)
+    assert base.batch_size == 64 and base.lr == 0.002 and base.tensor_loader is False
 
 
 def test_csv_path_uses_the_rule_and_the_shared_sets_do_not(tmp_path):
@@ -388,9 +384,15 @@ def test_csv_path_uses_the_rule_and_the_shared_sets_do_not(tmp_path):
     args = ["--dataset", str(csv), "--label-column", "cls", "--methods", "erm", "--no-tune"]
     assert cli.main([*args, *FAST, "--out", str(out)]) == 0
     train = json.loads((out / "results.json").read_text())["config"]["train"]
-    assert train["tensor_loader"] is True and train["batch_size"] == 64
+    # 71 training rows: batch 64, lr as given
+    assert train["tensor_loader"] is True and train["batch_size"] == 64 and train["lr"] == 1e-3
     assert cli.main([*args, *FAST, "--batch-size", "16", "--out", str(out)]) == 0
-    assert json.loads((out / "results.json").read_text())["config"]["train"]["batch_size"] == 16
+    train = json.loads((out / "results.json").read_text())["config"]["train"]
+    assert train["batch_size"] == 16 and train["lr"] == 1e-3
+    big = _csv(tmp_path / "big.csv", n=(2000, 700, 300))  # 2100 training rows
+    assert cli.main(["--dataset", str(big), *args[2:], *FAST, "--out", str(out)]) == 0
+    train = json.loads((out / "results.json").read_text())["config"]["train"]
+    assert train["batch_size"] == 128 and train["lr"] == pytest.approx(2e-3)
     assert cli.main(["--methods", "erm", *FAST, "--out", str(out)]) == 0
     train = json.loads((out / "results.json").read_text())["config"]["train"]
     assert train["tensor_loader"] is False and train["batch_size"] == 64

@@ -5,6 +5,18 @@ trained by skorch after: no re-balancing (ERM), RandomOverSampler, SMOTE, ADASYN
 BorderlineSMOTE, inverse-frequency re-weighting and M2MOverSampler (with ``g`` the ERM
 network of the same seed), and writes ``results.json``, ``results.md`` and PNG figures into
 ``bench_out/``. ``--help`` lists the options.
+
+With a CSV file (``--dataset my.csv --label-column target``, optionally ``--text-column``
+for a column of texts): the file is checked first (feature columns, no infinite value,
+class labels); every method's few hyper-parameters are chosen on a validation part of the
+training data (``--tune``, the default for CSV; ``--no-tune`` to skip), and the networks
+train with the speed rule of :mod:`~m2m_sampler.bench.speed_rule`. When M2m accepts under
+:data:`~m2m_sampler.over_sampler.LOW_ACCEPTANCE_SHARE` of its translations, the command
+warns (one line) that its row is close to random over-sampling and which option to change.
+
+Every failure is one line on stderr (``m2m-bench: error: ...``) and a non-zero exit: 2
+for bad arguments or data and an output folder that cannot be written (all checked before
+any training), 1 when the run fails or no method ran on any seed, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -165,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=_positive_int,
         default=None,
-        help=f"default {TrainParams.batch_size}; for a CSV file, about 32 batches per epoch of "
-        "the training part (a power of two in [64, 512], m2m_sampler.bench.speed_rule)",
+        help=f"default {TrainParams.batch_size}; for a CSV file, about 16 batches per epoch of "
+        "the training part (a power of two in [64, 256]) and --lr scaled by batch / 64 "
+        "(m2m_sampler.bench.speed_rule)",
     )
     r.add_argument(
         "--tune",
@@ -361,7 +374,7 @@ def _run(
         write_markdown,
     )
     from .runner import print_progress, run_benchmark
-    from .speed_rule import csv_batch_size
+    from .speed_rule import fast_train_params
     from .tuning import chosen_table, tune_methods, tuned_settings, tuning_doc
 
     progress = None if args.quiet else print_progress
@@ -376,7 +389,7 @@ def _run(
     if is_csv:  # the CSV path's speed rule (m2m_sampler.bench.speed_rule)
         train = replace(train, tensor_loader=True)
         if args.batch_size is None:
-            train = replace(train, batch_size=csv_batch_size(len(first_split.y_train)))
+            train = fast_train_params(train, len(first_split.y_train))
     m2m = M2mParams(
         beta=args.beta,
         lam=args.lam,

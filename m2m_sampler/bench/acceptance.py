@@ -66,7 +66,7 @@ def low_acceptance_warning(rows: list[dict[str, Any]], tuned: bool = False) -> s
     if tot["rejected_gamma"] >= tot["rejected_beta"]:
         advice = (
             f"{tot['rejected_gamma']} failed the gamma test: lower --gamma, or raise "
-            "--step-size or --n-steps (in the units of the standardised features)"
+            "--step-size or --n-steps (in the units of the features M2m translates)"
         )
     else:
         advice = f"{tot['rejected_beta']} were rejected by the beta draw: lower --beta"

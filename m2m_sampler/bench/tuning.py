@@ -25,6 +25,14 @@ bACC, ties broken by the lower mean balanced log-loss
 strictly higher. :func:`bench_args` gives the ``m2m-bench`` options of the chosen values,
 :func:`tuning_markdown` the table of every candidate. ``benchmarks/tune_m2m.py`` is the
 command line.
+
+``m2m-bench --tune`` (on by default for a CSV file) uses the same carving, scoring and
+ranking for *every* method at once, with small grids so that it costs about as much as
+the benchmark itself (:func:`tune_methods`): the neighbours of SMOTE, ADASYN and
+BorderlineSMOTE, the power of the re-weighting, and M2m's beta, gamma and step size
+(:data:`METHOD_GRIDS`, :func:`m2m_candidates`; ``g`` is the ERM network of the fit part);
+one carving of the first seed's training part, the chosen values then serve every seed
+(:func:`tuned_settings`, :func:`chosen_table`).
 """
 
 from __future__ import annotations
