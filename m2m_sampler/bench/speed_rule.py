@@ -16,7 +16,7 @@ rows than computing, and a 5.5k-row CSV with 3 seeds and the 7 default methods t
 * the epochs stay ``TrainParams.epochs`` (100).
 
 Chosen on measurements (optdigits and satimage as CSV files, 3 seeds, ERM and ROS, test
-bACC; ``benchmarks/csv_speed/README.md``): batch 256 with the learning rate x4 kept the
+bACC; ``benchmarks/csv_speed/batch_rule.md``): batch 256 with the learning rate x4 kept the
 accuracy of batch 64 (98.49 vs 98.51 and 88.79 vs 88.31 on average) at about a third of
 the CPU time, while batch 128 without scaling lost 0.1 point on optdigits, and 50 epochs
 lost 0.2. Larger batches than 256 were not measured with scaled rates, hence the cap.
