@@ -12,7 +12,11 @@ command lines over these modules:
 * :mod:`~m2m_sampler.bench.validation`: validation parts carved from training data, and
   how candidates are ranked on them;
 * :mod:`~m2m_sampler.bench.tuning`: the search of M2m's hyper-parameters
-  (``benchmarks/tune_m2m.py``);
+  (``benchmarks/tune_m2m.py``) and ``--tune``, every method's few hyper-parameters;
+* :mod:`~m2m_sampler.bench.acceptance`: M2m's accepted share and the command's warning
+  when it is low;
+* :mod:`~m2m_sampler.bench.speed_rule`: the batch-size rule and tensor batches of the
+  CSV path (``benchmarks/csv_speed.py``);
 * :mod:`~m2m_sampler.bench.timing`: device synchronisation and the phase timer;
 * :mod:`~m2m_sampler.bench.seeding`: per-phase random seeds;
 * :mod:`~m2m_sampler.bench.summary`: the cross-data-set summary of the committed results

@@ -5,19 +5,34 @@ trained by skorch after: no re-balancing (ERM), RandomOverSampler, SMOTE, ADASYN
 BorderlineSMOTE, inverse-frequency re-weighting and M2MOverSampler (with ``g`` the ERM
 network of the same seed), and writes ``results.json``, ``results.md`` and PNG figures into
 ``bench_out/``. ``--help`` lists the options.
+
+With a CSV file (``--dataset my.csv --label-column target``, optionally ``--text-column``
+for a column of texts): the file is checked first (feature columns, no infinite value,
+class labels); every method's few hyper-parameters are chosen on a validation part of the
+training data (``--tune``, the default for CSV; ``--no-tune`` to skip), and the networks
+train with the speed rule of :mod:`~m2m_sampler.bench.speed_rule`. When M2m accepts under
+:data:`~m2m_sampler.over_sampler.LOW_ACCEPTANCE_SHARE` of its translations, the command
+warns (one line) that its row is close to random over-sampling and which option to change.
+
+Every failure is one line on stderr (``m2m-bench: error: ...``) and a non-zero exit: 2
+for bad arguments or data and an output folder that cannot be written (all checked before
+any training), 1 when the run fails or no method ran on any seed, 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ..plotting import INSTALL_HINT, matplotlib_available
-from .data import DIGITS, dataset_names, load_bench_data
+from .data import DIGITS, TEXT_FEATURES, dataset_names, load_bench_data
 from .methods import METHODS, M2mParams, TrainParams
 
 __all__ = ["build_parser", "main"]
@@ -49,6 +64,21 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _finite_float(text: str) -> float:
+    v = _float(text)
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def _seed_list(text: str) -> list[int]:
+    values = _int_list(text)
+    bad = [v for v in values if not 0 <= v < 2**32]
+    if bad:
+        raise argparse.ArgumentTypeError(f"seeds must be integers in [0, 2**32 - 1]; got {bad}")
+    return values
 
 
 def _int_list(text: str) -> list[int]:
@@ -97,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--label-column", default=None, help="class column of a CSV data set")
     d.add_argument(
+        "--text-column",
+        default=None,
+        help="column of texts of a CSV data set: the features are then their TF-IDF "
+        f"(hashed into {TEXT_FEATURES} columns, fitted on each training part; other columns "
+        "ignored)",
+    )
+    d.add_argument(
         "--imbalance-ratio",
         type=_float,
         default=None,
@@ -132,14 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_positive_int, default=5, help="run seeds 0 .. N-1")
     r.add_argument(
         "--seed-list",
-        type=_int_list,
+        type=_seed_list,
         default=None,
-        help="explicit seeds, e.g. 3,7 (wins over --seeds)",
+        help="explicit seeds in [0, 2**32 - 1], e.g. 3,7 (wins over --seeds)",
     )
     r.add_argument("--epochs", type=_positive_int, default=TrainParams.epochs)
-    r.add_argument("--batch-size", type=_positive_int, default=TrainParams.batch_size)
-    r.add_argument("--lr", type=_float, default=TrainParams.lr, help="Adam learning rate")
-    r.add_argument("--weight-decay", type=_float, default=TrainParams.weight_decay)
+    r.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help=f"default {TrainParams.batch_size}; for a CSV file, about 16 batches per epoch of "
+        "the training part (a power of two in [64, 256]) and --lr scaled by batch / 64 "
+        "(m2m_sampler.bench.speed_rule)",
+    )
+    r.add_argument(
+        "--tune",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="choose every method's hyper-parameters (SMOTE/ADASYN/BorderlineSMOTE "
+        "neighbours, the re-weighting power, M2m's beta, gamma and step size around the "
+        "values given) on a validation part carved from the training data, then run the "
+        "benchmark with them; default: on for a CSV file, off otherwise",
+    )
+    r.add_argument("--lr", type=_finite_float, default=TrainParams.lr, help="Adam learning rate")
+    r.add_argument("--weight-decay", type=_finite_float, default=TrainParams.weight_decay)
     r.add_argument(
         "--hidden",
         type=_int_list,
@@ -153,15 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="torch CPU threads (1 is fastest for these small networks)",
     )
-    r.add_argument("--out", default="bench_out", help="output folder")
+    r.add_argument(
+        "--out",
+        "--output",
+        dest="out",
+        default="bench_out",
+        help="output folder (created if needed; checked to be writable before the run)",
+    )
     r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
 
     m = p.add_argument_group("M2m (see M2MOverSampler)")
     m.add_argument("--beta", type=_float, default=M2mParams.beta)
-    m.add_argument("--lam", type=_float, default=M2mParams.lam)
+    m.add_argument("--lam", type=_finite_float, default=M2mParams.lam)
     m.add_argument("--gamma", type=_float, default=M2mParams.gamma)
-    m.add_argument("--step-size", type=_float, default=M2mParams.step_size)
+    m.add_argument("--step-size", type=_finite_float, default=M2mParams.step_size)
     m.add_argument("--n-steps", type=_nonneg_int, default=M2mParams.n_steps)
     m.add_argument(
         "--m2m-f",
@@ -201,6 +260,38 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> li
     return methods
 
 
+def _fail(message: str, status: int = 1) -> NoReturn:
+    """Print ``m2m-bench: error: <message>`` on one line of stderr and exit."""
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+def _check_output_folder(parser: argparse.ArgumentParser, out: Path) -> None:
+    """Create ``out`` if needed and check that a file can be written there (before any run)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"cannot create the output folder {str(out)!r}: {exc.strerror or exc}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".m2m-bench-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        parser.error(
+            f"cannot write into the output folder {str(out)!r} ({exc.strerror or exc}); "
+            "choose another --out"
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else repr(exc)}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark from the command line.
 
@@ -212,7 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success. Bad arguments print one line on stderr and exit with status 2.
+        0 when at least one method ran on at least one seed. Every failure is one line on
+        stderr and a non-zero exit (``SystemExit``): 2 for bad arguments or data (checked
+        before any training, the output folder included), 1 when the run fails or when no
+        method ran on any seed (every row "n/a"; the results are still written), 130 when
+        interrupted.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -226,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         args.no_figures = True
     seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+    out = Path(args.out)
+    _check_output_folder(parser, out)
 
     import torch
 
@@ -246,17 +343,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             test_per_class=args.test_per_class,
             test_size=args.test_size,
             min_class_count=args.min_class_count,
+            text_column=args.text_column,
         )
-        data.split(seeds[0])  # fails early if the split rule cannot apply
-    except (ValueError, FileNotFoundError) as exc:
+        first_split = data.split(seeds[0])  # fails early if the split rule cannot apply
+    except (ValueError, FileNotFoundError, OSError) as exc:
         parser.error(str(exc))
+    is_csv = args.dataset not in dataset_names()
+    tune = is_csv if args.tune is None else args.tune
 
-    out = Path(args.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        parser.error(f"cannot create the output folder {str(out)!r}: {exc.strerror}")
+        return _run(args, argv, methods, seeds, out, data, first_split, str(device), is_csv, tune)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except (ValueError, RuntimeError, OSError, MemoryError) as exc:
+        _fail(_one_line(exc))
 
+
+def _run(
+    args: argparse.Namespace,
+    argv: Sequence[str] | None,
+    methods: list[str],
+    seeds: list[int],
+    out: Path,
+    data: Any,
+    first_split: Any,
+    device: str,
+    is_csv: bool,
+    tune: bool,
+) -> int:
+    import warnings
+    from dataclasses import replace
+
+    from .acceptance import low_acceptance_warning
     from .report import (
         environment,
         format_table,
@@ -265,15 +383,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_markdown,
     )
     from .runner import print_progress, run_benchmark
+    from .speed_rule import fast_train_params
+    from .tuning import chosen_table, tune_methods, tuned_settings, tuning_doc
 
+    progress = None if args.quiet else print_progress
     train = TrainParams(
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        batch_size=TrainParams.batch_size if args.batch_size is None else args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
         hidden=tuple(args.hidden),
-        device=str(device),
+        device=device,
     )
+    if is_csv:  # the CSV path's speed rule (m2m_sampler.bench.speed_rule)
+        train = replace(train, tensor_loader=True)
+        if args.batch_size is None:
+            train = fast_train_params(train, len(first_split.y_train))
     m2m = M2mParams(
         beta=args.beta,
         lam=args.lam,
@@ -285,14 +410,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         print(
             f"{PROG}: {data.name} ({data.kind}), methods {', '.join(methods)}, seeds {seeds}, "
-            f"{args.epochs} epochs, device {device}",
+            f"{train.epochs} epochs, batch {train.batch_size}, device {device}"
+            f"{', tuning on validation first' if tune else ''}",
             file=sys.stderr,
             flush=True,
         )
     t0 = time.perf_counter()
-    result = run_benchmark(
-        data, methods, seeds, train, m2m, progress=None if args.quiet else print_progress
-    )
+    cpu0 = time.process_time()
+    tuning: dict[str, Any] | None = None
+    params: dict[str, dict[str, Any]] = {}
+    with warnings.catch_warnings():
+        # the command sums M2m's acceptance over the run and warns once (below)
+        warnings.filterwarnings("ignore", message=r"only \d+ of \d+ planned")
+        if tune:
+            tunings = tune_methods(data, first_split, methods, train, m2m, progress=progress)
+            params, m2m = tuned_settings(tunings, m2m)
+            tuning = tuning_doc(tunings)
+        result = run_benchmark(data, methods, seeds, train, m2m, progress=progress, params=params)
+    result.wall_time = time.perf_counter() - t0
     config: dict[str, Any] = {
         "dataset": args.dataset,
         "imbalance_ratio": data.imbalance_ratio,
@@ -306,6 +441,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "m2m": vars(m2m),
         "threads": args.threads,
     }
+    if is_csv or tune:
+        config["cpu_time_s"] = time.process_time() - cpu0
+        config["tune"] = tune
+        config["method_params"] = params
+    if tuning is not None:
+        config["tuning"] = tuning
     dataset = {
         "name": data.name,
         "kind": data.kind,
@@ -314,18 +455,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         "standardized": data.standardize,
         "m2m_clip": list(data.clip) if data.clip else None,
     }
-    doc = write_json(out / "results.json", result, config, dataset, environment(str(device)), argv)
+    doc = write_json(out / "results.json", result, config, dataset, environment(device), argv)
     write_markdown(out / "results.md", result, methods, doc)
+    warning = low_acceptance_warning(result.rows, tuned=tune) if "m2m" in methods else None
+    extra_md = []
+    if tuning is not None:
+        extra_md += [
+            "## Hyper-parameters chosen on validation (--tune)",
+            "",
+            "One per-class carving of 25% of the training part of seed "
+            f"{seeds[0]}'s split; the chosen values are used for every seed "
+            "(`m2m_sampler.bench.tuning.tune_methods`).",
+            "",
+            chosen_table(tuning, result.summary),
+            "",
+        ]
+    if warning:
+        extra_md += [f"**Warning:** {warning}", ""]
+    if extra_md:
+        with open(out / "results.md", "a") as fh:
+            fh.write("\n" + "\n".join(extra_md))
     image_shape = (8, 8) if data.kind == "digits" else None
     figures = (
         [] if args.no_figures else write_figures(out, result, methods, data.name, image_shape)
     )
     print(format_table(result, methods))
+    if tuning is not None:
+        print("\nChosen on validation (--tune):\n" + chosen_table(tuning, result.summary))
+    if not any(s["n_ok"] for s in result.summary.values()):
+        reasons = sorted({r for s in result.summary.values() for r in s["na_reasons"]})
+        _fail(f"no method ran on any seed (results written to {out}): {'; '.join(reasons)}")
     written = ["results.json", "results.md", *(f.name for f in figures)]
     print(
         f"\nwrote {', '.join(written)} to {out} in {time.perf_counter() - t0:.0f} s",
         file=sys.stderr if args.quiet else sys.stdout,
     )
+    if warning:
+        _warn(warning)
     return 0
 
 

@@ -17,7 +17,13 @@ Three kinds of data set, each with its own split rule (documented in ``docs/benc
   (``test_size`` of the samples in the test set).
 
 Tabular features are standardised by a ``StandardScaler``, the first step of every
-pipeline (fitted on the training split only).
+pipeline (fitted on the training split only). A CSV file may instead hold a column of
+texts (``text_column``): every pipeline then starts with their TF-IDF
+(:func:`text_features`, fitted on the training split only).
+
+CSV files are checked when loaded: at least one feature column, no infinite value, and
+class labels (integers or names; numbers such as ``1.0`` are taken as the integer ``1``,
+numbers with a fractional part are refused as a continuous target).
 """
 
 from __future__ import annotations
@@ -29,10 +35,19 @@ from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
 from ..datasets import list_tabular, load_csv, load_digits_lt, load_tabular, make_long_tailed
 
-__all__ = ["BenchData", "Split", "DIGITS", "dataset_names", "load_bench_data"]
+__all__ = [
+    "DIGITS",
+    "TEXT_FEATURES",
+    "BenchData",
+    "Split",
+    "dataset_names",
+    "load_bench_data",
+    "text_features",
+]
 
 DIGITS = "digits-lt"
 
@@ -107,6 +122,12 @@ class BenchData:
         Test fraction of the stratified split (natural kind).
     description : str
         One line saying what the data and the split are.
+    features : transformer or None
+        For text data (``X`` holds strings): the unfitted featuriser every pipeline
+        starts with (see :func:`text_features`); cloned per pipeline, so it is fitted on
+        the training part only.
+    feature_width : int or None
+        Number of columns ``features`` outputs.
     """
 
     name: str
@@ -119,6 +140,8 @@ class BenchData:
     test_per_class: int | None = None
     test_size: float | None = None
     description: str = ""
+    features: Any = None
+    feature_width: int | None = None
     _fixed: Split | None = field(default=None, repr=False)
 
     @property
@@ -128,7 +151,9 @@ class BenchData:
 
     @property
     def n_features(self) -> int:
-        """Number of features."""
+        """Number of features the network receives (``feature_width`` for text)."""
+        if self.feature_width is not None:
+            return int(self.feature_width)
         return int(self.X.shape[1])
 
     def split(self, seed: int) -> Split:
@@ -174,6 +199,105 @@ class BenchData:
         return Split(self.X[train_idx], self.y[train_idx], self.X[test_idx], self.y[test_idx], seed)
 
 
+#: Columns of the TF-IDF features of a CSV text column (hashed terms, see
+#: :func:`text_features`).
+TEXT_FEATURES = 4096
+
+
+def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
+    """The unfitted TF-IDF featuriser of a CSV text column, as a scikit-learn pipeline.
+
+    The choices of :func:`m2m_sampler.text_datasets.reuters_vectorizer` (lower-cased
+    tokens of two or more word characters, sublinear term frequency ``1 + log(tf)``,
+    smoothed idf, L2-normalised rows, dense float32 output since M2m translates dense
+    inputs), except that terms are hashed into a fixed number of columns
+    (:class:`~sklearn.feature_extraction.text.HashingVectorizer`, no alternate sign)
+    instead of a vocabulary: the network's input width is known before any fit, and the
+    idf weights are still learned from the training part only.
+
+    Parameters
+    ----------
+    n_features : int, default=TEXT_FEATURES
+        Number of hashed columns.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``"hash"``, ``"tfidf"`` and ``"dense"``.
+
+    Examples
+    --------
+    >>> X = text_features(16).fit_transform(["oil prices rise", "wheat prices"])
+    >>> X.shape, X.dtype.name
+    ((2, 16), 'float32')
+    """
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
+    from ..text_datasets import DenseTransformer
+
+    return Pipeline(
+        [
+            (
+                "hash",
+                HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None),
+            ),
+            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+            ("dense", DenseTransformer(dtype=np.float32)),
+        ]
+    )
+
+
+def _read_text_csv(path: Path, label_column: str, text_column: str) -> tuple[np.ndarray, Any]:
+    """The texts (object array, missing texts as "") and labels of a CSV file."""
+    import pandas as pd
+
+    header = pd.read_csv(path, nrows=0).columns
+    if text_column not in header:
+        raise ValueError(
+            f"text column {text_column!r} not found in {path.name}; columns are "
+            f"{list(map(str, header))}."
+        )
+    if text_column == label_column:
+        raise ValueError("--text-column and --label-column name the same column.")
+    others = [c for c in header if c not in (label_column, text_column)]
+    y = load_csv(path, label_column, drop_columns=[*others, text_column], return_X_y=True)[1]
+    texts = pd.read_csv(path, usecols=[text_column])[text_column]
+    return texts.fillna("").astype(str).to_numpy(dtype=object), y
+
+
+def _check_csv_features(X: np.ndarray, names: list[str], source: str) -> None:
+    """Refuse a CSV without feature columns or with infinite values (one clear line)."""
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"{source} has no feature column besides the label column; add feature columns "
+            "(or name a column of texts with --text-column)."
+        )
+    bad = ~np.isfinite(X)
+    if bad.any():
+        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"{source} has infinite values in {len(rows)} row(s) (first data row "
+            f"{int(rows[0]) + 1}) of column(s) {cols[:10]}; replace or drop them first."
+        )
+
+
+def _class_labels(y: np.ndarray, source: str) -> np.ndarray:
+    """Labels as classes: integral floats (1.0) become integers; other numbers are refused."""
+    y = np.asarray(y)
+    if y.dtype.kind != "f":
+        return y
+    integral = np.isfinite(y) & (y == np.round(y))
+    if not integral.all():
+        bad = np.unique(y[~integral])[:5].tolist()
+        raise ValueError(
+            f"{source}: the labels are numbers with fractional parts (e.g. {bad}), which "
+            "look like a continuous target; this benchmark compares classifiers, so give "
+            "class labels (integers or names), e.g. by binning the target."
+        )
+    return y.astype(np.int64)
+
+
 def _check_ratio(imbalance_ratio: float | None) -> None:
     if imbalance_ratio is not None and not (np.isfinite(imbalance_ratio) and imbalance_ratio >= 1):
         raise ValueError(f"the imbalance ratio must be a number >= 1; got {imbalance_ratio}.")
@@ -188,6 +312,7 @@ def load_bench_data(
     test_per_class: int = 100,
     test_size: float = 0.3,
     min_class_count: int = 0,
+    text_column: str | None = None,
 ) -> BenchData:
     """Load a benchmark data set and fix its split rule.
 
@@ -210,6 +335,10 @@ def load_bench_data(
     min_class_count : int, default=0
         Drop the classes with fewer samples than this before splitting (tabular and CSV
         data only).
+    text_column : str or None, default=None
+        For a CSV file: the column holding a text per row. The features are then this
+        text's TF-IDF (:func:`text_features`, fitted on each training part) and the other
+        columns are ignored.
 
     Returns
     -------
@@ -218,11 +347,15 @@ def load_bench_data(
     Raises
     ------
     ValueError
-        Unknown data set, bad ratio, missing label column, classes too small for the split.
+        Unknown data set, bad ratio, missing label column, classes too small for the split;
+        for a CSV file also: no feature column, infinite values, labels that are not
+        classes (numbers other than integers).
     FileNotFoundError
         Missing CSV file or shared data directory.
     """
     _check_ratio(imbalance_ratio)
+    if dataset == DIGITS and text_column:
+        raise ValueError("--text-column applies to a CSV file only.")
     if dataset == DIGITS:
         rho = 10.0 if imbalance_ratio is None else float(imbalance_ratio)
         d = load_digits_lt(imbalance_ratio=rho)
@@ -241,6 +374,8 @@ def load_bench_data(
         )
 
     if dataset in list_tabular():
+        if text_column:
+            raise ValueError("--text-column applies to a CSV file only.")
         X, y = load_tabular(dataset, data_dir=data_dir, return_X_y=True)
         name, source = dataset, f"shared tabular set {dataset!r}"
     else:
@@ -255,10 +390,17 @@ def load_bench_data(
             raise FileNotFoundError(f"the CSV file {str(path)!r} does not exist.")
         if not label_column:
             raise ValueError(f"a CSV data set needs --label-column (the class column of {path}).")
-        X, y = load_csv(path, label_column, return_X_y=True)
         name, source = path.name, f"CSV file {path.name!r} (label column {label_column!r})"
+        if text_column:
+            X, y = _read_text_csv(path, label_column, text_column)
+            source = f"{source[:-1]}, text column {text_column!r})"
+        else:
+            bunch = load_csv(path, label_column)
+            X, y = bunch.data, bunch.target
+            _check_csv_features(X, bunch.feature_names, source)
+        y = _class_labels(y, source)
 
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X) if text_column else np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     dropped: list[Any] = []
     if min_class_count > 0:
@@ -272,6 +414,18 @@ def load_bench_data(
     if len(labels) < 2:
         raise ValueError(f"{source} has fewer than two classes left; lower --min-class-count.")
     drop_note = f"; classes with < {min_class_count} samples dropped: {dropped}" if dropped else ""
+    featuring: dict[str, Any] = {"standardize": True}
+    feature_note = f"{X.shape[1] if X.ndim == 2 else 0} features"
+    if text_column:
+        featuring = {
+            "standardize": False,
+            "features": text_features(),
+            "feature_width": TEXT_FEATURES,
+        }
+        feature_note = (
+            f"features: TF-IDF of the texts ({TEXT_FEATURES} hashed terms, fitted on each "
+            "training part)"
+        )
 
     if imbalance_ratio is not None:
         rho = float(imbalance_ratio)
@@ -290,11 +444,11 @@ def load_bench_data(
             kind="long-tailed",
             X=X,
             y=y,
-            standardize=True,
+            **featuring,
             imbalance_ratio=rho,
             test_per_class=test_per_class,
             description=(
-                f"{source}, {len(y)} samples, {X.shape[1]} features, {len(labels)} classes"
+                f"{source}, {len(y)} samples, {feature_note}, {len(labels)} classes"
                 f"{drop_note}. Per seed: {test_per_class} random samples of each class held "
                 f"out as a balanced test set, the rest made long-tailed with ratio {rho:g} "
                 "(make_long_tailed, classes by decreasing size, random selection)."
@@ -315,10 +469,10 @@ def load_bench_data(
         kind="natural",
         X=X,
         y=y,
-        standardize=True,
+        **featuring,
         test_size=test_size,
         description=(
-            f"{source}, {len(y)} samples, {X.shape[1]} features, {len(labels)} classes "
+            f"{source}, {len(y)} samples, {feature_note}, {len(labels)} classes "
             f"(counts {dict(zip([v.item() for v in labels], [int(c) for c in n]))}){drop_note}. "
             f"Per seed: stratified split, {test_size:g} of the samples in the test set."
         ),

@@ -17,8 +17,11 @@ key                pipeline
 ``m2m``            [scaler] -> ``M2MOverSampler(g=the ERM net of the same seed)`` -> net
 =================  ===================================================================
 
-``[scaler]`` is a ``StandardScaler`` for tabular data and absent for digit pixels;
-``n_min`` is the size of the smallest training class.
+``[scaler]`` is a ``StandardScaler`` for tabular data and absent for digit pixels (for
+a CSV text column it is the TF-IDF featuriser); ``n_min`` is the size of the smallest
+training class. The 5 neighbours and the inverse frequency (``n_k ** -power`` with
+``power=1``) are the defaults of :data:`METHOD_PARAMS`, which ``--tune`` chooses on
+validation instead (:func:`~m2m_sampler.bench.tuning.tune_methods`).
 """
 
 from __future__ import annotations
@@ -31,15 +34,18 @@ import numpy as np
 import torch
 from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
 from imblearn.pipeline import Pipeline
+from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 from ..class_weights import inverse_frequency_weights
+from ..device_data import DeviceLoader
 from ..models import MLP
 from ..net import NetClassifier
 from ..over_sampler import M2MOverSampler
 
 __all__ = [
     "METHODS",
+    "METHOD_PARAMS",
     "M2mParams",
     "MethodContext",
     "MethodSpec",
@@ -48,6 +54,7 @@ __all__ = [
     "TrainParams",
     "build_pipeline",
     "make_net",
+    "method_param",
 ]
 
 
@@ -102,6 +109,12 @@ class TrainParams:
         Hidden layer widths of :class:`~m2m_sampler.models.MLP`.
     device : str
         Torch device of the network and of the M2m translation.
+    tensor_loader : bool
+        Batches are slices of the training tensors
+        (:class:`~m2m_sampler.device_data.DeviceLoader`) instead of torch's
+        ``DataLoader`` collating one sample at a time: the same epochs, several times
+        faster for small networks, but another shuffling stream, so other numbers (the
+        CSV path's speed rule, :mod:`~m2m_sampler.bench.speed_rule`).
     """
 
     epochs: int = 100
@@ -110,6 +123,7 @@ class TrainParams:
     weight_decay: float = 5e-5
     hidden: tuple[int, ...] = (256,)
     device: str = "cpu"
+    tensor_loader: bool = False
 
 
 @dataclass
@@ -157,6 +171,11 @@ class MethodContext:
     m2m : M2mParams
     g : object or None
         The fitted ERM network of this seed (M2m's ``g``).
+    features : transformer or None
+        Unfitted featuriser (text data) cloned as the first step of every pipeline.
+    params : dict
+        Method key -> its hyper-parameters (see :data:`METHOD_PARAMS`); a missing key
+        means the default values.
     """
 
     n_features: int
@@ -168,6 +187,8 @@ class MethodContext:
     train: TrainParams
     m2m: M2mParams = field(default_factory=M2mParams)
     g: Any = None
+    features: Any = None
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def for_training_set(
@@ -205,6 +226,7 @@ class MethodContext:
             clip=data.clip,
             train=train,
             m2m=M2mParams() if m2m is None else m2m,
+            features=getattr(data, "features", None),
         )
 
     @property
@@ -236,6 +258,8 @@ def make_net(ctx: MethodContext, class_weight: np.ndarray | None = None) -> Seed
     kwargs: dict[str, Any] = {}
     if class_weight is not None:
         kwargs["criterion__weight"] = torch.as_tensor(class_weight, dtype=torch.float32)
+    if tp.tensor_loader:
+        kwargs.update(iterator_train=DeviceLoader, iterator_valid=DeviceLoader)
     return SeededNetClassifier(
         MLP,
         module__n_features=ctx.n_features,
@@ -257,6 +281,9 @@ def make_net(ctx: MethodContext, class_weight: np.ndarray | None = None) -> Seed
 
 def _pipeline(ctx: MethodContext, sampler: Any, net: SeededNetClassifier) -> Pipeline:
     steps: list[tuple[str, Any]] = []
+    if ctx.features is not None:  # its steps, since imblearn does not nest pipelines
+        features = clone(ctx.features)
+        steps.extend(features.steps if hasattr(features, "steps") else [("features", features)])
     if ctx.standardize:
         steps.append(("scaler", StandardScaler()))
     if sampler is not None:
@@ -265,13 +292,39 @@ def _pipeline(ctx: MethodContext, sampler: Any, net: SeededNetClassifier) -> Pip
     return Pipeline(steps)
 
 
-def _neighbours(ctx: MethodContext, what: str) -> int:
+#: Each method's hyper-parameters (name -> default) beyond the shared training ones;
+#: ``--tune`` chooses them on validation (:mod:`~m2m_sampler.bench.tuning`).
+METHOD_PARAMS: dict[str, dict[str, Any]] = {
+    "smote": {"k_neighbors": 5},
+    "adasyn": {"n_neighbors": 5},
+    "borderline-smote": {"k_neighbors": 5},
+    "reweight": {"power": 1.0},
+}
+
+
+def method_param(ctx: MethodContext, key: str, name: str) -> Any:
+    """Hyper-parameter ``name`` of method ``key``: ``ctx.params``, else the default.
+
+    Parameters
+    ----------
+    ctx : MethodContext
+    key, name : str
+        A method and one of its entries in :data:`METHOD_PARAMS`.
+
+    Returns
+    -------
+    object
+    """
+    return ctx.params.get(key, {}).get(name, METHOD_PARAMS[key][name])
+
+
+def _neighbours(ctx: MethodContext, what: str, key: str, name: str) -> int:
     if ctx.n_min < 2:
         raise NotApplicable(
             f"the smallest training class ({ctx.smallest_class!r}) has {ctx.n_min} sample; "
             f"{what} interpolates between two samples of a class and needs at least 2"
         )
-    return min(5, ctx.n_min - 1)
+    return min(int(method_param(ctx, key, name)), ctx.n_min - 1)
 
 
 def _erm(ctx: MethodContext) -> Pipeline:
@@ -283,23 +336,28 @@ def _ros(ctx: MethodContext) -> Pipeline:
 
 
 def _smote(ctx: MethodContext) -> Pipeline:
-    k = _neighbours(ctx, "SMOTE")
+    k = _neighbours(ctx, "SMOTE", "smote", "k_neighbors")
     return _pipeline(ctx, SMOTE(k_neighbors=k, random_state=ctx.seed), make_net(ctx))
 
 
 def _adasyn(ctx: MethodContext) -> Pipeline:
-    k = _neighbours(ctx, "ADASYN")
+    k = _neighbours(ctx, "ADASYN", "adasyn", "n_neighbors")
     return _pipeline(ctx, ADASYN(n_neighbors=k, random_state=ctx.seed), make_net(ctx))
 
 
 def _borderline(ctx: MethodContext) -> Pipeline:
-    k = _neighbours(ctx, "BorderlineSMOTE")
+    k = _neighbours(ctx, "BorderlineSMOTE", "borderline-smote", "k_neighbors")
     sampler = BorderlineSMOTE(k_neighbors=k, random_state=ctx.seed)
     return _pipeline(ctx, sampler, make_net(ctx))
 
 
 def _reweight(ctx: MethodContext) -> Pipeline:
-    weight = inverse_frequency_weights(ctx.train_counts)
+    power = float(method_param(ctx, "reweight", "power"))
+    if power == 1.0:
+        weight = inverse_frequency_weights(ctx.train_counts)
+    else:  # w_k proportional to n_k ** -power, summing to the number of classes
+        w = np.asarray(ctx.train_counts, dtype=np.float64) ** -power
+        weight = w * (len(w) / w.sum())
     return _pipeline(ctx, None, make_net(ctx, class_weight=weight))
 
 

@@ -123,6 +123,7 @@ def run_benchmark(
     train: TrainParams,
     m2m: M2mParams,
     progress: Callable[[str], None] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> BenchResult:
     """Fit and score every method on every seed.
 
@@ -143,6 +144,9 @@ def run_benchmark(
     m2m : M2mParams
     progress : callable or None
         Receives one line per method and seed.
+    params : dict or None
+        Method key -> hyper-parameters (:attr:`MethodContext.params`, e.g. chosen by
+        :func:`~m2m_sampler.bench.tuning.tune_methods`); None: the defaults.
 
     Returns
     -------
@@ -169,6 +173,7 @@ def run_benchmark(
     for seed in seeds:
         split = data.split(seed)
         ctx = MethodContext.for_training_set(data, split.y_train, seed, train, m2m)
+        ctx.params = dict(params or {})
         train_counts_sum += ctx.train_counts
         result.splits.append(
             {

@@ -25,6 +25,14 @@ bACC, ties broken by the lower mean balanced log-loss
 strictly higher. :func:`bench_args` gives the ``m2m-bench`` options of the chosen values,
 :func:`tuning_markdown` the table of every candidate. ``benchmarks/tune_m2m.py`` is the
 command line.
+
+``m2m-bench --tune`` (on by default for a CSV file) uses the same carving, scoring and
+ranking for *every* method at once, with small grids so that it costs about as much as
+the benchmark itself (:func:`tune_methods`): the neighbours of SMOTE, ADASYN and
+BorderlineSMOTE, the power of the re-weighting, and M2m's beta, gamma and step size
+(:data:`METHOD_GRIDS`, :func:`m2m_candidates`; ``g`` is the ERM network of the fit part);
+one carving of the first seed's training part, the chosen values then serve every seed
+(:func:`tuned_settings`, :func:`chosen_table`).
 """
 
 from __future__ import annotations
@@ -46,13 +54,22 @@ __all__ = [
     "BETAS",
     "GAMMAS",
     "LAMS",
+    "METHOD_GRIDS",
+    "M2M_BETAS",
+    "M2M_GAMMAS",
+    "M2M_STEP_FACTORS",
     "STEPS",
+    "MethodTuning",
     "TuningResult",
     "ValidationFold",
     "bench_args",
+    "m2m_candidates",
     "make_folds",
     "score_m2m",
     "tune_m2m",
+    "tune_methods",
+    "tuned_settings",
+    "tuning_doc",
     "tuning_markdown",
     "tuning_tag",
 ]
@@ -355,3 +372,291 @@ def tuning_markdown(tag: str, doc: dict[str, Any]) -> str:
                 f"{100 * r['acceptance_rate']:.1f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# --tune: every method's few hyper-parameters, on one validation carving
+# --------------------------------------------------------------------------------------
+
+#: Candidates of each method's hyper-parameters (:data:`~.methods.METHOD_PARAMS`) for
+#: ``m2m-bench --tune``, the default first (it wins ties). ERM and RandomOverSampler
+#: have none.
+METHOD_GRIDS: dict[str, list[dict[str, Any]]] = {
+    "smote": [{"k_neighbors": k} for k in (5, 3, 10)],
+    "adasyn": [{"n_neighbors": k} for k in (5, 3, 10)],
+    "borderline-smote": [{"k_neighbors": k} for k in (5, 3, 10)],
+    "reweight": [{"power": p} for p in (1.0, 0.5)],
+}
+#: M2m's candidates for ``--tune``: beta x gamma x (step size ``s``, ``10 s``) with ``s``
+#: the ``--step-size`` given (the others, ``n_steps``, ``f`` and ``lam``, as given).
+M2M_BETAS = (0.99, 0.9)
+M2M_GAMMAS = (0.99, 0.9)
+M2M_STEP_FACTORS = (1.0, 10.0)
+
+
+def m2m_candidates(m2m: M2mParams) -> list[M2mParams]:
+    """M2m's ``--tune`` candidates around ``m2m`` (see :data:`M2M_BETAS`).
+
+    Parameters
+    ----------
+    m2m : M2mParams
+        Gives ``step_size`` (the base of the step grid), ``n_steps``, ``f`` and ``lam``.
+
+    Returns
+    -------
+    list of M2mParams
+        ``len(M2M_BETAS) * len(M2M_GAMMAS) * len(M2M_STEP_FACTORS)`` candidates.
+    """
+    return [
+        replace(m2m, beta=b, gamma=g, step_size=m2m.step_size * f)
+        for b, g, f in itertools.product(M2M_BETAS, M2M_GAMMAS, M2M_STEP_FACTORS)
+    ]
+
+
+@dataclass
+class MethodTuning:
+    """What ``--tune`` chose for one method.
+
+    Attributes
+    ----------
+    method : str
+    chosen : dict
+        The chosen hyper-parameters (empty for a method without any).
+    candidates : list of dict
+        Each candidate's ``params``, ``status`` (``"ok"`` / ``"n/a"``), ``val_bacc``,
+        ``val_log_loss`` and, for M2m, ``acceptance_rate``.
+    """
+
+    method: str
+    chosen: dict[str, Any]
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The chosen candidate's row (None without candidates)."""
+        ok = [c for c in self.candidates if c["status"] == "ok"]
+        return max(ok, key=ranking_key) if ok else None
+
+
+def _m2m_fields(p: M2mParams) -> dict[str, Any]:
+    return {"beta": p.beta, "gamma": p.gamma, "step_size": p.step_size}
+
+
+def _acceptance(pipe: Any) -> float | None:
+    st = pipe.named_steps["sampler"].class_stats_.values()
+    n_new = sum(s["n_new"] for s in st)
+    return sum(s["n_accepted"] for s in st) / n_new if n_new else None
+
+
+def tune_methods(
+    data: BenchData,
+    split: Split,
+    methods: list[str],
+    train: TrainParams,
+    m2m: M2mParams,
+    val_fraction: float = 0.25,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, MethodTuning]:
+    """Choose every method's hyper-parameters on a validation part of ``split``'s training data.
+
+    One per-class carving of ``val_fraction`` of the training part (seeded with
+    :data:`CARVING_SEED`); the test part is never used. Each candidate of
+    :data:`METHOD_GRIDS` (and, for M2m, :func:`m2m_candidates`, with ``g`` the ERM network
+    fitted on the fit part) is trained on the fit part with ``train`` and the seed of
+    ``split``, and scored on the validation part; the best by validation bACC, ties broken
+    by the lower balanced log-loss, then by grid order (defaults first), is chosen.
+    Candidates that cannot run (e.g. too few neighbours) are recorded as ``"n/a"``;
+    neighbour counts are capped at ``n_min - 1`` as in the benchmark, and candidates that
+    the cap makes equal are fitted once. M2m's low-acceptance warnings are silenced here
+    (the accepted share is in the rows).
+
+    Parameters
+    ----------
+    data : BenchData
+    split : Split
+        The benchmark split whose training part is carved.
+    methods : list of str
+    train : TrainParams
+    m2m : M2mParams
+        The base of M2m's candidates.
+    val_fraction : float, default=0.25
+    progress : callable or None
+        Receives one line per candidate.
+
+    Returns
+    -------
+    dict
+        Method key -> :class:`MethodTuning`, for every key of ``methods``. Apply them with
+        ``params`` (``{key: t.chosen}``) and, for M2m, ``replace(m2m, **chosen)``.
+    """
+    import warnings
+
+    from .methods import NotApplicable
+
+    fit_idx, val_idx = carve_validation(split.y_train, val_fraction, CARVING_SEED)
+    X_fit, y_fit = split.X_train[fit_idx], split.y_train[fit_idx]
+    X_val, y_val = split.X_train[val_idx], split.y_train[val_idx]
+    ctx = MethodContext.for_training_set(data, y_fit, split.seed, train, m2m)
+    classes = ctx.classes
+
+    def score(key: str, c: MethodContext, params: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {"params": params}
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"only \d+ of \d+ planned")
+                pipe = build_pipeline(key, c).fit(X_fit, y_fit)
+        except (NotApplicable, ValueError, RuntimeError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            row.update(status="n/a", reason=reason)
+            if progress:
+                progress(f"  tune {key:<16} {params}: n/a ({reason})")
+            return row
+        proba = pipe.predict_proba(X_val)
+        row.update(
+            status="ok",
+            val_bacc=float(balanced_accuracy_score(y_val, classes[proba.argmax(axis=1)])),
+            val_log_loss=balanced_log_loss(y_val, proba, classes),
+            pipe=pipe,
+        )
+        if key == "m2m":
+            row["acceptance_rate"] = _acceptance(pipe)
+        if progress:
+            acc = row.get("acceptance_rate")
+            extra = "" if acc is None else f", accepted {100 * acc:.1f}%"
+            progress(
+                f"  tune {key:<16} {params}: val bACC {100 * row['val_bacc']:.1f}, "
+                f"log-loss {row['val_log_loss']:.3f}{extra}"
+            )
+        return row
+
+    out: dict[str, MethodTuning] = {}
+    if "erm" in methods or "m2m" in methods:
+        erm = score("erm", ctx, {})
+        if erm["status"] == "ok":
+            ctx.g = erm["pipe"].named_steps["net"]
+        if "erm" in methods:
+            out["erm"] = MethodTuning("erm", {}, [erm])
+    for key in methods:
+        if key == "erm":
+            continue
+        if key == "m2m":
+            cands = m2m_candidates(m2m)
+            rows = [
+                score(key, replace(ctx, m2m=p), _m2m_fields(p))
+                if ctx.g is not None
+                else {"params": _m2m_fields(p), "status": "n/a", "reason": "no g"}
+                for p in cands
+            ]
+        elif key in METHOD_GRIDS:
+            rows, seen = [], {}
+            for params in METHOD_GRIDS[key]:
+                effective = {
+                    k: (min(v, ctx.n_min - 1) if "neighbors" in k and ctx.n_min >= 2 else v)
+                    for k, v in params.items()
+                }
+                frozen = tuple(sorted(effective.items()))
+                if frozen in seen:
+                    rows.append({**seen[frozen], "params": params, "duplicate_of": effective})
+                    continue
+                row = score(key, replace(ctx, params={key: params}), params)
+                seen[frozen] = row
+                rows.append(row)
+        else:
+            out[key] = MethodTuning(key, {})
+            continue
+        for r in rows:
+            r.pop("pipe", None)
+        t = MethodTuning(key, {}, rows)
+        best = t.best
+        t.chosen = dict(best["params"]) if best is not None else {}
+        out[key] = t
+    if "erm" in out:
+        for r in out["erm"].candidates:
+            r.pop("pipe", None)
+    return {k: out[k] for k in methods}
+
+
+def tuned_settings(
+    tunings: dict[str, MethodTuning], m2m: M2mParams
+) -> tuple[dict[str, dict[str, Any]], M2mParams]:
+    """The ``params`` of :class:`~.methods.MethodContext` and the M2m values chosen.
+
+    Parameters
+    ----------
+    tunings : dict
+        :func:`tune_methods`' result.
+    m2m : M2mParams
+        Used for what was not tuned.
+
+    Returns
+    -------
+    params : dict
+        Method key -> chosen hyper-parameters (methods of :data:`METHOD_GRIDS`).
+    m2m : M2mParams
+    """
+    params = {k: t.chosen for k, t in tunings.items() if k in METHOD_GRIDS and t.chosen}
+    if "m2m" in tunings and tunings["m2m"].chosen:
+        m2m = replace(m2m, **tunings["m2m"].chosen)
+    return params, m2m
+
+
+def tuning_doc(tunings: dict[str, MethodTuning]) -> dict[str, dict[str, Any]]:
+    """:func:`tune_methods`' result as JSON-ready data (``results.json``'s ``tuning``).
+
+    Parameters
+    ----------
+    tunings : dict
+
+    Returns
+    -------
+    dict
+        Method key -> ``chosen`` and ``candidates``.
+    """
+    return {k: {"chosen": t.chosen, "candidates": t.candidates} for k, t in tunings.items()}
+
+
+def _fmt_params(params: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
+
+
+def chosen_table(tuning: dict[str, dict[str, Any]], summary: dict[str, dict[str, Any]]) -> str:
+    """Markdown table of the values ``--tune`` chose, and M2m's accepted share.
+
+    Parameters
+    ----------
+    tuning : dict
+        :func:`tuning_doc`'s output.
+    summary : dict
+        The run's summary (method -> ``label``, ``acceptance_rate_mean``).
+
+    Returns
+    -------
+    str
+        One row per method: the chosen values (``-``: none to tune), the chosen
+        candidate's validation bACC, the number of candidates, and for M2m the share of
+        accepted translations on validation and in the run (mean over seeds).
+    """
+    lines = [
+        "| method | chosen on validation | val bACC (%) | candidates | accepted (%) val / run |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for key, t in tuning.items():
+        ok = [c for c in t["candidates"] if c["status"] == "ok"]
+        best = max(ok, key=ranking_key) if ok else None
+        val = f"{100 * best['val_bacc']:.1f}" if best else ("n/a" if t["candidates"] else "-")
+        acc = "-"
+        if key == "m2m":
+            run = summary.get(key, {}).get("acceptance_rate_mean")
+            v = best.get("acceptance_rate") if best else None
+            acc = (
+                f"{'n/a' if v is None else f'{100 * v:.1f}'} / "
+                f"{'n/a' if run is None else f'{100 * run:.1f}'}"
+            )
+        label = summary.get(key, {}).get("label", key)
+        lines.append(
+            f"| {label} | {_fmt_params(t['chosen']) or '-'} | {val} | {len(t['candidates'])} "
+            f"| {acc} |"
+        )
+    return "\n".join(lines)
