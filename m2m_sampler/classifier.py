@@ -163,6 +163,21 @@ default=None
         The fitted ERM net when ``g=None`` (``g_`` holds its ``module_``'s weights).
     g_fitted_ : bool
         Whether ``g_`` holds trained weights (``False`` for ``g=None`` until ``fit``).
+    class_stats_ : dict or None
+        The acceptance summary of the last ``fit`` / ``partial_fit`` call, per target
+        class (like :class:`~m2m_sampler.M2MOverSampler`'s ``class_stats_``): class
+        label -> ``n_sourced`` (targets that found a source in their batch),
+        ``n_rejected_beta`` (dropped by the Bernoulli draw of Eq. 3), ``n_translated``,
+        ``n_rejected_gamma``, ``n_accepted`` (slots replaced) and ``accept_rate``
+        (``n_accepted / n_translated``, NaN when nothing was translated);
+        ``n_sourced = n_rejected_beta + n_translated`` and ``n_translated =
+        n_rejected_gamma + n_accepted``. None when ``generation=False`` or the
+        ``generation_log`` callback is switched off.
+    pair_stats_ : dict or None
+        The same counts by (source class, target class): ``"sourced"``,
+        ``"translated"``, ``"accepted"``, each an int64 array of shape
+        ``(n_classes, n_classes)`` indexed ``[source, target]`` in the order of
+        ``classes_``. None as ``class_stats_``.
     start_epoch_, clip_ : int, None or (low, high)
         The resolved ``start_epoch`` and ``clip``.
     class_counts_ : ndarray of shape (n_classes,)
@@ -397,9 +412,31 @@ default=None
         self.generator_ = torch.Generator(device=training_device(self)).manual_seed(seed)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        """Drop the generation's random generator."""
+        """Summarise the generation per class (``class_stats_``, ``pair_stats_``); drop
+        the generation's random generator."""
         super().on_train_end(net, X=X, y=y, **kwargs)
         self.generator_ = None
+        log = self.generation_log() if self.generation else None
+        if log is None:
+            self.class_stats_ = self.pair_stats_ = None
+            return
+        pairs = log.pair_counts(len(self.classes_))
+        self.pair_stats_ = pairs
+        labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
+        stats = {}
+        for k, label in enumerate(labels):
+            sourced = int(pairs["sourced"][:, k].sum())
+            translated = int(pairs["translated"][:, k].sum())
+            accepted = int(pairs["accepted"][:, k].sum())
+            stats[label] = {
+                "n_sourced": sourced,
+                "n_rejected_beta": sourced - translated,
+                "n_translated": translated,
+                "n_rejected_gamma": translated - accepted,
+                "n_accepted": accepted,
+                "accept_rate": accepted / translated if translated else float("nan"),
+            }
+        self.class_stats_ = stats
 
     def is_generation_epoch(self) -> bool:
         """Whether the epoch being trained runs the generation."""

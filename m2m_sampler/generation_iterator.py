@@ -151,5 +151,5 @@ class GenerationIterator:
         log = net.generation_log()
         if log is not None:
             n_entries = sum(int(y.shape[0]) for _, y in group)
-            log.add(result, n_entries, time.perf_counter() - start)
+            log.add(result, n_entries, time.perf_counter() - start, batches=group)
         return [(x_new, y) for x_new, (_, y) in zip(result.x, group)]

@@ -4,13 +4,19 @@ A skorch callback in the manner of skorch's ``EpochTimer``: it owns the epoch's 
 (reset in ``initialize`` and at every epoch), is told about every engine call by
 :class:`~m2m_sampler.M2MClassifier`'s training iterator (:meth:`GenerationLog.add`), and
 writes its columns at the end of the epoch: every epoch, zeros while the generation is
-off.
+off. Over a whole ``fit`` / ``partial_fit`` call it also counts, per (source class,
+target class) pair, the translations tried and accepted (:meth:`GenerationLog.pair_counts`),
+from which :class:`~m2m_sampler.M2MClassifier` builds its ``class_stats_`` and
+``pair_stats_``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import torch
 from skorch.callbacks import Callback
 
 from .generation import GenerationResult
@@ -60,7 +66,66 @@ class GenerationLog(Callback):
         Whether the generation ran in the current epoch.
     totals_ : dict
         The current epoch's totals, by column name.
+    pairs_ : dict or None
+        Over the current ``fit`` / ``partial_fit`` call (reset in ``on_train_begin``):
+        ``"sourced"``, ``"translated"`` and ``"accepted"``, each a tensor of shape
+        ``(n_classes, n_classes)`` counting the targets with a source, those that survived
+        the beta draw, and the accepted translations, by [source class, target class]
+        (class indices, the order of ``classes_``). None before the first counted call.
     """
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """Start the fit's pair counts at zero."""
+        self.pairs_: dict[str, torch.Tensor] | None = None
+
+    def _count_pairs(self, result: GenerationResult, batches: Sequence[Any]) -> None:
+        for (_, y), tpos, spos, surv, acc in zip(batches, result.target_pos, result.source_pos,
+                                                 result.survived_beta, result.accepted):
+            y = torch.as_tensor(y)
+            if not len(tpos):
+                continue
+            n = int(y.max().item()) + 1
+            if self.pairs_ is not None:
+                n = max(n, self.pairs_["sourced"].shape[0])
+            pair = y[spos].long() * n + y[tpos].long()
+            counts = {
+                "sourced": torch.bincount(pair, minlength=n * n),
+                "translated": torch.bincount(pair[surv], minlength=n * n),
+                "accepted": torch.bincount(pair[acc], minlength=n * n),
+            }
+            if self.pairs_ is None:
+                self.pairs_ = {k: v.view(n, n).cpu() for k, v in counts.items()}
+                continue
+            old = self.pairs_["sourced"].shape[0]
+            for k, v in counts.items():
+                grown = self.pairs_[k]
+                if old < n:
+                    grown = torch.zeros(n, n, dtype=grown.dtype)
+                    grown[:old, :old] = self.pairs_[k]
+                self.pairs_[k] = grown + v.view(n, n).cpu()
+
+    def pair_counts(self, n_classes: int) -> dict[str, np.ndarray]:
+        """The fit's pair counts as ``(n_classes, n_classes)`` int64 arrays.
+
+        Parameters
+        ----------
+        n_classes : int
+
+        Returns
+        -------
+        dict
+            ``"sourced"``, ``"translated"``, ``"accepted"``: [source, target] counts.
+        """
+        out = {}
+        for key in ("sourced", "translated", "accepted"):
+            a = np.zeros((n_classes, n_classes), dtype=np.int64)
+            pairs = getattr(self, "pairs_", None)
+            if pairs is not None:
+                m = min(n_classes, pairs[key].shape[0])
+                a[:m, :m] = pairs[key][:m, :m].numpy()
+            out[key] = a
+        return out
+
 
     def initialize(self) -> GenerationLog:
         """Reset the epoch's totals."""
@@ -70,7 +135,13 @@ class GenerationLog(Callback):
         self.totals_["m2m_generation_time"] = 0.0
         return self
 
-    def add(self, result: GenerationResult, n_entries: int, seconds: float) -> None:
+    def add(
+        self,
+        result: GenerationResult,
+        n_entries: int,
+        seconds: float,
+        batches: Sequence[Any] | None = None,
+    ) -> None:
         """Count one call of :func:`~m2m_sampler.generation.generate_batches`.
 
         Parameters
@@ -80,6 +151,9 @@ class GenerationLog(Callback):
             Entries of the batches given to the call.
         seconds : float
             Wall time of the whole generation step (``m2m_generation_time``).
+        batches : sequence of (x, y) or None, default=None
+            The batches given to the call (``y``: class indices); with them the pair
+            counts ``pairs_`` are updated.
         """
         self.active_ = True
         totals = self.totals_
@@ -88,6 +162,8 @@ class GenerationLog(Callback):
             totals[column] += getattr(result, attribute)
         totals["m2m_translate_time"] += result.translate_seconds
         totals["m2m_generation_time"] += seconds
+        if batches is not None:
+            self._count_pairs(result, batches)
 
     def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
         """Start the epoch's totals at zero."""
