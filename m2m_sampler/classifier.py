@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 
 import numpy as np
 import torch
 from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
-from skorch.callbacks import PrintLog
+from skorch.callbacks import LRScheduler, PrintLog
 from torch import nn
 
 from ._torch_utils import frozen_copy
@@ -40,6 +41,7 @@ from .generation_iterator import GenerationIterator, check_g_output, generation_
 from .generation_log import HISTORY_KEYS, GenerationLog
 from .net import NetClassifier
 from .sampling import ClassBalancedSampler, get_dataset_labels
+from .schedules import MIN_DEFERRED_LR_BUDGET, DeferredPhaseWarning, deferred_lr_budget
 from .speed import training_device
 from .timing import TIMING_KEYS, TrainingTimer
 from .translation import resolve_clip
@@ -116,7 +118,13 @@ default=None
         0-based index of the first M2m epoch (class-balanced batches + generation).
         ``None``: ``round(0.8 * max_epochs)``, the last 20% of the epochs as in the
         paper (160 of 200). ``0`` runs M2m from the start (the paper's "M2m-RS"
-        ablation). ``partial_fit`` keeps counting epochs.
+        ablation). ``partial_fit`` keeps counting epochs. With the paper's schedule
+        (:func:`~m2m_sampler.schedules.paper_lr_scheduler`: x0.01 at 80% and 90%) the
+        default start falls on the first decay, as in the paper; in a short run that
+        leaves the deferred phase almost no learning, and ``fit`` warns
+        (:class:`~m2m_sampler.schedules.DeferredPhaseWarning`) when the phase gets less
+        than :data:`~m2m_sampler.schedules.MIN_DEFERRED_LR_BUDGET` epochs' worth of
+        base-rate steps (see :func:`~m2m_sampler.schedules.deferred_lr_budget`).
     generation : bool, default=True
         ``False`` turns the generation off and leaves everything else unchanged (with
         ``balanced_batches=True``: DRS, as ``NetClassifier`` + ``DeferredResampling``).
@@ -395,6 +403,8 @@ default=None
                 "callback (DeferredResampling), which is switched off; pass "
                 "balanced_batches=False to train without re-sampling."
             )
+        if not len(self.history):  # a fresh fit (partial_fit continues a schedule)
+            self._check_deferred_phase()
         self.clip_ = resolve_clip(self.clip, X) if self.generation else None
         self.generator_ = None
         if not self.generation:
@@ -410,6 +420,34 @@ default=None
                 check_g_output(self.g_, probe, len(self.classes_))
         seed = generation_seed(self.random_state, len(self.history))
         self.generator_ = torch.Generator(device=training_device(self)).manual_seed(seed)
+
+    def _check_deferred_phase(self) -> None:
+        """Warn when the deferred phase falls where the lr schedule leaves it no learning."""
+        if not (self.generation or self.balanced_batches):
+            return
+        start, end = self.start_epoch_, int(self.max_epochs)
+        if start >= end or start == 0:
+            return
+        for _, cb in self.callbacks_:
+            lr_lambda = getattr(cb, "lr_lambda", None)
+            if not isinstance(cb, LRScheduler) or not callable(lr_lambda):
+                continue
+            budget = deferred_lr_budget(lr_lambda, start, end)
+            if budget < MIN_DEFERRED_LR_BUDGET:
+                rates = ", ".join(f"{lr_lambda(e):g}" for e in range(start, end))
+                warnings.warn(
+                    f"the deferred phase (epochs {start}-{end - 1} of {end}, from start_epoch) "
+                    f"trains at {rates} x the base learning rate: {budget:.3g} epochs' worth "
+                    f"of base-rate steps, under {MIN_DEFERRED_LR_BUDGET} "
+                    "(m2m_sampler.schedules.MIN_DEFERRED_LR_BUDGET), so the class-balanced "
+                    "batches and the generation can hardly change the network. The start "
+                    "falls on or after the schedule's decay; with few epochs pass an earlier "
+                    "start_epoch (e.g. round(0.6 * max_epochs)) or later milestones, or "
+                    "train longer.",
+                    DeferredPhaseWarning,
+                    stacklevel=2,
+                )
+            return
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         """Summarise the generation per class (``class_stats_``, ``pair_stats_``); drop

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.generation import GenerationResult
 from m2m_sampler.generation_log import GenerationLog
 from m2m_sampler.models import MLP
+from m2m_sampler.schedules import DeferredPhaseWarning, paper_lr_scheduler
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -88,8 +91,9 @@ def _fit(X, y, **kwargs):
         verbose=0,
         random_state=0,
     )
+    extra = kwargs.pop("extra_callbacks", [])
     params.update(kwargs)
-    return M2MClassifier(MLP, callbacks=[rec], **params).fit(X, y), rec
+    return M2MClassifier(MLP, callbacks=[rec, *extra], **params).fit(X, y), rec
 
 
 def test_class_stats_match_the_trained_batches_and_the_history(digits):
@@ -129,3 +133,35 @@ def test_gamma_zero_accepts_every_translation_and_no_generation_gives_none(digit
         assert s["n_rejected_gamma"] == 0 and s["n_accepted"] == s["n_translated"]
     drs, _ = _fit(X, y, generation=False, max_epochs=4)
     assert drs.class_stats_ is None and drs.pair_stats_ is None
+
+
+def test_deferred_phase_on_the_decay_of_a_short_run_warns(digits):
+    X, y, _, _ = digits
+    # 15 epochs, the paper's shape: start 12 = first milestone; the phase gets
+    # 0.01 + 0.01 + 1e-4 = 0.0201 base-rate epochs
+    with pytest.warns(
+        DeferredPhaseWarning,
+        match=r"epochs 12-14 of 15.*0\.01, 0\.01, 0\.0001 x .*: 0\.0201 epochs",
+    ):
+        _fit(
+            X,
+            y,
+            max_epochs=15,
+            start_epoch=None,
+            g_epochs=2,
+            n_steps=1,
+            extra_callbacks=[("lr", paper_lr_scheduler(max_epochs=15))],
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeferredPhaseWarning)
+        # an earlier start (3 epochs at the full rate) and a run without a schedule: quiet
+        _fit(
+            X,
+            y,
+            max_epochs=15,
+            start_epoch=9,
+            g_epochs=2,
+            n_steps=1,
+            extra_callbacks=[("lr", paper_lr_scheduler(max_epochs=15))],
+        )
+        _fit(X, y, max_epochs=5, start_epoch=3)
