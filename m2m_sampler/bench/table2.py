@@ -512,9 +512,9 @@ def acceptance(net: M2MClassifier) -> dict | None:
     }
     tot["accept_share_of_targets"] = tot["m2m_accepted"] / max(tot["m2m_targets"], 1)
     tot["accept_share_of_translated"] = tot["m2m_accepted"] / max(tot["m2m_translated"], 1)
-    summary = getattr(net, "acceptance_", None)
-    if summary is not None:
-        tot["per_class"] = summary
+    stats_ = getattr(net, "class_stats_", None)
+    if stats_ is not None:
+        tot["per_class"] = {str(k): v for k, v in stats_.items()}
     return tot
 
 
@@ -620,9 +620,14 @@ def tune(
     *,
     val_fraction: float = 0.2,
     seed: int = 100,
+    fixed: dict | None = None,
     log=print,
 ) -> dict:
-    """Choose every row's hyper-parameters on a validation split of the training data."""
+    """Choose every row's hyper-parameters on a validation split of the training data.
+
+    ``fixed``: hyper-parameters (``GRIDS`` keys) taken as given instead of searched.
+    """
+    fixed = dict(fixed or {})
     fit_idx, val_idx = carve_validation(data["y"], val_fraction, seed)
     Xf, yf = data["X"][fit_idx], data["y"][fit_idx]
     Xv, yv = data["X"][val_idx], data["y"][val_idx]
@@ -644,12 +649,13 @@ def tune(
             "val_log_loss": balanced_log_loss(yv, proba),
         }
 
-    chosen = dict(base)
+    chosen = {**base, **fixed}
+    out["fixed"] = fixed
     with tempfile.TemporaryDirectory() as tmp:
         ce = _train_trunk(cfg, "erm", counts, base, Xf, yf, seed=seed, folder=Path(tmp) / "ce")
         g = _continue(cfg, "erm", counts, base, ce, Xf, yf, seed=seed).module_
         # M2m (online) from the CE trunk
-        if any(ROWS[r].generation or r == "offline" for r in rows):
+        if "m2m" not in fixed and any(ROWS[r].generation or r == "offline" for r in rows):
             table = []
             for p in GRIDS["m2m"]:
                 t0 = time.process_time()
@@ -670,7 +676,7 @@ def tune(
             top = best_candidate(table, decimals=6)
             chosen["m2m"] = {k: top[k] for k in GRIDS["m2m"][0]}
         # LDAM's s, chosen by LDAM-DRW (the paper's LDAM rows)
-        if any(ROWS[r].loss == "ldam" for r in rows):
+        if "ldam" not in fixed and any(ROWS[r].loss == "ldam" for r in rows):
             table = []
             for p in GRIDS["ldam"]:
                 hp = {**base, "ldam": p}
@@ -686,7 +692,7 @@ def tune(
             top = best_candidate(table, decimals=6)
             chosen["ldam"] = {"s": top["s"]}
         for kind, key in (("focal", "focal"), ("cbrw", "cbrw")):
-            if key not in rows:
+            if key not in rows or kind in fixed:
                 continue
             table = []
             for p in GRIDS[kind]:
@@ -790,6 +796,23 @@ def write_markdown(path: Path, result: dict) -> None:
             f"{100 * e['major']:.1f} | {100 * e['train_bacc']:.1f} | "
             f"{'' if acc is None else f'{100 * acc:.0f}%'} | {e['cpu_s']:.0f} |"
         )
+    if result.get("schedule_selection"):
+        lines += [
+            "",
+            "Schedule chosen on the validation part (bACC %, validation / fit part; "
+            "score = mean validation bACC of ERM, DRS, M2m):",
+            "",
+            "| epochs | deferral epoch | ERM | DRS | M2m | score |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in result["schedule_selection"]:
+            cells = " | ".join(
+                f"{100 * r[f'{k}_val_bacc']:.1f} / {100 * r[f'{k}_fit_bacc']:.1f}"
+                for k in ("erm", "drs", "m2m")
+            )
+            lines.append(
+                f"| {r['epochs']} | {r['start_epoch']} | {cells} | {100 * r['score']:.1f} |"
+            )
     lines += [
         "",
         "Paired differences in test bACC (same seeds; points, mean ± 95% t-interval):",
@@ -844,6 +867,47 @@ def write_figure(path: Path, result: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- main
+def choose_schedule(
+    cfg: Config, data: dict, grid: list[tuple[int, float]], hp: dict, *, log=print
+) -> tuple[Config, list[dict]]:
+    """Choose ``(epochs, start_frac)`` on the validation part (seed 100, 20% per class).
+
+    For every candidate, one CE trunk and its ERM, DRS and M2m tails (M2m with ``hp``)
+    are trained on the fit part; the candidate with the best mean validation bACC of the
+    three wins (the rows whose result depends on the schedule's shape). Returns the
+    chosen config and every candidate's scores (validation and fit-part bACC).
+    """
+    from dataclasses import replace
+
+    fit_idx, val_idx = carve_validation(data["y"], 0.2, 100)
+    Xf, yf = data["X"][fit_idx], data["y"][fit_idx]
+    Xv, yv = data["X"][val_idx], data["y"][val_idx]
+    counts = np.bincount(yf, minlength=len(data["class_names"]))
+    table = []
+    for epochs, frac in grid:
+        c = replace(cfg, epochs=int(epochs), start_frac=float(frac))
+        row: dict[str, Any] = {"epochs": c.epochs, "start_frac": c.start_frac,
+                               "start_epoch": c.start}  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            trunk = _train_trunk(c, "erm", counts, hp, Xf, yf, seed=100, folder=Path(tmp) / "t")
+            erm = _continue(c, "erm", counts, hp, trunk, Xf, yf, seed=100)
+            nets = {
+                "erm": erm,
+                "drs": _continue(c, "drs", counts, hp, trunk, Xf, yf, seed=100),
+                "m2m": _continue(c, "m2m", counts, hp, trunk, Xf, yf, seed=100, g=erm.module_),
+            }
+        for key, net in nets.items():
+            row[f"{key}_val_bacc"] = float(balanced_accuracy_score(yv, net.predict(Xv)))
+            row[f"{key}_fit_bacc"] = float(balanced_accuracy_score(yf, net.predict(Xf)))
+        row["score"] = float(np.mean([row[f"{k}_val_bacc"] for k in nets]))
+        log(f"  [schedule] {epochs} epochs, defer at {frac}: " + ", ".join(
+            f"{k} val {100 * row[f'{k}_val_bacc']:.1f} (fit {100 * row[f'{k}_fit_bacc']:.1f})"
+            for k in nets))  # fmt: skip
+        table.append(row)
+    best = max(table, key=lambda r: r["score"])
+    return replace(cfg, epochs=best["epochs"], start_frac=best["start_frac"]), table
+
+
 def run_suite(
     name: str,
     cfg: Config,
@@ -853,14 +917,27 @@ def run_suite(
     *,
     max_features: int = 2000,
     tag: str = "",
+    schedule_grid: list[tuple[int, float]] | None = None,
+    fixed: dict | None = None,
     log=print,
 ) -> dict:
-    """Tune, run every seed, write ``table2_<name><tag>.{json,md,png}``; the result."""
+    """Tune, run every seed, write ``table2_<name><tag>.{json,md,png}``; the result.
+
+    ``schedule_grid``: first choose ``(epochs, start_frac)`` among these on validation
+    (:func:`choose_schedule`, with ``fixed`` or the grids' first values as M2m's
+    settings). ``fixed``: hyper-parameters taken as given (``GRIDS`` keys), not searched.
+    """
     wall0, cpu0 = time.perf_counter(), time.process_time()
     data = load_table2_data(name, max_features=max_features)
     counts = np.bincount(data["y"])
     if cfg.eta is None or np.isnan(cfg.eta):
         cfg.eta = data["eta"]
+    fixed = dict(fixed or {})
+    schedule_table = None
+    if schedule_grid:
+        base = {**{k: v[0] for k, v in GRIDS.items()}, **fixed}
+        cfg, schedule_table = choose_schedule(cfg, data, schedule_grid, base, log=log)
+        log(f"  [schedule] chosen: {cfg.epochs} epochs, defer at {cfg.start_frac}")
     milestones = cfg.milestones or (int(round(0.8 * cfg.epochs)), int(round(0.9 * cfg.epochs)))
     result: dict[str, Any] = {
         "dataset": name,
@@ -888,7 +965,8 @@ def run_suite(
         f"[{name}] {result['data']['n_train']} train, {result['data']['n_classes']} classes, "
         f"ratio {result['data']['imbalance_ratio']:.1f}; load {time.process_time() - cpu0:.1f}s"
     )
-    result["tuning"] = tune(cfg, data, rows, log=log)
+    result["schedule_selection"] = schedule_table
+    result["tuning"] = tune(cfg, data, rows, fixed=fixed, log=log)
     hp = result["tuning"]["chosen"]
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"table2_{name}{tag}"
@@ -936,6 +1014,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-features", type=int, default=2000)
     p.add_argument("--out", type=Path, default=Path("benchmarks/table2"))
     p.add_argument("--tag", default="", help="suffix of the output files")
+    p.add_argument(
+        "--schedule-grid",
+        nargs="+",
+        default=None,
+        metavar="EPOCHS:FRAC",
+        help="choose (epochs, deferral share) among these on validation first, e.g. 15:0.6 30:0.8",
+    )
+    p.add_argument(
+        "--fixed",
+        default=None,
+        help="JSON of hyper-parameters taken as given, e.g. "
+        '\'{"m2m": {"beta": 0.9, "gamma": 0.99}, "ldam": {"s": 30}}\'',
+    )
     return p
 
 
@@ -962,6 +1053,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         max_features=args.max_features,
         tag=args.tag,
+        schedule_grid=[(int(a), float(b)) for a, b in (t.split(":") for t in args.schedule_grid)]
+        if args.schedule_grid
+        else None,
+        fixed=json.loads(args.fixed) if args.fixed else None,
         log=lambda m: print(m, flush=True),
     )
     return 0
