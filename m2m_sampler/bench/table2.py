@@ -782,15 +782,16 @@ def write_markdown(path: Path, result: dict) -> None:
         "GM with correction 1e-3 (GM0: imbalanced-learn's default 0); train bACC on the "
         "training set; accepted: share of M2m's targets replaced by a translation.",
         "",
-        "| row | bACC | paper bACC | GM | paper GM | GM0 | minority | majority | "
+        "| row | seeds | bACC | paper bACC | GM | paper GM | GM0 | minority | majority | "
         "train bACC | accepted | CPU s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, e in s["rows"].items():
         pb, pg = paper.get(key, (None, None))
         acc = e.get("accept_share_of_targets")
         lines.append(
-            f"| {e['label']} | {100 * e['bacc']:.1f} ± {100 * e['bacc_std']:.1f} | "
+            f"| {e['label']} | {e['n_seeds']} | "
+            f"{100 * e['bacc']:.1f} ± {100 * e['bacc_std']:.1f} | "
             f"{'' if pb is None else pb} | {100 * e['gm_c']:.1f} ± {100 * e['gm_c_std']:.1f} | "
             f"{'' if pg is None else pg} | {100 * e['gm']:.1f} | {100 * e['minor']:.1f} | "
             f"{100 * e['major']:.1f} | {100 * e['train_bacc']:.1f} | "
@@ -987,6 +988,39 @@ def run_suite(
     return result
 
 
+def merge(paths: list[Path], stem: Path) -> dict:
+    """Merge result JSONs of one data set and protocol (other seeds or rows) into ``stem``.
+
+    The first file gives the protocol, data and tuning; every file's runs are kept (a
+    (row, seed) pair seen twice keeps the first); the commands are listed; CPU and wall
+    times are summed; the summary, Markdown and figure are rebuilt.
+    """
+    results = [json.loads(Path(p).read_text()) for p in paths]
+    out = dict(results[0])
+    seen, runs = set(), []
+    for res in results:
+        assert res["dataset"] == out["dataset"] and res["config"] == out["config"], (
+            "merge: different data sets or protocols"
+        )
+        for r in res["runs"]:
+            if (r["row"], r["seed"]) not in seen:
+                seen.add((r["row"], r["seed"]))
+                runs.append(r)
+    rows = [k for k in ROWS if any(r["row"] == k for r in runs)]
+    out["runs"], out["rows"] = runs, rows
+    out["seeds"] = sorted({r["seed"] for r in runs})
+    out["command"] = " ; ".join(res["command"] for res in results)
+    out["cpu_s"] = float(sum(res["cpu_s"] for res in results))
+    out["wall_s"] = float(sum(res["wall_s"] for res in results))
+    out["merged_from"] = [str(p) for p in paths]
+    out["summary"] = summarise(runs, rows)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(out, indent=1, default=float))
+    write_markdown(stem.with_suffix(".md"), out)
+    write_figure(stem.with_suffix(".png"), out)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(
@@ -994,6 +1028,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dataset", choices=("reuters", "twitter-pos"), required=True)
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument(
+        "--seed-list", type=int, nargs="+", default=None, help="run these seeds (not 0..N-1)"
+    )
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="merge these result JSONs of one data set (same protocol, other seeds or rows) "
+        "into --out/table2_<dataset><tag>.*; trains nothing",
+    )
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     p.add_argument("--epochs", type=int, default=Config.epochs)
     p.add_argument(
@@ -1042,13 +1087,16 @@ def main(argv: list[str] | None = None) -> int:
         hidden=args.hidden,
         eta=float("nan") if args.eta is None else args.eta,
     )
+    if args.merge:
+        merge(args.merge, args.out / f"table2_{args.dataset}{args.tag}")
+        return 0
     rows = [r for r in ROWS if r in args.rows]
     if any(ROWS[r].generation or r == "offline" for r in rows) and "erm" not in rows:
         rows.insert(0, "erm")
     run_suite(
         args.dataset,
         cfg,
-        list(range(args.seeds)),
+        args.seed_list if args.seed_list else list(range(args.seeds)),
         rows,
         args.out,
         max_features=args.max_features,
