@@ -90,3 +90,40 @@ def test_twitter_keeps_the_23_test_tags_and_the_papers_ratio():
     assert round(counts.max() / counts.min(), 1) == 147.9
     assert d["X"].shape == (14619 - 5, 3000) and d["X_test"].shape == (7152, 3000)
     assert set(np.unique(d["y_test"])) == set(range(23))
+
+
+def test_merge_joins_seeds_of_one_protocol(tmp_path):
+    import json
+
+    data = _toy()
+    cfg = table2.Config(epochs=4, warmup=1, start_frac=0.5, batch_size=32, hidden=8, eta=0.1)
+    hp = {k: v[0] for k, v in table2.GRIDS.items()}
+    base = {
+        "dataset": "reuters", "config": cfg.__dict__, "milestones": [3, 4], "start_epoch": 2,
+        "machine": "test", "torch": torch.__version__, "rows": ["erm", "drs"],
+        "data": {"n_train": 178, "n_test": 80, "n_classes": 4, "imbalance_ratio": 20.0,
+                 "features": "toy"},
+        "tuning": {"n_fit": 1, "n_val": 1, "chosen": hp},
+    }  # fmt: skip
+    paths = []
+    for seeds in ([0], [1, 0]):
+        runs = []
+        for s in seeds:
+            runs += table2.run_seed(cfg, data, hp, s, ["erm", "drs"], X_eval=data["X_test"],
+                                    y_eval=data["y_test"], log=lambda m: None)  # fmt: skip
+        res = {**base, "runs": runs, "seeds": seeds, "command": f"run {seeds}", "cpu_s": 1.0,
+               "wall_s": 2.0}  # fmt: skip
+        paths.append(tmp_path / f"r{len(paths)}.json")
+        paths[-1].write_text(json.dumps(res, default=float))
+    out = table2.merge(paths, tmp_path / "merged" / "table2_reuters")
+    assert out["seeds"] == [0, 1] and len(out["runs"]) == 4  # seed 0 of the 2nd file dropped
+    assert out["summary"]["rows"]["erm"]["n_seeds"] == 2
+    assert out["command"] == "run [0] ; run [1, 0]" and out["cpu_s"] == 2.0
+    by = {(r["row"], r["seed"]): r["bacc"] for r in out["runs"]}
+    assert out["summary"]["rows"]["drs"]["bacc"] == pytest.approx((by["drs", 0] + by["drs", 1]) / 2)
+    assert (tmp_path / "merged" / "table2_reuters.md").read_text().count("| ERM | 2 |") == 1
+    other = json.loads(paths[0].read_text())
+    other["config"]["epochs"] = 5
+    paths[1].write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="protocols"):
+        table2.merge(paths, tmp_path / "bad")

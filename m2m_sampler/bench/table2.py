@@ -999,9 +999,8 @@ def merge(paths: list[Path], stem: Path) -> dict:
     out = dict(results[0])
     seen, runs = set(), []
     for res in results:
-        assert res["dataset"] == out["dataset"] and res["config"] == out["config"], (
-            "merge: different data sets or protocols"
-        )
+        if res["dataset"] != out["dataset"] or res["config"] != out["config"]:
+            raise ValueError("merge: the files hold different data sets or protocols")
         for r in res["runs"]:
             if (r["row"], r["seed"]) not in seen:
                 seen.add((r["row"], r["seed"]))
