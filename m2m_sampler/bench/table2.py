@@ -44,6 +44,12 @@ M2m, LA + M2m and the offline sampler reuse M2m's choice), LDAM's scale ``s``, t
 ``gamma``, CB-RW's ``beta``. ERM, RS, RW, DRS have no own hyper-parameter here; SMOTE's
 ``k_neighbors`` is ``min(5, n_min - 1)``.
 
+Options: ``--seed-list`` runs some seeds (e.g. one process per core, with ``--fixed`` the
+hyper-parameters the first process chose) and ``--merge`` joins such result files into one
+table; ``--schedule-grid 15:0.6 30:0.8`` first chooses the number of epochs and the
+deferral share on validation (:func:`choose_schedule`); ``--epochs``, ``--start-frac``,
+``--lr-decay``, ``--eta`` change the protocol.
+
 Results: bACC, GM (correction 0, as imbalanced-learn, and 1e-3 so that one class with
 zero recall does not zero it), minority / majority accuracy; mean +- std over seeds,
 paired differences with t-based 95% intervals; CPU time of the process per row
