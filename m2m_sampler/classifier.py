@@ -32,7 +32,7 @@ import torch
 from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
-from skorch.callbacks import PrintLog, ProgressBar
+from skorch.callbacks import LRScheduler, PrintLog, ProgressBar
 from torch import nn
 
 from ._stacklevel import caller_stacklevel
@@ -43,6 +43,7 @@ from .generation_iterator import GenerationIterator, check_g_output, generation_
 from .generation_log import HISTORY_KEYS, PAIRS_KEY, GenerationLog
 from .net import NetClassifier
 from .sampling import ClassBalancedSampler, get_dataset_labels
+from .schedules import MIN_DEFERRED_LR_BUDGET, DeferredPhaseWarning, deferred_lr_budget
 from .seeding import g_random_state, seed_torch, seeded_torch, torch_seed
 from .speed import training_device
 from .timing import TIMING_KEYS, TrainingTimer
@@ -125,7 +126,13 @@ default=None
         0-based index of the first M2m epoch (class-balanced batches + generation).
         ``None``: ``round(0.8 * max_epochs)``, the last 20% of the epochs as in the
         paper (160 of 200). ``0`` runs M2m from the start (the paper's "M2m-RS"
-        ablation). ``partial_fit`` keeps counting epochs.
+        ablation). ``partial_fit`` keeps counting epochs. With the paper's schedule
+        (:func:`~m2m_sampler.schedules.paper_lr_scheduler`: x0.01 at 80% and 90%) the
+        default start falls on the first decay, as in the paper; in a short run that
+        leaves the deferred phase almost no learning, and ``fit`` warns
+        (:class:`~m2m_sampler.schedules.DeferredPhaseWarning`) when the phase gets less
+        than :data:`~m2m_sampler.schedules.MIN_DEFERRED_LR_BUDGET` epochs' worth of
+        base-rate steps (see :func:`~m2m_sampler.schedules.deferred_lr_budget`).
     generation : bool, default=True
         ``False`` turns the generation off and leaves everything else unchanged (with
         ``balanced_batches=True``: DRS, as ``NetClassifier`` + ``DeferredResampling``).
@@ -184,6 +191,21 @@ default=None
         The fitted ERM net when ``g=None`` (``g_`` holds its ``module_``'s weights).
     g_fitted_ : bool
         Whether ``g_`` holds trained weights (``False`` for ``g=None`` until ``fit``).
+    class_stats_ : dict or None
+        The acceptance summary of the last ``fit`` / ``partial_fit`` call, per target
+        class (like :class:`~m2m_sampler.M2MOverSampler`'s ``class_stats_``): class
+        label -> ``n_sourced`` (targets that found a source in their batch),
+        ``n_rejected_beta`` (dropped by the Bernoulli draw of Eq. 3), ``n_translated``,
+        ``n_rejected_gamma``, ``n_accepted`` (slots replaced) and ``accept_rate``
+        (``n_accepted / n_translated``, NaN when nothing was translated);
+        ``n_sourced = n_rejected_beta + n_translated`` and ``n_translated =
+        n_rejected_gamma + n_accepted``. None when ``generation=False`` or the
+        ``generation_log`` callback is switched off.
+    pair_stats_ : dict or None
+        The same counts by (source class, target class): ``"sourced"``,
+        ``"translated"``, ``"accepted"``, each an int64 array of shape
+        ``(n_classes, n_classes)`` indexed ``[source, target]`` in the order of
+        ``classes_``. None as ``class_stats_``.
     start_epoch_, clip_ : int, None or (low, high)
         The resolved ``start_epoch`` and ``clip``.
     class_counts_ : ndarray of shape (n_classes,)
@@ -531,6 +553,8 @@ default=None
                 "callback (DeferredResampling), which is switched off; pass "
                 "balanced_batches=False to train without re-sampling."
             )
+        if not len(self.history):  # a fresh fit (partial_fit continues a schedule)
+            self._check_deferred_phase()
         self.clip_ = resolve_clip(self.clip, X) if self.generation else None
         self.generator_ = None
         if not self.generation:
@@ -548,10 +572,60 @@ default=None
         seed = self.get_generation_seed(len(self.history))
         self.generator_ = torch.Generator(device=training_device(self)).manual_seed(seed)
 
+    def _check_deferred_phase(self) -> None:
+        """Warn when the deferred phase falls where the lr schedule leaves it no learning."""
+        if not (self.generation or self.balanced_batches):
+            return
+        start, end = self.start_epoch_, int(self.max_epochs)
+        if start >= end or start == 0:
+            return
+        for _, cb in self.callbacks_:
+            lr_lambda = getattr(cb, "lr_lambda", None)
+            if not isinstance(cb, LRScheduler) or not callable(lr_lambda):
+                continue
+            budget = deferred_lr_budget(lr_lambda, start, end)
+            if budget < MIN_DEFERRED_LR_BUDGET:
+                rates = ", ".join(f"{lr_lambda(e):g}" for e in range(start, end))
+                warnings.warn(
+                    f"the deferred phase (epochs {start}-{end - 1} of {end}, from start_epoch) "
+                    f"trains at {rates} x the base learning rate: {budget:.3g} epochs' worth "
+                    f"of base-rate steps, under {MIN_DEFERRED_LR_BUDGET} "
+                    "(m2m_sampler.schedules.MIN_DEFERRED_LR_BUDGET), so the class-balanced "
+                    "batches and the generation can hardly change the network. The start "
+                    "falls on or after the schedule's decay; with few epochs pass an earlier "
+                    "start_epoch (e.g. round(0.6 * max_epochs)) or later milestones, or "
+                    "train longer.",
+                    DeferredPhaseWarning,
+                    stacklevel=2,
+                )
+            return
+
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        """Drop the generation's random generator."""
+        """Summarise the generation per class (``class_stats_``, ``pair_stats_``); drop
+        the generation's random generator."""
         super().on_train_end(net, X=X, y=y, **kwargs)
         self.generator_ = None
+        log = self.generation_log() if self.generation else None
+        if log is None:
+            self.class_stats_ = self.pair_stats_ = None
+            return
+        pairs = log.pair_counts(len(self.classes_))
+        self.pair_stats_ = pairs
+        labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
+        stats = {}
+        for k, label in enumerate(labels):
+            sourced = int(pairs["sourced"][:, k].sum())
+            translated = int(pairs["translated"][:, k].sum())
+            accepted = int(pairs["accepted"][:, k].sum())
+            stats[label] = {
+                "n_sourced": sourced,
+                "n_rejected_beta": sourced - translated,
+                "n_translated": translated,
+                "n_rejected_gamma": translated - accepted,
+                "n_accepted": accepted,
+                "accept_rate": accepted / translated if translated else float("nan"),
+            }
+        self.class_stats_ = stats
 
     def is_generation_epoch(self) -> bool:
         """Whether the epoch being trained runs the generation."""

@@ -5,7 +5,10 @@ A skorch callback in the manner of skorch's ``EpochTimer``: it owns the epoch's 
 :class:`~m2m_sampler.M2MClassifier`'s training iterator (:meth:`GenerationLog.add`), and
 writes its columns at the end of the epoch: every epoch, zeros while the generation is
 off. An epoch interrupted by ``KeyboardInterrupt`` (skorch ends the fit cleanly) gets
-the columns of the batches that ran, in ``on_train_end``.
+the columns of the batches that ran, in ``on_train_end``. Over a whole ``fit`` /
+``partial_fit`` call it also adds up, per (source class, target class) pair, the
+translations sourced, tried and accepted (:meth:`GenerationLog.pair_counts`), from which
+:class:`~m2m_sampler.M2MClassifier` builds its ``class_stats_`` and ``pair_stats_``.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
 
 from .generation import GenerationResult
 
-__all__ = ["HISTORY_KEYS", "PAIRS_KEY", "GenerationLog"]
+__all__ = ["HISTORY_KEYS", "PAIRS_KEY", "PAIR_COUNTS", "GenerationLog"]
 
 #: The history columns written by :class:`GenerationLog` (every epoch).
 HISTORY_KEYS = (
@@ -38,6 +42,10 @@ HISTORY_KEYS = (
 #: ``n_classes x n_classes`` nested list of ints every epoch (all zeros while the
 #: generation is off); row = source class index, column = target class index.
 PAIRS_KEY = "m2m_accepted_pairs"
+
+#: The counts kept per (source class, target class): targets given a source, those that
+#: survived the beta draw (translated), and the accepted translations.
+PAIR_COUNTS = ("sourced", "translated", "accepted")
 
 #: Columns summed from :class:`~m2m_sampler.generation.GenerationResult` counts.
 _RESULT_COUNTS = {
@@ -69,11 +77,36 @@ class GenerationLog(Callback):
     totals_ : dict
         The current epoch's totals, by column name.
     pairs_ : torch.Tensor or None
-        The current epoch's accepted translations per ``source * n_classes + target``
-        (on the device of the labels; None before the first accepted batch, and again
-        once the epoch's row is written, so that no device tensor stays in the net and it
-        pickles on a machine without that device).
+        The current epoch's counts per :data:`PAIR_COUNTS` and ``source * n_classes +
+        target``, shape ``(3, n_classes**2)`` (on the device of the labels; None before the
+        first counted batch, and again once the epoch's row is written, so that no device
+        tensor stays in the net and it pickles on a machine without that device).
+    fit_pairs_ : ndarray of shape (3, n_classes, n_classes) or None
+        The same counts over the current ``fit`` / ``partial_fit`` call (reset in
+        ``on_train_begin``), ``[count, source class, target class]``.
     """
+
+    def on_train_begin(self, net: Any, **kwargs: Any) -> None:
+        """Start the fit's pair counts at zero."""
+        self.fit_pairs_: np.ndarray | None = None
+
+    def pair_counts(self, n_classes: int) -> dict[str, np.ndarray]:
+        """The fit's pair counts, ``[source, target]`` int64 arrays by :data:`PAIR_COUNTS`.
+
+        Parameters
+        ----------
+        n_classes : int
+
+        Returns
+        -------
+        dict
+            ``"sourced"``, ``"translated"``, ``"accepted"``: arrays of shape
+            ``(n_classes, n_classes)`` (zeros when nothing was counted).
+        """
+        pairs = getattr(self, "fit_pairs_", None)
+        if pairs is None:
+            pairs = np.zeros((len(PAIR_COUNTS), n_classes, n_classes), dtype=np.int64)
+        return {key: pairs[i].copy() for i, key in enumerate(PAIR_COUNTS)}
 
     def initialize(self) -> GenerationLog:
         """Reset the epoch's totals."""
@@ -103,7 +136,8 @@ class GenerationLog(Callback):
             Wall time of the whole generation step (``m2m_generation_time``).
         labels : sequence of torch.Tensor, optional
             The class indices of every batch given to the call (for
-            ``m2m_accepted_pairs``; counted on their device, no synchronisation).
+            ``m2m_accepted_pairs`` and :meth:`pair_counts`; counted on their device, no
+            synchronisation).
         n_classes : int, optional
             Number of classes (required with ``labels``).
         """
@@ -116,14 +150,20 @@ class GenerationLog(Callback):
         totals["m2m_generation_time"] += seconds
         if labels is None:
             return
-        for y, target, source, acc in zip(
-            labels, result.target_pos, result.source_pos, result.accepted
+        n_pairs = n_classes**2
+        for y, target, source, survived, acc in zip(
+            labels, result.target_pos, result.source_pos, result.survived_beta, result.accepted
         ):
             y = y.to(device=acc.device, dtype=torch.long)
-            pairs = torch.bincount(
-                y[source[acc]] * n_classes + y[target[acc]], minlength=n_classes**2
+            pair = y[source] * n_classes + y[target]
+            counts = torch.stack(
+                [
+                    torch.bincount(pair, minlength=n_pairs),
+                    torch.bincount(pair[survived], minlength=n_pairs),
+                    torch.bincount(pair[acc], minlength=n_pairs),
+                ]
             )
-            self.pairs_ = pairs if self.pairs_ is None else self.pairs_ + pairs
+            self.pairs_ = counts if self.pairs_ is None else self.pairs_ + counts
 
     def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
         """Start the epoch's totals at zero."""
@@ -135,11 +175,14 @@ class GenerationLog(Callback):
         for key, value in self.totals_.items():
             net.history.record(key, value)
         n_classes = len(getattr(net, "classes_", ()))
+        shape = (len(PAIR_COUNTS), n_classes, n_classes)
         if self.pairs_ is None:
-            pairs = [[0] * n_classes for _ in range(n_classes)]
+            pairs = np.zeros(shape, dtype=np.int64)
         else:
-            pairs = self.pairs_.reshape(n_classes, n_classes).tolist()
-        net.history.record(PAIRS_KEY, pairs)
+            pairs = self.pairs_.reshape(shape).cpu().numpy().astype(np.int64)
+        net.history.record(PAIRS_KEY, pairs[PAIR_COUNTS.index("accepted")].tolist())
+        fit_pairs = getattr(self, "fit_pairs_", None)
+        self.fit_pairs_ = pairs if fit_pairs is None else fit_pairs + pairs
         self.pairs_ = None
 
     def on_train_end(self, net: Any, **kwargs: Any) -> None:

@@ -43,6 +43,7 @@ from ._torch_utils import (
     resolve_device,
 )
 from .converters import as_torch_classifier, default_g, fit_quietly
+from .memory import check_resampled_size
 from .planning import plan_translations
 from .sharding import broadcast_seed, check_same_plan, distributed_world, generate_sharded
 from .translation import resolve_clip
@@ -109,7 +110,10 @@ default=None
     sampling_strategy : float, str, dict or callable, default='auto'
         How many samples each class should have after resampling; see
         imbalanced-learn's documentation. ``'auto'`` balances every class with the
-        largest one, as the paper does.
+        largest one, as the paper does. The output is dense: when it would exceed
+        :data:`m2m_sampler.memory.OUTPUT_MEMORY_BUDGET` (1 GiB) a
+        :class:`~m2m_sampler.memory.MemoryBudgetWarning` gives its size before anything
+        is trained or translated.
     {beta}
     {lam}
         Used only with ``f``.
@@ -430,6 +434,9 @@ default=None
         shape = self._sample_shape(X.shape[1])
         clip = resolve_clip(self.clip, X, shape)
         check_step_size(self, X)
+        # before g is trained or anything is translated: the output's size
+        n_added = int(sum(self.sampling_strategy_.values()))
+        check_resampled_size(len(y) + n_added, X.shape[1], X.dtype, n_new=n_added)
 
         g = self.g
         if g is None:

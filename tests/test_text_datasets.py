@@ -51,6 +51,15 @@ TWITTER_COUNTS = [
     141, 137, 92, 21, 18, 15, 3, 2,
 ]  # fmt: skip
 
+TWITTER_DEV_COUNTS = [
+    751, 660, 500, 440, 333, 311, 312, 239, 243, 209, 170, 99, 65, 91, 91, 86, 52, 52, 65, 36,
+    9, 5, 4, 0, 0,
+]  # fmt: skip
+TWITTER_TEST_COUNTS = [
+    1053, 981, 880, 616, 505, 495, 449, 367, 330, 339, 212, 186, 129, 127, 117, 85, 63, 78, 70,
+    36, 22, 6, 6, 0, 0,
+]  # fmt: skip
+
 
 # ----------------------------------------------------------------------------- Reuters
 
@@ -221,6 +230,13 @@ def test_load_twitter_pos_counts(twitter):
         X, y, tweets, tags = d[f"X_{p}"], d[f"y_{p}"], d[f"tweets_{p}"], d[f"tags_{p}"]
         assert [tweet[i] for tweet, i in X] == [tok for tw in tweets for tok in tw]
         assert y.tolist() == [t for tg in tags for t in tg]
+    # tokens per tag (in the order of class_names) in dev and test: "M" and "Y" (3 and 2
+    # training tokens) never occur there; the other 23 tags give N_1 / N_K = 2219 / 15 =
+    # 147.9, the paper's Twitter imbalance ratio (Table 2)
+    for p, expected in (("dev", TWITTER_DEV_COUNTS), ("test", TWITTER_TEST_COUNTS)):
+        assert [int(np.sum(d[f"y_{p}"] == c)) for c in d.class_names] == expected, p
+    in_test = d.counts[[c in set(d.y_test.tolist()) for c in d.class_names]]
+    assert len(in_test) == 23 and round(in_test.max() / in_test.min(), 1) == 147.9
     assert d.tweets_train[0][:4] == ("I", "predict", "I", "won't")
     assert d.tags_train[0][:4] == ("O", "V", "O", "V")
     parts = load_twitter_pos(return_X_y=True)

@@ -27,6 +27,9 @@ command lines over these modules:
   (``benchmarks/throughput.py``);
 * :mod:`~m2m_sampler.bench.cifar_lt`: the CIFAR-LT-10 reproduction of the paper's Table 1
   (``python -m m2m_sampler.bench.cifar_lt``).
+* :mod:`~m2m_sampler.bench.table2`: the paper's Table 2 (Reuters-21578, Twitter POS) on the
+  CPU (``python -m m2m_sampler.bench --suite table2 --dataset reuters``), and
+  :mod:`~m2m_sampler.bench.table2_diagnosis`: why its ordering comes out as it does.
 """
 
 from __future__ import annotations

@@ -1,0 +1,167 @@
+"""M2MClassifier's acceptance summary per class (``class_stats_``) and per class pair."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from m2m_sampler.classifier import M2MClassifier
+from m2m_sampler.generation import GenerationResult
+from m2m_sampler.generation_log import GenerationLog
+from m2m_sampler.models import MLP
+from m2m_sampler.schedules import DeferredPhaseWarning, paper_lr_scheduler
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_pair_counts_of_a_hand_made_result():
+    # batch 0: labels 0 0 1 2; targets at 2 (class 1) and 3 (class 2), sources 0 and 1
+    # (class 0); both survive beta, only the first passes gamma.
+    # batch 1: labels 1 2 2; target at 2 (class 2) from source 0 (class 1), beta-rejected.
+    y0, y1 = torch.tensor([0, 0, 1, 2]), torch.tensor([1, 2, 2])
+    result = GenerationResult(
+        target_pos=[torch.tensor([2, 3]), torch.tensor([2])],
+        source_pos=[torch.tensor([0, 1]), torch.tensor([0])],
+        survived_beta=[torch.tensor([True, True]), torch.tensor([False])],
+        accepted=[torch.tensor([True, False]), torch.tensor([False])],
+    )
+    log = GenerationLog()
+    log.initialize()
+    log.on_train_begin(None)
+    log.add(result, 7, 0.0, batches=[(None, y0), (None, y1)])
+    pairs = log.pair_counts(3)
+    np.testing.assert_array_equal(pairs["sourced"], [[0, 1, 1], [0, 0, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(pairs["translated"], [[0, 1, 1], [0, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(pairs["accepted"], [[0, 1, 0], [0, 0, 0], [0, 0, 0]])
+    # counts accumulate over calls and reset at the next fit
+    log.add(result, 7, 0.0, batches=[(None, y0), (None, y1)])
+    assert log.pair_counts(3)["accepted"][0, 1] == 2
+    log.on_train_begin(None)
+    assert log.pair_counts(3)["sourced"].sum() == 0
+
+
+class _TranslatedRows(Callback):
+    """Count, per class, the trained rows that are not rows of X (accepted translations)."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def initialize(self):
+        self.real_ = {row.tobytes() for row in self.X}
+        self.counts_ = np.zeros(10, dtype=np.int64)
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if training:
+            xb, yb = batch
+            for row, label in zip(xb.numpy(), yb.numpy()):
+                if row.tobytes() not in self.real_:
+                    self.counts_[label] += 1
+
+
+def _fit(X, y, **kwargs):
+    torch.manual_seed(0)
+    rec = _TranslatedRows(X)
+    params = dict(
+        module__n_features=64,
+        module__n_classes=10,
+        module__hidden=(64,),
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        lr=0.05,
+        max_epochs=5,
+        start_epoch=3,
+        g_epochs=10,
+        batch_size=64,
+        beta=0.9,
+        gamma=0.5,
+        step_size=0.2,
+        n_steps=4,
+        clip=(0.0, 1.0),
+        verbose=0,
+        random_state=0,
+    )
+    extra = kwargs.pop("extra_callbacks", [])
+    params.update(kwargs)
+    return M2MClassifier(MLP, callbacks=[rec, *extra], **params).fit(X, y), rec
+
+
+def test_class_stats_match_the_trained_batches_and_the_history(digits):
+    X, y, _, _ = digits
+    clf, rec = _fit(X, y)
+    stats, pairs, h = clf.class_stats_, clf.pair_stats_, clf.history
+    assert list(stats) == list(range(10))
+    # accepted per target class = translated rows the net trained on, per label
+    assert [s["n_accepted"] for s in stats.values()] == rec.counts_.tolist()
+    assert rec.counts_.sum() > 0
+    for key, column in (
+        ("n_accepted", "m2m_accepted"),
+        ("n_translated", "m2m_translated"),
+        ("n_rejected_gamma", "m2m_rejected_gamma"),
+        ("n_rejected_beta", "m2m_rejected_beta"),
+    ):
+        assert sum(s[key] for s in stats.values()) == sum(h[:, column]), key
+    for s in stats.values():
+        assert s["n_sourced"] == s["n_rejected_beta"] + s["n_translated"]
+        assert s["n_translated"] == s["n_rejected_gamma"] + s["n_accepted"]
+        if s["n_translated"]:
+            assert s["accept_rate"] == s["n_accepted"] / s["n_translated"]
+    # class 0 is the largest: never a target; the column sums are the per-class stats
+    assert stats[0]["n_sourced"] == 0 and np.isnan(stats[0]["accept_rate"])
+    np.testing.assert_array_equal(pairs["accepted"].sum(0), rec.counts_)
+    # Eq. (5): sources come only from larger classes (Q(k0|k) = 0 otherwise)
+    counts = np.bincount(y)
+    not_larger = counts[:, None] <= counts[None, :]
+    assert pairs["sourced"][not_larger].sum() == 0
+    assert pairs["sourced"][~not_larger].sum() == sum(s["n_sourced"] for s in stats.values())
+
+
+def test_gamma_zero_accepts_every_translation_and_no_generation_gives_none(digits):
+    X, y, _, _ = digits
+    clf, _ = _fit(X, y, gamma=0.0, max_epochs=4)
+    for s in clf.class_stats_.values():
+        assert s["n_rejected_gamma"] == 0 and s["n_accepted"] == s["n_translated"]
+    drs, _ = _fit(X, y, generation=False, max_epochs=4)
+    assert drs.class_stats_ is None and drs.pair_stats_ is None
+
+
+def test_deferred_phase_on_the_decay_of_a_short_run_warns(digits):
+    X, y, _, _ = digits
+    # 15 epochs, the paper's shape: start 12 = first milestone; the phase gets
+    # 0.01 + 0.01 + 1e-4 = 0.0201 base-rate epochs
+    with pytest.warns(
+        DeferredPhaseWarning,
+        match=r"epochs 12-14 of 15.*0\.01, 0\.01, 0\.0001 x .*: 0\.0201 epochs",
+    ):
+        _fit(
+            X,
+            y,
+            max_epochs=15,
+            start_epoch=None,
+            g_epochs=2,
+            n_steps=1,
+            extra_callbacks=[("lr", paper_lr_scheduler(max_epochs=15))],
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeferredPhaseWarning)
+        # an earlier start (3 epochs at the full rate) and a run without a schedule: quiet
+        _fit(
+            X,
+            y,
+            max_epochs=15,
+            start_epoch=9,
+            g_epochs=2,
+            n_steps=1,
+            extra_callbacks=[("lr", paper_lr_scheduler(max_epochs=15))],
+        )
+        _fit(X, y, max_epochs=5, start_epoch=3)

@@ -1,0 +1,129 @@
+"""The Table 2 suite (m2m_sampler.bench.table2): data, shared trunks, paired intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from m2m_sampler.bench import table2
+from m2m_sampler.datasets import has_data_dir
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _toy():
+    rng = np.random.RandomState(0)
+    counts = [120, 40, 12, 6]
+    centres = rng.normal(size=(4, 8)) * 2
+    X = np.vstack([centres[k] + rng.normal(size=(n, 8)) for k, n in enumerate(counts)])
+    y = np.repeat(np.arange(4), counts)
+    Xt = np.vstack([centres[k] + rng.normal(size=(20, 8)) for k in range(4)])
+    yt = np.repeat(np.arange(4), 20)
+    return {"X": X.astype(np.float32), "y": y, "X_test": Xt.astype(np.float32), "y_test": yt,
+            "class_names": ["a", "b", "c", "d"], "eta": 0.1}  # fmt: skip
+
+
+def test_rows_share_their_trunk_and_differ_after_the_deferral_epoch():
+    data = _toy()
+    cfg = table2.Config(epochs=6, warmup=1, start_frac=0.5, batch_size=32, hidden=16, eta=0.1)
+    hp = {k: v[0] for k, v in table2.GRIDS.items()}
+    rows = ["erm", "drs", "m2m", "rs", "smote", "ldam", "ldam-drw"]
+    out = table2.run_seed(cfg, data, hp, 0, rows, X_eval=data["X_test"],
+                          y_eval=data["y_test"], log=lambda m: None)  # fmt: skip
+    by = {r["row"]: r for r in out}
+    assert [r["row"] for r in out] == rows
+    loss = {k: by[k]["curve"]["train_loss"] for k in rows}
+    assert all(len(v) == 6 for v in loss.values())
+    # ERM, DRS and M2m continue one CE trunk: identical epochs 0-2, different from 3 on
+    assert loss["erm"][:3] == loss["drs"][:3] == loss["m2m"][:3]
+    assert loss["erm"][3] != loss["drs"][3]
+    # DRS and M2m also see the same batches after it; only the generation differs
+    assert by["m2m"]["m2m"]["m2m_accepted"] > 0
+    assert loss["ldam"][:3] == loss["ldam-drw"][:3] and loss["ldam"][3] != loss["erm"][3]
+    # the lr schedule goes on across the trunk: warm-up 1 epoch, x0.01 at 80% (5), 90% (5)
+    np.testing.assert_allclose(by["drs"]["curve"]["lr"], [0.1] * 5 + [1e-5], rtol=1e-9)
+    # SMOTE trains on the balanced set with the epoch length of the original set
+    assert by["smote"]["smote_k"] == 5
+    for r in out:
+        assert 0.0 <= r["bacc"] <= 1.0 and r["cpu_s"] > 0
+
+
+def test_summarise_paired_differences_and_t_interval():
+    runs = []
+    a = [0.70, 0.72, 0.69, 0.75, 0.71]
+    b = [0.66, 0.70, 0.70, 0.71, 0.69]
+    for s, (x, z) in enumerate(zip(a, b)):
+        for row, v in (("m2m", x), ("drs", z)):
+            runs.append({"row": row, "seed": s, "bacc": v, "gm": 0, "gm_c": 0, "minor": 0,
+                         "major": 0, "train_bacc": 0, "cpu_s": 1.0})  # fmt: skip
+    res = table2.summarise(runs, ["drs", "m2m"])
+    pair = next(p for p in res["pairs"] if (p["a"], p["b"]) == ("m2m", "drs"))
+    d = 100 * (np.array(a) - np.array(b))
+    lo, hi = stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d))
+    assert pair["mean"] == pytest.approx(2.2)
+    assert pair["mean"] - pair["ci95"] == pytest.approx(lo)
+    assert pair["mean"] + pair["ci95"] == pytest.approx(hi)
+    assert pair["target"] == 2.0 and pair["n"] == 5
+    assert res["rows"]["m2m"]["bacc"] == pytest.approx(np.mean(a))
+    assert res["rows"]["m2m"]["bacc_std"] == pytest.approx(np.std(a, ddof=1))
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(
+    not has_data_dir(*(f"text/twitter_pos/oct27.{p}" for p in ("train", "test"))),
+    reason="shared Twitter POS files not found",
+)
+def test_twitter_keeps_the_23_test_tags_and_the_papers_ratio():
+    d = table2.load_table2_data("twitter-pos")
+    counts = np.bincount(d["y"])
+    assert len(d["class_names"]) == 23 and "M" not in d["class_names"]
+    assert "Y" not in d["class_names"]
+    assert counts.max() == 2219 and counts.min() == 15  # N_1 / N_K = 147.9, as the paper
+    assert round(counts.max() / counts.min(), 1) == 147.9
+    assert d["X"].shape == (14619 - 5, 3000) and d["X_test"].shape == (7152, 3000)
+    assert set(np.unique(d["y_test"])) == set(range(23))
+
+
+def test_merge_joins_seeds_of_one_protocol(tmp_path):
+    import json
+
+    data = _toy()
+    cfg = table2.Config(epochs=4, warmup=1, start_frac=0.5, batch_size=32, hidden=8, eta=0.1)
+    hp = {k: v[0] for k, v in table2.GRIDS.items()}
+    base = {
+        "dataset": "reuters", "config": cfg.__dict__, "milestones": [3, 4], "start_epoch": 2,
+        "machine": "test", "torch": torch.__version__, "rows": ["erm", "drs"],
+        "data": {"n_train": 178, "n_test": 80, "n_classes": 4, "imbalance_ratio": 20.0,
+                 "features": "toy"},
+        "tuning": {"n_fit": 1, "n_val": 1, "chosen": hp},
+    }  # fmt: skip
+    paths = []
+    for seeds in ([0], [1, 0]):
+        runs = []
+        for s in seeds:
+            runs += table2.run_seed(cfg, data, hp, s, ["erm", "drs"], X_eval=data["X_test"],
+                                    y_eval=data["y_test"], log=lambda m: None)  # fmt: skip
+        res = {**base, "runs": runs, "seeds": seeds, "command": f"run {seeds}", "cpu_s": 1.0,
+               "wall_s": 2.0}  # fmt: skip
+        paths.append(tmp_path / f"r{len(paths)}.json")
+        paths[-1].write_text(json.dumps(res, default=float))
+    out = table2.merge(paths, tmp_path / "merged" / "table2_reuters")
+    assert out["seeds"] == [0, 1] and len(out["runs"]) == 4  # seed 0 of the 2nd file dropped
+    assert out["summary"]["rows"]["erm"]["n_seeds"] == 2
+    assert out["command"] == "run [0] ; run [1, 0]" and out["cpu_s"] == 2.0
+    by = {(r["row"], r["seed"]): r["bacc"] for r in out["runs"]}
+    assert out["summary"]["rows"]["drs"]["bacc"] == pytest.approx((by["drs", 0] + by["drs", 1]) / 2)
+    assert (tmp_path / "merged" / "table2_reuters.md").read_text().count("| ERM | 2 |") == 1
+    other = json.loads(paths[0].read_text())
+    other["config"]["epochs"] = 5
+    paths[1].write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="protocols"):
+        table2.merge(paths, tmp_path / "bad")
