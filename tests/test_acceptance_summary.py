@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
+from skorch.history import History
 
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.generation import GenerationResult
-from m2m_sampler.generation_log import GenerationLog
+from m2m_sampler.generation_log import PAIRS_KEY, GenerationLog
 from m2m_sampler.models import MLP
 from m2m_sampler.schedules import DeferredPhaseWarning, paper_lr_scheduler
 
@@ -35,18 +37,27 @@ def test_pair_counts_of_a_hand_made_result():
         survived_beta=[torch.tensor([True, True]), torch.tensor([False])],
         accepted=[torch.tensor([True, False]), torch.tensor([False])],
     )
+    net = SimpleNamespace(history=History(), classes_=np.arange(3))
     log = GenerationLog()
     log.initialize()
-    log.on_train_begin(None)
-    log.add(result, 7, 0.0, batches=[(None, y0), (None, y1)])
+    log.on_train_begin(net)
+    net.history.new_epoch()
+    log.add(result, 7, 0.0, labels=[y0, y1], n_classes=3)
+    log.on_epoch_end(net)  # the epoch's counts join the fit's when its row is written
     pairs = log.pair_counts(3)
     np.testing.assert_array_equal(pairs["sourced"], [[0, 1, 1], [0, 0, 1], [0, 0, 0]])
     np.testing.assert_array_equal(pairs["translated"], [[0, 1, 1], [0, 0, 0], [0, 0, 0]])
     np.testing.assert_array_equal(pairs["accepted"], [[0, 1, 0], [0, 0, 0], [0, 0, 0]])
-    # counts accumulate over calls and reset at the next fit
-    log.add(result, 7, 0.0, batches=[(None, y0), (None, y1)])
+    assert net.history[-1, PAIRS_KEY] == [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    # counts accumulate over epochs (the history keeps each epoch's) and reset at the
+    # next fit
+    net.history.new_epoch()
+    log.on_epoch_begin(net)
+    log.add(result, 7, 0.0, labels=[y0, y1], n_classes=3)
+    log.on_epoch_end(net)
     assert log.pair_counts(3)["accepted"][0, 1] == 2
-    log.on_train_begin(None)
+    assert net.history[-1, PAIRS_KEY] == [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    log.on_train_begin(net)
     assert log.pair_counts(3)["sourced"].sum() == 0
 
 
