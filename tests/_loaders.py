@@ -20,3 +20,28 @@ class SliceLoader:
         for i in range(0, len(idx), self.batch_size):
             sel = idx[i:i + self.batch_size]
             yield self.X[sel], self.y[sel]
+
+
+def small_m2m_params(**kwargs):
+    """Small, fast ``M2MClassifier`` settings on digits-LT (519 training images, 64 pixels
+    in [0, 1]); keyword arguments override them."""
+    params = dict(
+        module__n_features=64,
+        module__n_classes=10,
+        module__hidden=(64,),
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        lr=0.05,
+        max_epochs=6,
+        start_epoch=3,
+        batch_size=64,
+        beta=0.9,
+        gamma=0.5,
+        step_size=0.2,
+        n_steps=4,
+        clip=(0.0, 1.0),
+        verbose=0,
+        random_state=0,
+    )
+    params.update(kwargs)
+    return params

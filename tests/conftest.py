@@ -13,6 +13,15 @@ from m2m_sampler.datasets import load_digits_lt
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread in every test module, whatever an earlier module left set."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def digits():
     """digits-LT (imbalance ratio 10): ``X, y, X_test, y_test``, pixels in [0, 1]."""

@@ -27,14 +27,6 @@ class AcceleratedNet(AccelerateMixin, NetClassifier):
     """NetClassifier with accelerate support."""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 COMMON = dict(module__n_features=64, module__n_classes=10, optimizer=torch.optim.SGD,
               optimizer__momentum=0.9, lr=0.05, batch_size=64, verbose=0,
               callbacks__print_log__sink=print)  # print obeys verbose=0

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from _loaders import small_m2m_params
 from skorch.callbacks import Callback
 from skorch.history import History
 
@@ -16,14 +17,6 @@ from m2m_sampler.generation import GenerationResult
 from m2m_sampler.generation_log import PAIRS_KEY, GenerationLog
 from m2m_sampler.models import MLP
 from m2m_sampler.schedules import DeferredPhaseWarning, paper_lr_scheduler
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_pair_counts_of_a_hand_made_result():
@@ -83,25 +76,7 @@ class _TranslatedRows(Callback):
 def _fit(X, y, **kwargs):
     torch.manual_seed(0)
     rec = _TranslatedRows(X)
-    params = dict(
-        module__n_features=64,
-        module__n_classes=10,
-        module__hidden=(64,),
-        optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
-        lr=0.05,
-        max_epochs=5,
-        start_epoch=3,
-        g_epochs=10,
-        batch_size=64,
-        beta=0.9,
-        gamma=0.5,
-        step_size=0.2,
-        n_steps=4,
-        clip=(0.0, 1.0),
-        verbose=0,
-        random_state=0,
-    )
+    params = small_m2m_params(max_epochs=5, g_epochs=10)
     extra = kwargs.pop("extra_callbacks", [])
     params.update(kwargs)
     return M2MClassifier(MLP, callbacks=[rec, *extra], **params).fit(X, y), rec

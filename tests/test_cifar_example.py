@@ -22,14 +22,6 @@ from m2m_sampler.schedules import paper_lr_scheduler
 HAS_CIFAR = has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _drs(max_epochs, **kwargs):
     return M2MClassifier(
         MLP, module__n_features=64, module__n_classes=10, module__hidden=(32,),

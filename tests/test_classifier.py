@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from _loaders import SliceLoader
+from _loaders import SliceLoader, small_m2m_params
 from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -29,37 +29,9 @@ from m2m_sampler.sampling import ClassBalancedSampler
 # ----------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models: one intra-op thread is faster, and robust on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _params(**kwargs):
-    """Small, fast settings on digits-LT (519 training images, 64 pixels in [0, 1])."""
-    params = dict(
-        module__n_features=64,
-        module__n_classes=10,
-        module__hidden=(64,),
-        optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
-        lr=0.05,
-        max_epochs=6,
-        start_epoch=3,
-        batch_size=64,
-        beta=0.9,
-        gamma=0.5,
-        step_size=0.2,
-        n_steps=4,
-        clip=(0.0, 1.0),
-        verbose=0,
-        random_state=0,
-    )
-    params.update(kwargs)
-    return params
+    """Small, fast settings on digits-LT (see ``_loaders.small_m2m_params``)."""
+    return small_m2m_params(**kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,6 @@ from m2m_sampler.models import MLP
 from m2m_sampler.sampling import ClassBalancedSampler
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _images(counts=(30, 20, 10), seed=0):
     """uint8 images whose first pixel is their index (so every batch row is traceable)."""
     rng = np.random.default_rng(seed)

@@ -37,14 +37,6 @@ import ddp_checks  # noqa: E402
 LAUNCH_TIMEOUT = 180
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
     """Run the script on 2 CPU processes; return each rank's arrays and report."""

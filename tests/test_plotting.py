@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from _loaders import small_m2m_params
 
 pytest.importorskip("matplotlib", reason="m2m_sampler.plotting needs matplotlib")
 import matplotlib  # noqa: E402
@@ -126,24 +127,7 @@ def test_acceptance_matrix_of_an_m2m_classifier_history():
     X, y, _, _ = load_digits_lt(imbalance_ratio=10, return_X_y=True)
     torch.manual_seed(0)
     clf = M2MClassifier(
-        MLP,
-        module__n_features=64,
-        module__n_classes=10,
-        module__hidden=(32,),
-        optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
-        lr=0.05,
-        max_epochs=5,
-        start_epoch=3,
-        g_epochs=10,
-        batch_size=64,
-        beta=0.9,
-        gamma=0.5,
-        step_size=0.2,
-        n_steps=4,
-        clip=(0.0, 1.0),
-        verbose=0,
-        random_state=0,
+        MLP, **small_m2m_params(module__hidden=(32,), max_epochs=5, g_epochs=10)
     ).fit(X, y)
     h = clf.history
     per_epoch = np.asarray(h[:, "m2m_accepted_pairs"])

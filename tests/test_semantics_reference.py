@@ -75,14 +75,6 @@ def _binomial_ok(successes, trials, p, n_sigma=4.0):
     return abs(successes - trials * p) <= n_sigma * sd + 1.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def linear_problem():
     """K=4 classes, D=6 features, 12 sources with k0 != k."""

@@ -11,14 +11,6 @@ from m2m_sampler.sharding import shard_bounds
 from m2m_sampler.translation import random_start, skip_random_starts
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_shard_bounds_are_whole_contiguous_chunks():
     # 10 survivors in chunks of 3: chunks [0,3) [3,6) [6,9) [9,10).
     assert shard_bounds(10, 3, 1) == [(0, 10)]

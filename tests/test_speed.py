@@ -17,14 +17,6 @@ from m2m_sampler.speed import SpeedMixin
 from m2m_sampler.timing import TIMING_KEYS, TrainingTimer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class _Conv(nn.Module):
     """A small CNN on 3x8x8 images that records how it is called."""
 

@@ -11,14 +11,6 @@ from m2m_sampler.bench import table2
 from m2m_sampler.datasets import has_data_dir
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _toy():
     rng = np.random.RandomState(0)
     counts = [120, 40, 12, 6]
