@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -72,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     wall, cpu = time.perf_counter() - t_wall, time.process_time() - t_cpu
-    command = "python benchmarks/downstream.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = shlex.join(
+        ["python", "benchmarks/downstream.py", *(sys.argv[1:] if argv is None else argv)]
+    )
     doc = {
-        "command": command.strip(),
+        "command": command,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "note": args.note,
         "wall_s": wall,
