@@ -97,14 +97,18 @@ def test_merge_joins_seeds_of_one_protocol(tmp_path):
                  "features": "toy"},
         "tuning": {"n_fit": 1, "n_val": 1, "chosen": hp},
     }  # fmt: skip
+    # the 2nd file searched CB-RW's beta (rows added later), the 1st only carries the default
+    tuned = {"n_fit": 1, "n_val": 1, "chosen": {**hp, "cbrw": {"beta": 0.9999}},
+             "candidates": {"cbrw": [{"beta": 0.999, "val_bacc": 0.5},
+                                     {"beta": 0.9999, "val_bacc": 0.6}]}}  # fmt: skip
     paths = []
-    for seeds in ([0], [1, 0]):
+    for seeds, tuning in (([0], base["tuning"]), ([1, 0], tuned)):
         runs = []
         for s in seeds:
             runs += table2.run_seed(cfg, data, hp, s, ["erm", "drs"], X_eval=data["X_test"],
                                     y_eval=data["y_test"], log=lambda m: None)  # fmt: skip
         res = {**base, "runs": runs, "seeds": seeds, "command": f"run {seeds}", "cpu_s": 1.0,
-               "wall_s": 2.0}  # fmt: skip
+               "wall_s": 2.0, "tuning": tuning}  # fmt: skip
         paths.append(tmp_path / f"r{len(paths)}.json")
         paths[-1].write_text(json.dumps(res, default=float))
     out = table2.merge(paths, tmp_path / "merged" / "table2_reuters")
@@ -114,6 +118,10 @@ def test_merge_joins_seeds_of_one_protocol(tmp_path):
     by = {(r["row"], r["seed"]): r["bacc"] for r in out["runs"]}
     assert out["summary"]["rows"]["drs"]["bacc"] == pytest.approx((by["drs", 0] + by["drs", 1]) / 2)
     assert (tmp_path / "merged" / "table2_reuters.md").read_text().count("| ERM | 2 |") == 1
+    assert hp["cbrw"] == {"beta": 0.999}  # the grid's first value: the 1st file's placeholder
+    assert out["tuning"]["chosen"]["cbrw"] == {"beta": 0.9999}  # the searched choice wins
+    assert out["tuning"]["chosen"]["m2m"] == hp["m2m"]
+    assert out["tuning"]["candidates"]["cbrw"] == tuned["candidates"]["cbrw"]
     other = json.loads(paths[0].read_text())
     other["config"]["epochs"] = 5
     paths[1].write_text(json.dumps(other))

@@ -1009,12 +1009,25 @@ def run_suite(
 def merge(paths: list[Path], stem: Path) -> dict:
     """Merge result JSONs of one data set and protocol (other seeds or rows) into ``stem``.
 
-    The first file gives the protocol, data and tuning; every file's runs are kept (a
+    The first file gives the protocol, data and tuning; a hyper-parameter that a later
+    file searched on validation and the first did not (e.g. CB-RW's ``beta`` for rows
+    added later) takes that file's candidates and choice; every file's runs are kept (a
     (row, seed) pair seen twice keeps the first); the commands are listed; CPU and wall
     times are summed; the summary, Markdown and figure are rebuilt.
     """
     results = [json.loads(Path(p).read_text()) for p in paths]
     out = dict(results[0])
+    tuning = dict(out.get("tuning") or {})
+    candidates = dict(tuning.get("candidates") or {})
+    chosen = dict(tuning.get("chosen") or {})
+    for res in results[1:]:
+        other = res.get("tuning") or {}
+        for key, cands in (other.get("candidates") or {}).items():
+            if key not in candidates:
+                candidates[key] = cands
+                chosen[key] = other["chosen"][key]
+    if tuning:
+        out["tuning"] = {**tuning, "candidates": candidates, "chosen": chosen}
     seen, runs = set(), []
     for res in results:
         if res["dataset"] != out["dataset"] or res["config"] != out["config"]:
