@@ -39,12 +39,12 @@ from ._stacklevel import caller_stacklevel
 from ._torch_utils import frozen_copy
 from .callbacks import DeferredResampling, DeferredReweighting
 from .converters import as_torch_classifier
-from .generation_iterator import GenerationIterator, check_g_output, generation_seed
+from .generation_iterator import GenerationIterator, check_g_output
 from .generation_log import HISTORY_KEYS, PAIRS_KEY, GenerationLog
 from .net import NetClassifier
 from .sampling import ClassBalancedSampler, get_dataset_labels
 from .schedules import MIN_DEFERRED_LR_BUDGET, DeferredPhaseWarning, deferred_lr_budget
-from .seeding import g_random_state, seed_torch, seeded_torch, torch_seed
+from .seeding import g_random_state, generation_seed, seed_torch, seeded_torch, torch_seed
 from .speed import training_device
 from .timing import TIMING_KEYS, TrainingTimer
 from .translation import resolve_clip
@@ -509,7 +509,7 @@ default=None
     def get_generation_seed(self, n_epochs: int) -> int:
         """Seed of the generation's random stream from epoch ``n_epochs`` on.
 
-        :func:`~m2m_sampler.generation_iterator.generation_seed` of ``random_state``;
+        :func:`~m2m_sampler.seeding.generation_seed` of ``random_state``;
         a subclass that runs on several processes gives each its own stream here.
         """
         return generation_seed(self.random_state, n_epochs)
@@ -596,7 +596,7 @@ default=None
                     "start_epoch (e.g. round(0.6 * max_epochs)) or later milestones, or "
                     "train longer.",
                     DeferredPhaseWarning,
-                    stacklevel=2,
+                    stacklevel=caller_stacklevel(),
                 )
             return
 

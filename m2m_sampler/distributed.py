@@ -35,7 +35,6 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -44,6 +43,7 @@ from skorch.hf import AccelerateMixin
 from .classifier import M2MClassifier
 from .generation_log import HISTORY_KEYS, PAIRS_KEY
 from .net import NetClassifier
+from .seeding import derive_seed
 from .timing import TIMING_KEYS
 
 __all__ = [
@@ -321,5 +321,4 @@ class AcceleratedM2MClassifier(
         accelerator = self.accelerator
         if accelerator.num_processes == 1:
             return seed
-        seq = np.random.SeedSequence([seed, int(accelerator.process_index)])
-        return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(2))
+        return derive_seed(seed, accelerator.process_index)

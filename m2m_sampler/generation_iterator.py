@@ -15,7 +15,6 @@ by step ``i - 1``: the paper's per-batch rule.
 from __future__ import annotations
 
 import itertools
-import numbers
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,26 +27,7 @@ from .generation import generate_batches
 from .planning import acceptance_probability
 from .speed import batch_to_device, training_device
 
-__all__ = ["GenerationIterator", "check_g_output", "generation_seed"]
-
-
-def generation_seed(random_state: Any, n_epochs: int) -> int:
-    """The seed of the generation's generator for a fit that starts after ``n_epochs``.
-
-    ``None`` draws it from torch's global generator (reproducible under
-    ``torch.manual_seed``); an int gives a stream per starting epoch (``partial_fit``
-    continues with a different one); a numpy ``RandomState`` draws from it.
-    """
-    if random_state is None:
-        return int(torch.randint(0, 2**62, (1,)).item())
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, np.iinfo(np.int32).max))
-    if isinstance(random_state, numbers.Integral):
-        seq = np.random.SeedSequence([int(random_state), int(n_epochs)])
-        return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(2))
-    raise ValueError(
-        f"random_state must be None, an int or a numpy RandomState; got {random_state!r}."
-    )
+__all__ = ["GenerationIterator", "check_g_output"]
 
 
 def check_g_output(g: torch.nn.Module, x: torch.Tensor, n_classes: int) -> None:

@@ -12,7 +12,7 @@ and number of threads). Three independent streams are derived from it:
   :class:`~m2m_sampler.sampling.ClassBalancedSampler`) and dropout --
   :func:`torch_seed`;
 * the generation (targets, sources, Bernoulli draws, random starts), re-seeded at the
-  start of every epoch -- :func:`~m2m_sampler.generation_iterator.generation_seed`;
+  start of every epoch -- :func:`generation_seed`;
 * the ERM net that trains ``g`` when ``g=None`` -- :func:`g_random_state`, so that
   ``g`` and ``f`` start from different weights, as two separately trained networks do.
 
@@ -32,12 +32,36 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["g_random_state", "seed_torch", "seeded_torch", "torch_seed"]
+__all__ = [
+    "derive_seed",
+    "g_random_state",
+    "generation_seed",
+    "seed_torch",
+    "seeded_torch",
+    "torch_seed",
+]
 
 #: Keys that tell the derived streams apart (the generation's is ``[seed, epoch]``).
 _TORCH_STREAM = 1
 _G_STREAM = 2
 _INIT = 2**32 - 1  # the "epoch" of the weight initialisation
+
+
+def derive_seed(random_state: Any, *keys: int) -> int:
+    """A 62-bit seed for the stream ``keys`` of ``random_state`` (an int or a RandomState).
+
+    An int gives ``SeedSequence([random_state, *keys])``'s first 64-bit word shifted to
+    62 bits: one independent seed per key tuple. A numpy ``RandomState`` draws a seed
+    from itself (the keys are then not used).
+    """
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral):
+        seq = np.random.SeedSequence([int(random_state), *(int(k) for k in keys)])
+        return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(2))
+    raise ValueError(
+        f"random_state must be None, an int or a numpy RandomState; got {random_state!r}."
+    )
 
 
 def torch_seed(random_state: Any, epoch: int | None = None) -> int | None:
@@ -48,15 +72,19 @@ def torch_seed(random_state: Any, epoch: int | None = None) -> int | None:
     """
     if random_state is None:
         return None
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, np.iinfo(np.int32).max))
-    if isinstance(random_state, numbers.Integral):
-        key = _INIT if epoch is None else int(epoch)
-        seq = np.random.SeedSequence([int(random_state), key, _TORCH_STREAM])
-        return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(2))
-    raise ValueError(
-        f"random_state must be None, an int or a numpy RandomState; got {random_state!r}."
-    )
+    return derive_seed(random_state, _INIT if epoch is None else epoch, _TORCH_STREAM)
+
+
+def generation_seed(random_state: Any, n_epochs: int) -> int:
+    """The seed of the generation's generator for a fit that starts after ``n_epochs``.
+
+    ``None`` draws it from torch's global generator (reproducible under
+    ``torch.manual_seed``); an int gives a stream per starting epoch (``partial_fit``
+    continues with a different one); a numpy ``RandomState`` draws from it.
+    """
+    if random_state is None:
+        return int(torch.randint(0, 2**62, (1,)).item())
+    return derive_seed(random_state, n_epochs)
 
 
 def g_random_state(random_state: Any) -> int | None:
