@@ -19,6 +19,7 @@ import math
 import numbers
 import sys
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -422,11 +423,12 @@ default=None
     def _fit_resample(self, X, y):
         devices = self._devices()
         device = devices[0]
+        world_size = distributed_world()[1]
         if isinstance(self.distributed, str):  # 'auto'
-            distributed = distributed_world()[1] > 1
+            distributed = world_size > 1
         else:
             distributed = bool(self.distributed)
-        if distributed and distributed_world()[1] == 1:
+        if distributed and world_size == 1:
             warnings.warn(
                 "distributed=True but no torch.distributed process group is initialised: "
                 "translating in this process only.",
@@ -482,7 +484,7 @@ default=None
         torch_seed = int(rng.randint(np.iinfo(np.int32).max))
         if distributed:
             check_same_plan(plan, torch_seed, len(X))
-        self.n_shards_ = len(devices) * (distributed_world()[1] if distributed else 1)
+        self.n_shards_ = len(devices) * (world_size if distributed else 1)
 
         # Lines 7-11 and the gamma test of line 13: the engine call, in chunks (sharded
         # over the devices and ranks, the same output as one device).
@@ -637,17 +639,43 @@ def _check_label_order(out: torch.Tensor, y_idx: np.ndarray, classes: np.ndarray
         )
 
 
+def acceptance_totals(class_stats: Iterable[dict]) -> dict[str, int]:
+    """Planned, accepted and rejected translations summed over ``class_stats_`` entries.
+
+    ``planned``: added rows that had a larger class to translate from (``n_new -
+    n_fallback``); ``accepted``, ``rejected_gamma``, ``rejected_beta``. Also used for the
+    benchmark command's warning over several fits (:mod:`m2m_sampler.bench.acceptance`).
+    """
+    tot = dict.fromkeys(("planned", "accepted", "rejected_gamma", "rejected_beta"), 0)
+    for s in class_stats:
+        tot["planned"] += int(s["n_new"]) - int(s.get("n_fallback", 0))
+        tot["accepted"] += int(s["n_accepted"])
+        tot["rejected_gamma"] += int(s["n_rejected_gamma"])
+        tot["rejected_beta"] += int(s["n_rejected_beta"])
+    return tot
+
+
+def low_acceptance_cause(totals: dict[str, int]) -> str | None:
+    """``'gamma'`` or ``'beta'`` (the larger rejection) when under the accepted share.
+
+    ``None`` when nothing was planned or at least :data:`LOW_ACCEPTANCE_SHARE` of the
+    planned translations were accepted (``totals`` from :func:`acceptance_totals`).
+    """
+    planned = totals["planned"]
+    if not planned or totals["accepted"] / planned >= LOW_ACCEPTANCE_SHARE:
+        return None
+    return "gamma" if totals["rejected_gamma"] >= totals["rejected_beta"] else "beta"
+
+
 def _warn_low_acceptance(class_stats: dict) -> None:
     """Warn when few planned translations are accepted (the rest become copies)."""
-    planned = sum(s["n_new"] - s["n_fallback"] for s in class_stats.values())
-    if not planned:
+    tot = acceptance_totals(class_stats.values())
+    cause = low_acceptance_cause(tot)
+    if cause is None:
         return
-    accepted = sum(s["n_accepted"] for s in class_stats.values())
-    gamma = sum(s["n_rejected_gamma"] for s in class_stats.values())
-    beta = sum(s["n_rejected_beta"] for s in class_stats.values())
-    if accepted / planned >= LOW_ACCEPTANCE_SHARE:
-        return
-    if gamma >= beta:
+    planned, accepted = tot["planned"], tot["accepted"]
+    gamma, beta = tot["rejected_gamma"], tot["rejected_beta"]
+    if cause == "gamma":
         advice = (
             f"{gamma} failed the gamma test: lower gamma, or move further (larger "
             "step_size or n_steps, in the units of X), and check that g returns logits "

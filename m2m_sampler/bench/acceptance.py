@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..over_sampler import LOW_ACCEPTANCE_SHARE
+from ..over_sampler import LOW_ACCEPTANCE_SHARE, low_acceptance_cause
+from ..over_sampler import acceptance_totals as _fit_totals
 
 __all__ = ["acceptance_totals", "low_acceptance_warning"]
 
@@ -31,16 +32,12 @@ def acceptance_totals(rows: list[dict[str, Any]], method: str = "m2m") -> dict[s
         ``planned`` (added rows that had a larger class to translate from), ``accepted``,
         ``rejected_gamma`` and ``rejected_beta``; all 0 when no row has ``class_stats``.
     """
-    tot = {"planned": 0, "accepted": 0, "rejected_gamma": 0, "rejected_beta": 0}
-    for r in rows:
-        if r["method"] != method or r.get("status") != "ok" or not r.get("class_stats"):
-            continue
-        for s in r["class_stats"].values():
-            tot["planned"] += int(s["n_new"]) - int(s.get("n_fallback", 0))
-            tot["accepted"] += int(s["n_accepted"])
-            tot["rejected_gamma"] += int(s["n_rejected_gamma"])
-            tot["rejected_beta"] += int(s["n_rejected_beta"])
-    return tot
+    return _fit_totals(
+        stats
+        for r in rows
+        if r["method"] == method and r.get("status") == "ok" and r.get("class_stats")
+        for stats in r["class_stats"].values()
+    )
 
 
 def low_acceptance_warning(rows: list[dict[str, Any]], tuned: bool = False) -> str | None:
@@ -60,10 +57,11 @@ def low_acceptance_warning(rows: list[dict[str, Any]], tuned: bool = False) -> s
         One line, or None when M2m did not run or accepted enough.
     """
     tot = acceptance_totals(rows)
-    planned, accepted = tot["planned"], tot["accepted"]
-    if not planned or accepted / planned >= LOW_ACCEPTANCE_SHARE:
+    cause = low_acceptance_cause(tot)
+    if cause is None:
         return None
-    if tot["rejected_gamma"] >= tot["rejected_beta"]:
+    planned, accepted = tot["planned"], tot["accepted"]
+    if cause == "gamma":
         advice = (
             f"{tot['rejected_gamma']} failed the gamma test: lower --gamma, or raise "
             "--step-size or --n-steps (in the units of the features M2m translates)"
