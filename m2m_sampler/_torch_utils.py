@@ -173,10 +173,8 @@ def loads_portable(data: bytes) -> Any:
 
 def _restore_location(storage: Any, location: str) -> Any:
     """``map_location`` of :func:`loads_portable`: the CPU for a device that is not here."""
-    if location.startswith("cuda"):
-        index = torch.device(location).index or 0
-        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
-            return storage  # deserialised on the CPU: keep it there
+    if not device_is_available(torch.device(location)):
+        return storage  # deserialised on the CPU: keep it there
     return None  # torch's default: the saved device
 
 

@@ -44,7 +44,6 @@ __all__ = [
     "random_start",
     "skip_random_starts",
     "resolve_clip",
-    "unit_direction",
 ]
 
 ClipRange = tuple[float | torch.Tensor, float | torch.Tensor] | None
@@ -391,19 +390,12 @@ def _as_index(labels: torch.Tensor | Sequence[int], device: torch.device) -> tor
     return torch.as_tensor(np.asarray(labels), dtype=torch.long, device=device).reshape(-1)
 
 
-def unit_direction(d: torch.Tensor) -> torch.Tensor:
-    """``d / ||d||_2`` per sample, computed without underflow; zero where ``d`` is zero.
+def _scaled_for_norm(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(d', ||d'||_2)`` per sample with ``d' / ||d'||`` the direction of ``d``.
 
     A gradient can be so small (a saturated softmax) that the squares in its norm
     underflow: the norm then comes out as zero or far too small and ``d / norm`` is huge
-    (steps of 1e12-1e14 in float32 were observed). See :func:`_scaled_for_norm`.
-    """
-    d, norm = _scaled_for_norm(d)
-    return d / norm
-
-
-def _scaled_for_norm(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(d', ||d'||_2)`` per sample with ``d' / ||d'||`` the direction of ``d``.
+    (steps of 1e12-1e14 in float32 were observed).
 
     ``d' = d`` (the norm clamped away from 0), except for samples whose norm is below
     ``sqrt(tiny) * 4096`` of the dtype, where squares may underflow: those are first
