@@ -298,8 +298,9 @@ def as_torch_classifier(
             and np.array_equal(np.asarray(est_classes), np.asarray(classes))
         ):
             raise ValueError(
-                f"{name} was fitted on classes {list(est_classes)} but y has classes "
-                f"{list(classes)}; {name} must be fitted on the same labels."
+                f"{name} was fitted on classes {np.asarray(est_classes).tolist()} but y has "
+                f"classes {np.asarray(classes).tolist()}; {name} must be fitted on the same "
+                "labels."
             )
     return module, True
 

@@ -380,8 +380,8 @@ default=None
         if out.ndim != 2 or out.shape[1] != len(classes):
             raise ValueError(
                 f"{name} returns outputs of shape {tuple(out.shape)} for {len(probe)} samples, "
-                f"but y has {len(classes)} classes {list(classes)[:10]}; {name} must return "
-                "one logit per class, in sorted label order."
+                f"but y has {len(classes)} classes {np.asarray(classes)[:10].tolist()}; "
+                f"{name} must return one logit per class, in sorted label order."
             )
         _check_logits(out.float(), name)
         if checkable:
