@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _loaders import table2_toy_data
 from scipy import stats
 
 from m2m_sampler.bench import table2
@@ -12,15 +13,7 @@ from m2m_sampler.datasets import has_data_dir
 
 
 def _toy():
-    rng = np.random.RandomState(0)
-    counts = [120, 40, 12, 6]
-    centres = rng.normal(size=(4, 8)) * 2
-    X = np.vstack([centres[k] + rng.normal(size=(n, 8)) for k, n in enumerate(counts)])
-    y = np.repeat(np.arange(4), counts)
-    Xt = np.vstack([centres[k] + rng.normal(size=(20, 8)) for k in range(4)])
-    yt = np.repeat(np.arange(4), 20)
-    return {"X": X.astype(np.float32), "y": y, "X_test": Xt.astype(np.float32), "y_test": yt,
-            "class_names": ["a", "b", "c", "d"], "eta": 0.1}  # fmt: skip
+    return table2_toy_data("reuters", 0)
 
 
 def test_rows_share_their_trunk_and_differ_after_the_deferral_epoch():
@@ -127,3 +120,63 @@ def test_merge_joins_seeds_of_one_protocol(tmp_path):
     paths[1].write_text(json.dumps(other))
     with pytest.raises(ValueError, match="protocols"):
         table2.merge(paths, tmp_path / "bad")
+
+
+def test_worker_processes_change_the_time_not_the_numbers(tmp_path):
+    """--jobs 2 (spawned workers, both data sets in one pool) gives every number of
+    --jobs 1, seed by seed; bf16 autocast changes them (a precision switch that works)."""
+    import json
+
+    cfg = table2.Config(epochs=4, warmup=1, start_frac=0.5, batch_size=32, hidden=8,
+                        eta=float("nan"))  # fmt: skip
+    kw = dict(rows=["erm", "drs", "m2m", "cbrw"], seeds=[0, 1], loader=table2_toy_data,
+              fixed={"m2m": {"beta": 0.9, "gamma": 0.9}}, log=lambda m: None)  # fmt: skip
+    names = ["twitter-pos", "reuters"]
+    one = table2.run_suite(names, cfg, out=tmp_path / "one", jobs=1, **kw)
+    two = table2.run_suite(names, cfg, out=tmp_path / "two", jobs=2, **kw)
+
+    def numbers(res):  # JSON text: NaN (a class with no target) equals NaN
+        return json.dumps([(r["row"], r["seed"], r["bacc"], r["curve"]["train_loss"],
+                            r.get("m2m")) for r in res["runs"]])  # fmt: skip
+
+    for n in names:
+        assert numbers(one[n]) == numbers(two[n])
+        assert one[n]["tuning"]["chosen"] == two[n]["tuning"]["chosen"]
+        assert len(two[n]["runs"]) == 8 and two[n]["jobs"] == 2
+        assert [r["seed"] for r in two[n]["runs"]] == [0] * 4 + [1] * 4
+        saved = json.loads((tmp_path / "two" / f"table2_{n}.json").read_text())
+        assert saved["suite"] == names and saved["suite_wall_s"] > 0
+        assert "2 worker process(es)" in (tmp_path / "two" / f"table2_{n}.md").read_text()
+    # each data set keeps its own step size and data (eta from the loader: nan -> 0.1)
+    assert one["reuters"]["config"]["eta"] == 0.1
+    assert numbers(one["reuters"]) != numbers(one["twitter-pos"])
+    bf16 = table2.run_suite("reuters", table2.Config(**{**cfg.__dict__, "precision": "bf16"}),
+                            out=tmp_path / "bf16", jobs=1, **kw)  # fmt: skip
+    assert numbers(bf16) != numbers(one["reuters"])
+    with pytest.raises(ValueError, match="precision"):
+        _ = table2.Config(precision="fp16").amp_dtype
+
+
+def test_precision_comparison_pairs_rows_by_seed():
+    from m2m_sampler.bench.table2_precision import compare, markdown
+
+    def result(baccs, cpu):
+        runs = [{"row": row, "seed": s, "bacc": v, "cpu_s": cpu}
+                for row, vs in baccs.items() for s, v in enumerate(vs)]  # fmt: skip
+        return {"dataset": "reuters", "runs": runs, "cpu_s": 60.0, "wall_s": 30.0,
+                "tuning": {"chosen": {}}, "command": "c", "machine": "m"}  # fmt: skip
+
+    bf16 = result({"erm": [0.70, 0.72, 0.74], "rs": [0.80, 0.81, 0.79]}, 1.0)
+    fp32 = result({"erm": [0.71, 0.70, 0.74], "rs": [0.80, 0.80]}, 4.0)
+    out = compare(bf16, fp32)
+    erm, rs = out["rows"]
+    d = 100 * (np.array([0.70, 0.72, 0.74]) - np.array([0.71, 0.70, 0.74]))
+    lo, hi = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    assert erm["row"] == "erm" and erm["n"] == 3
+    assert erm["diff"] == pytest.approx(1 / 3) and erm["diff"] + erm["ci95"] == pytest.approx(hi)
+    assert rs["n"] == 2 and rs["diff"] == pytest.approx(0.5)  # seed 2 has no fp32 pair
+    assert erm["cpu_ratio"] == pytest.approx(0.25)
+    assert out["all_pairs"]["n"] == 5 and out["all_pairs"]["abs_max"] == pytest.approx(2.0)
+    assert "| ERM | 3 | 72.0 | 71.7 | +0.33 ±" in markdown([out])
+    with pytest.raises(ValueError, match="different data sets"):
+        compare(bf16, {**fp32, "dataset": "twitter-pos"})

@@ -44,30 +44,37 @@ M2m, LA + M2m and the offline sampler reuse M2m's choice), LDAM's scale ``s``, t
 ``gamma``, CB-RW's ``beta``. ERM, RS, RW, DRS have no own hyper-parameter here; SMOTE's
 ``k_neighbors`` is ``min(5, n_min - 1)``.
 
-Options: ``--seed-list`` runs some seeds (e.g. one process per core, with ``--fixed`` the
-hyper-parameters the first process chose) and ``--merge`` joins such result files into one
-table; ``--schedule-grid 15:0.6 30:0.8`` first chooses the number of epochs and the
+Options: ``--dataset twitter-pos reuters --jobs 2`` runs the whole suite in one pool of
+worker processes (one torch thread each; a seed is one task and gives the same numbers in
+any process); ``--precision bf16`` runs every forward pass (training, ``g``, translation)
+under bfloat16 autocast, weights and optimiser in float32 (about 2x faster on a CPU with
+AVX-512 BF16); ``--seed-list`` runs some seeds and ``--merge`` joins such result files
+into one table; ``--schedule-grid 15:0.6 30:0.8`` first chooses the number of epochs and the
 deferral share on validation (:func:`choose_schedule`); ``--epochs``, ``--start-frac``,
 ``--lr-decay``, ``--eta`` change the protocol.
 
 Results: bACC, GM (correction 0, as imbalanced-learn, and 1e-3 so that one class with
 zero recall does not zero it), minority / majority accuracy; mean +- std over seeds,
-paired differences with t-based 95% intervals; CPU time of the process per row
-(``time.process_time``; the machine's 2 cores were shared with other jobs, so wall time is
-not a measure of cost) and the M2m acceptance.
+paired differences with t-based 95% intervals; CPU time per row (``time.process_time`` of
+the process that trained it), the suite's wall time, and the M2m acceptance.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import heapq
+import itertools
 import json
+import os
 import platform
 import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +92,7 @@ from ..models import MLP
 from ..over_sampler import M2MOverSampler
 from ..sampling import ClassBalancedSampler
 from ..schedules import paper_lr_scheduler
+from .report import environment
 from .validation import balanced_log_loss, best_candidate, carve_validation
 
 __all__ = ["PAPER", "ROWS", "Config", "RowSpec", "load_table2_data", "main", "run_suite"]
@@ -187,6 +195,9 @@ class Config:
         M2m step size.
     n_steps : int
     lam : float
+    precision : {"fp32", "bf16"}
+        ``bf16``: every forward pass (training, ``g``, the translation) under bfloat16
+        autocast (``amp_dtype=torch.bfloat16``); weights, optimiser and loss stay float32.
     """
 
     epochs: int = 15
@@ -202,6 +213,14 @@ class Config:
     eta: float = 1.0
     n_steps: int = 10
     lam: float = 0.5
+    precision: str = "fp32"
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of :attr:`precision` (None: float32 throughout)."""
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16'; got {self.precision!r}.")
+        return torch.bfloat16 if self.precision == "bf16" else None
 
     @property
     def start(self) -> int:
@@ -373,6 +392,7 @@ def make_net(
         step_size=cfg.eta,
         n_steps=cfg.n_steps,
         random_state=seed,
+        amp_dtype=cfg.amp_dtype,
         optimizer=torch.optim.SGD,
         lr=cfg.lr,
         optimizer__momentum=cfg.momentum,
@@ -390,8 +410,9 @@ def make_net(
 
 
 @contextlib.contextmanager
-def _trunk_split():
-    """The trunk stops before ``start_epoch`` on purpose: no warning that it is not reached."""
+def _unreached_start_is_intended():
+    """Trunks and rows without a deferred phase stop before ``start_epoch`` on purpose: no
+    warning that it is not reached."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"start_epoch=\d+ is not reached")
         yield
@@ -416,7 +437,7 @@ def _continue(cfg, key, counts, hp, trunk_dir, X, y, *, seed, g=None) -> M2MClas
         f_history=trunk_dir / "history.json",
     )
     torch.manual_seed(seed + 7919)  # the tail's batches: the same for every row of a trunk
-    with _trunk_split():
+    with _unreached_start_is_intended():
         return net.partial_fit(X, y)
 
 
@@ -432,7 +453,7 @@ def _train_trunk(cfg, loss_key, counts, hp, X, y, *, seed, folder: Path) -> Path
         seed=seed,
         trunk=True,
     )
-    with _trunk_split():
+    with _unreached_start_is_intended():
         net.fit(X, y)
     folder.mkdir(parents=True, exist_ok=True)
     net.save_params(
@@ -465,6 +486,7 @@ def _from_scratch(
             step_size=cfg.eta,
             n_steps=cfg.n_steps,
             random_state=seed,
+            amp_dtype=cfg.amp_dtype,
         )
         Xf, yf = sampler.fit_resample(X, y)
         n_new = int(len(yf) - len(y))
@@ -490,7 +512,8 @@ def _from_scratch(
         uniform_epoch=uniform,
         labels=labels,
     )
-    return net.fit(Xf, yf), info
+    with _unreached_start_is_intended():
+        return net.fit(Xf, yf), info
 
 
 # ----------------------------------------------------------------------------- scores
@@ -766,6 +789,23 @@ def summarise(runs: list[dict], rows: list[str]) -> dict:
     return out
 
 
+def _timing_line(result: dict) -> str:
+    """Where the times come from (files written before ``--jobs`` carry no ``jobs`` key)."""
+    cpu = f"Total CPU {result['cpu_s'] / 60:.1f} min"
+    if "jobs" not in result:
+        return (
+            "The machine's 2 cores were shared with other jobs, so times are CPU seconds of "
+            f"this process (`time.process_time`). {cpu}, wall {result['wall_s'] / 60:.1f} min."
+        )
+    suite = result.get("suite") or [result["dataset"]]
+    wall = result.get("suite_wall_s", result["wall_s"])
+    return (
+        f"CPU s: `time.process_time` of the process that trained the row. {cpu}; "
+        f"{result['jobs']} worker process(es); wall {wall / 60:.1f} min for "
+        f"{' + '.join(suite)} together."
+    )
+
+
 def write_markdown(path: Path, result: dict) -> None:
     """The Markdown report: the table beside the paper's, the paired differences."""
     name = result["dataset"]
@@ -776,10 +816,11 @@ def write_markdown(path: Path, result: dict) -> None:
         f"# Table 2 on {name}",
         "",
         f"Command: `{result['command']}`  ",
-        f"Machine: {result['machine']}; torch {result['torch']}, 1 thread; the machine's "
-        "2 cores were shared with other jobs, so times are CPU seconds of this process "
-        f"(`time.process_time`). Total CPU {result['cpu_s'] / 60:.1f} min, wall "
-        f"{result['wall_s'] / 60:.1f} min.",
+        f"Machine: {result['machine']}"
+        + (f", run {result['date']}" if "date" in result else "")
+        + f"; torch {result['torch']}, "
+        f"{result['config'].get('precision', 'fp32')}, one torch thread per process. "
+        + _timing_line(result),
         "",
         f"Data: {result['data']['n_train']} training / {result['data']['n_test']} test "
         f"samples, {result['data']['n_classes']} classes, imbalance ratio "
@@ -896,8 +937,6 @@ def choose_schedule(
     three wins (the rows whose result depends on the schedule's shape). Returns the
     chosen config and every candidate's scores (validation and fit-part bACC).
     """
-    from dataclasses import replace
-
     fit_idx, val_idx = carve_validation(data["y"], 0.2, 100)
     Xf, yf = data["X"][fit_idx], data["y"][fit_idx]
     Xv, yv = data["X"][val_idx], data["y"][val_idx]
@@ -927,8 +966,117 @@ def choose_schedule(
     return replace(cfg, epochs=best["epochs"], start_frac=best["start_frac"]), table
 
 
+_DATA_CACHE: dict[tuple, dict] = {}
+
+
+def _cached_data(loader, name: str, max_features: int) -> dict:
+    """``loader(name, max_features)``, once per process (a pool worker loads each set once)."""
+    key = (getattr(loader, "__qualname__", repr(loader)), name, max_features)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE[key] = loader(name, max_features)
+    return _DATA_CACHE[key]
+
+
+def _load(name: str, max_features: int) -> dict:
+    return load_table2_data(name, max_features=max_features)
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)  # one thread per process: --jobs processes share the cores
+
+
+def _print_flush(message: str) -> None:
+    print(message, flush=True)
+
+
+def _prefixed(log, name: str):
+    return lambda message: log(f"[{name}] {message}")
+
+
+def _prepare_task(name, cfg, rows, max_features, schedule_grid, fixed, loader, log):
+    """One data set's choices on validation: the schedule (optional), then ``tune``."""
+    cpu0 = time.process_time()
+    data = _cached_data(loader, name, max_features)
+    log = _prefixed(log, name)
+    if cfg.eta is None or np.isnan(cfg.eta):
+        cfg = replace(cfg, eta=data["eta"])
+    counts = np.bincount(data["y"])
+    summary = {
+        "n_train": int(len(data["y"])),
+        "n_test": int(len(data["y_test"])),
+        "n_classes": len(data["class_names"]),
+        "class_names": data["class_names"],
+        "counts": counts.tolist(),
+        "features": data["features"],
+        "imbalance_ratio": float(counts.max() / counts.min()),
+    }
+    log(
+        f"{summary['n_train']} train, {summary['n_classes']} classes, "
+        f"ratio {summary['imbalance_ratio']:.1f}; load {time.process_time() - cpu0:.1f}s"
+    )
+    schedule_table = None
+    if schedule_grid:
+        base = {**{k: v[0] for k, v in GRIDS.items()}, **fixed}
+        cfg, schedule_table = choose_schedule(cfg, data, schedule_grid, base, log=log)
+        log(f"  [schedule] chosen: {cfg.epochs} epochs, defer at {cfg.start_frac}")
+    tuning = tune(cfg, data, rows, fixed=fixed, log=log)
+    return {
+        "cfg": cfg,
+        "data": summary,
+        "schedule_selection": schedule_table,
+        "tuning": tuning,
+        "cpu_s": time.process_time() - cpu0,
+    }
+
+
+def _seed_task(name, cfg, hp, seed, rows, max_features, loader, log):
+    """Every row of one seed, trained on the training set and scored on the test set."""
+    cpu0 = time.process_time()
+    data = _cached_data(loader, name, max_features)
+    runs = run_seed(
+        cfg,
+        data,
+        hp,
+        seed,
+        rows,
+        X_eval=data["X_test"],
+        y_eval=data["y_test"],
+        log=_prefixed(log, name),
+    )
+    return {"runs": runs, "cpu_s": time.process_time() - cpu0}
+
+
+def _machine() -> str:
+    """``x86_64, 2 CPU cores (model name)``: what the timings were measured on."""
+    model = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores" + (f" ({model})" if model else "")
+
+
+class _InlineExecutor:
+    """``submit`` runs the call at once (``--jobs 1``: no worker processes)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - re-raised by fut.result()
+            fut.set_exception(e)
+        return fut
+
+
 def run_suite(
-    name: str,
+    name: str | list[str],
     cfg: Config,
     seeds: list[int],
     rows: list[str],
@@ -938,72 +1086,125 @@ def run_suite(
     tag: str = "",
     schedule_grid: list[tuple[int, float]] | None = None,
     fixed: dict | None = None,
+    jobs: int = 1,
+    loader=None,
     log=print,
 ) -> dict:
     """Tune, run every seed, write ``table2_<name><tag>.{json,md,png}``; the result.
 
-    ``schedule_grid``: first choose ``(epochs, start_frac)`` among these on validation
-    (:func:`choose_schedule`, with ``fixed`` or the grids' first values as M2m's
-    settings). ``fixed``: hyper-parameters taken as given (``GRIDS`` keys), not searched.
+    ``name``: a data set, or a list of them (the whole suite: every data set's
+    validation choices and seeds share one pool of ``jobs`` processes; the result is
+    then a dict name -> result). ``schedule_grid``: first choose ``(epochs,
+    start_frac)`` among these on validation (:func:`choose_schedule`, with ``fixed`` or
+    the grids' first values as M2m's settings). ``fixed``: hyper-parameters taken as
+    given (``GRIDS`` keys), not searched. ``jobs``: worker processes (spawned, one torch
+    thread each); every seed is one task and gives the same numbers in any process, so
+    ``jobs`` changes only the time. ``loader(name, max_features)``: the data (default
+    :func:`load_table2_data`; a module-level function, so that workers can import it).
     """
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    data = load_table2_data(name, max_features=max_features)
-    counts = np.bincount(data["y"])
-    if cfg.eta is None or np.isnan(cfg.eta):
-        cfg.eta = data["eta"]
+    names = [name] if isinstance(name, str) else list(name)
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1; got {jobs}.")
+    wall0 = time.perf_counter()
+    loader = _load if loader is None else loader
     fixed = dict(fixed or {})
-    schedule_table = None
-    if schedule_grid:
-        base = {**{k: v[0] for k, v in GRIDS.items()}, **fixed}
-        cfg, schedule_table = choose_schedule(cfg, data, schedule_grid, base, log=log)
-        log(f"  [schedule] chosen: {cfg.epochs} epochs, defer at {cfg.start_frac}")
-    milestones = cfg.milestones or (int(round(0.8 * cfg.epochs)), int(round(0.9 * cfg.epochs)))
-    result: dict[str, Any] = {
-        "dataset": name,
-        "command": " ".join(["python", "-m", "m2m_sampler.bench.table2", *sys.argv[1:]]),
-        "machine": f"{platform.machine()} {platform.processor() or ''}, 2 CPU cores shared "
-        "with other jobs".strip(),
-        "torch": torch.__version__,
-        "config": cfg.__dict__,
-        "milestones": list(milestones),
-        "start_epoch": cfg.start,
-        "seeds": seeds,
-        "rows": rows,
-        "data": {
-            "n_train": int(len(data["y"])),
-            "n_test": int(len(data["y_test"])),
-            "n_classes": len(data["class_names"]),
-            "class_names": data["class_names"],
-            "counts": counts.tolist(),
-            "features": data["features"],
-            "imbalance_ratio": float(counts.max() / counts.min()),
-        },
-        "runs": [],
-    }
-    log(
-        f"[{name}] {result['data']['n_train']} train, {result['data']['n_classes']} classes, "
-        f"ratio {result['data']['imbalance_ratio']:.1f}; load {time.process_time() - cpu0:.1f}s"
-    )
-    result["schedule_selection"] = schedule_table
-    result["tuning"] = tune(cfg, data, rows, fixed=fixed, log=log)
-    hp = result["tuning"]["chosen"]
+    task_log = log if jobs == 1 else _print_flush
+    results: dict[str, dict[str, Any]] = {}
+    left = {n: len(seeds) for n in names}
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"table2_{name}{tag}"
-    for seed in seeds:
-        result["runs"] += run_seed(
-            cfg, data, hp, seed, rows, X_eval=data["X_test"], y_eval=data["y_test"], log=log
+
+    def write(n: str, final: bool) -> None:
+        res = results[n]
+        res["runs"].sort(key=lambda r: (seeds.index(r["seed"]), rows.index(r["row"])))
+        res["summary"] = summarise(res["runs"], rows)
+        res["wall_s"] = time.perf_counter() - wall0
+        stem = out / f"table2_{n}{tag}"
+        stem.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
+        write_markdown(stem.with_suffix(".md"), res)
+        if final:
+            write_figure(stem.with_suffix(".png"), res)
+
+    if jobs == 1:
+        pool: Any = _InlineExecutor()
+    else:
+        pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=get_context("spawn"), initializer=_worker_init
         )
-        result["summary"] = summarise(result["runs"], rows)
-        result["cpu_s"] = time.process_time() - cpu0
-        result["wall_s"] = time.perf_counter() - wall0
-        stem.with_suffix(".json").write_text(json.dumps(result, indent=1, default=float))
-        write_markdown(stem.with_suffix(".md"), result)
-    write_figure(stem.with_suffix(".png"), result)
-    log(
-        f"[{name}] done: CPU {result['cpu_s'] / 60:.1f} min, wall {result['wall_s'] / 60:.1f} "
-        f"min -> {stem}.{{json,md,png}}"
-    )
-    return result
+    # Longest task first: at most ``jobs`` tasks in flight, the next one chosen when a
+    # worker frees up (validation choices first, then the seeds of the largest data set),
+    # so that the short seeds of a small data set fill the end of the run.
+    ready: list[tuple[float, int, tuple]] = []
+    pending: dict[Future, tuple[str, int | None]] = {}
+    order = itertools.count()  # ties: first queued, first run
+
+    def queue(cost: float, fn, args: tuple, key: tuple[str, int | None]) -> None:
+        heapq.heappush(ready, (-cost, next(order), (fn, args, key)))
+
+    def fill() -> None:
+        while ready and len(pending) < jobs:
+            fn, args, key = heapq.heappop(ready)[2]
+            pending[pool.submit(fn, *args)] = key
+
+    with pool:
+        for n in names:
+            args = (n, cfg, rows, max_features, schedule_grid, fixed, loader, task_log)
+            queue(float("inf"), _prepare_task, args, (n, None))
+        fill()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                n, seed = pending.pop(fut)
+                payload = fut.result()
+                if seed is None:
+                    c = payload["cfg"]
+                    milestones = c.milestones or (
+                        int(round(0.8 * c.epochs)),
+                        int(round(0.9 * c.epochs)),
+                    )
+                    results[n] = {
+                        "dataset": n,
+                        "command": " ".join(
+                            ["python", "-m", "m2m_sampler.bench.table2", *sys.argv[1:]]
+                        ),
+                        "machine": _machine(),
+                        "date": time.strftime("%Y-%m-%d"),
+                        "environment": environment("cpu"),
+                        "torch": torch.__version__,
+                        "jobs": jobs,
+                        "suite": names,
+                        "config": c.__dict__,
+                        "milestones": list(milestones),
+                        "start_epoch": c.start,
+                        "seeds": seeds,
+                        "rows": rows,
+                        "data": payload["data"],
+                        "runs": [],
+                        "schedule_selection": payload["schedule_selection"],
+                        "tuning": payload["tuning"],
+                        "cpu_s": payload["cpu_s"],
+                    }
+                    hp = payload["tuning"]["chosen"]
+                    for s in seeds:
+                        args = (n, c, hp, s, rows, max_features, loader, task_log)
+                        queue(payload["data"]["n_train"], _seed_task, args, (n, s))
+                    if not seeds:
+                        write(n, final=True)
+                else:
+                    results[n]["runs"] += payload["runs"]
+                    results[n]["cpu_s"] += payload["cpu_s"]
+                    left[n] -= 1
+                    write(n, final=left[n] == 0)
+            fill()
+    suite_wall = time.perf_counter() - wall0
+    for n in names:
+        results[n]["suite_wall_s"] = suite_wall
+        write(n, final=True)
+        res = results[n]
+        log(
+            f"[{n}] done: CPU {res['cpu_s'] / 60:.1f} min; suite wall {suite_wall / 60:.1f} "
+            f"min with {jobs} process(es) -> {out / f'table2_{n}{tag}'}.{{json,md,png}}"
+        )
+    return results[names[0]] if isinstance(name, str) else results
 
 
 def merge(paths: list[Path], stem: Path) -> dict:
@@ -1056,7 +1257,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m m2m_sampler.bench.table2", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--dataset", choices=("reuters", "twitter-pos"), required=True)
+    p.add_argument(
+        "--dataset",
+        choices=("reuters", "twitter-pos"),
+        nargs="+",
+        required=True,
+        help="one or both data sets (both: one pool of --jobs processes; put the larger, "
+        "twitter-pos, first)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes, one torch thread each (e.g. the number of cores); "
+        "the numbers do not depend on it",
+    )
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument(
         "--seed-list", type=int, nargs="+", default=None, help="run these seeds (not 0..N-1)"
@@ -1086,6 +1301,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="M2m step size (default: 1.0 on Reuters, 0.1 on Twitter)",
     )
     p.add_argument("--hidden", type=int, default=Config.hidden)
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default=Config.precision,
+        help="bf16: forward passes under bfloat16 autocast (weights stay float32)",
+    )
     p.add_argument("--max-features", type=int, default=2000)
     p.add_argument("--out", type=Path, default=Path("benchmarks/table2"))
     p.add_argument("--tag", default="", help="suffix of the output files")
@@ -1115,16 +1336,19 @@ def main(argv: list[str] | None = None) -> int:
         lr_decay=args.lr_decay,
         milestones=tuple(args.milestones) if args.milestones else None,
         hidden=args.hidden,
+        precision=args.precision,
         eta=float("nan") if args.eta is None else args.eta,
     )
     if args.merge:
-        merge(args.merge, args.out / f"table2_{args.dataset}{args.tag}")
+        if len(args.dataset) != 1:
+            raise SystemExit("--merge: give one --dataset")
+        merge(args.merge, args.out / f"table2_{args.dataset[0]}{args.tag}")
         return 0
     rows = [r for r in ROWS if r in args.rows]
     if any(ROWS[r].generation or r == "offline" for r in rows) and "erm" not in rows:
         rows.insert(0, "erm")
     run_suite(
-        args.dataset,
+        args.dataset if len(args.dataset) > 1 else args.dataset[0],
         cfg,
         args.seed_list if args.seed_list else list(range(args.seeds)),
         rows,
@@ -1135,7 +1359,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.schedule_grid
         else None,
         fixed=json.loads(args.fixed) if args.fixed else None,
-        log=lambda m: print(m, flush=True),
+        jobs=args.jobs,
+        log=_print_flush,
     )
     return 0
 
