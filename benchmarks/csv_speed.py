@@ -137,10 +137,14 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"Command: `{doc['command']}`  ",
         f"Date: {doc['timestamp']}; {doc['machine']['platform']}, "
-        f"{doc['machine']['cpu_count']} CPU(s) shared with other jobs during the run, "
-        "1 torch thread. Wall times depend on that load; the CPU times "
-        "(`time.process_time`) and their ratios, measured in this one run, are the figures "
-        "to compare.",
+        + (
+            f"{doc['machine']['cpu_count']} CPU(s), {doc['machine_note']}, 1 torch thread."
+            if doc.get("machine_note")
+            else f"{doc['machine']['cpu_count']} CPU(s) shared with other jobs during the "
+            "run, 1 torch thread. Wall times depend on that load; the CPU times "
+            "(`time.process_time`) and their ratios, measured in this one run, are the "
+            "figures to compare."
+        ),
         "",
         f"Data: {doc['dataset']}; seeds {doc['seeds']}; methods {', '.join(doc['methods'])}.",
         "",
@@ -201,6 +205,11 @@ def cli(argv: list[str] | None = None) -> int:
     p.add_argument("--label-column", default="label")
     p.add_argument("--seed-list", default="0,1,2")
     p.add_argument("--out", default="benchmarks/csv_speed")
+    p.add_argument(
+        "--machine-note",
+        default=None,
+        help="how loaded the machine was, e.g. 'idle but for this run' (default: shared)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seed_list.split(",")]
@@ -212,6 +221,7 @@ def cli(argv: list[str] | None = None) -> int:
             "command": " ".join(["python benchmarks/csv_speed.py", *(argv or sys.argv[1:])]),
             "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **environment("cpu"),
+            "machine_note": args.machine_note,
             **measure(path, args.label_column, seeds),
         }
         stem = Path(path).stem

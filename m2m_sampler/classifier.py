@@ -162,8 +162,10 @@ default=None
         (its own derived seed) and the generation (targets, sources, Bernoulli draws,
         random starts, on the training device). Two fits with the same int give the same
         model on the same device with the same parameters (``batch_size`` included),
-        torch version and number of threads; CUDA kernels may add their own
-        non-determinism. ``None``: everything comes from torch's global generator, so
+        torch version and number of threads (set the same way: on some CPUs a process
+        started with ``OMP_NUM_THREADS=1`` and one that called
+        ``torch.set_num_threads(1)`` differ by float round-off); CUDA kernels may add
+        their own non-determinism. ``None``: everything comes from torch's global generator, so
         runs are reproducible under ``torch.manual_seed``, as with any skorch net.
     {amp_dtype}
         In M2MClassifier it is also the autocast dtype of every forward pass of ``f``

@@ -162,6 +162,10 @@ default=None
         round-off at most, e.g. 3e-6 on 5-feature Gaussian blobs, which can flip a
         ``gamma`` test that is exactly at the threshold); on CUDA they do.
         The number of shards (``device`` list, ``distributed``) does not change it.
+        On some CPUs (seen on an AVX-512 AMD EPYC) "the same number of threads" also
+        means set the same way: a process started with ``OMP_NUM_THREADS=1`` (as
+        ``torchrun`` does) and one that called ``torch.set_num_threads(1)`` later can
+        differ by float round-off, which the translation steps amplify.
     verbose : int, default=0
         0: silent; 1 or more: a progress bar (tqdm, on stderr) during translation, then
         a summary per class.

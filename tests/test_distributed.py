@@ -20,7 +20,7 @@ import torch
 
 accelerate = pytest.importorskip("accelerate")
 
-from m2m_sampler import M2MClassifier, M2MOverSampler, NetClassifier  # noqa: E402
+from m2m_sampler import M2MClassifier, NetClassifier  # noqa: E402
 from m2m_sampler.distributed import (  # noqa: E402
     AcceleratedM2MClassifier,
     AcceleratedNetClassifier,
@@ -71,16 +71,51 @@ def two_processes(tmp_path_factory):
 # ----------------------------------------------------------------- M2MOverSampler
 
 
-def test_sampler_on_two_processes_equals_one_process(two_processes, digits):
+#: The single-process reference, run like the ranks: a fresh process started with
+#: OMP_NUM_THREADS=1 (torchrun sets it). On some CPUs (seen on AVX-512 AMD EPYC) such a
+#: process and one that called torch.set_num_threads(1) later differ by float round-off,
+#: which 10 normalised translation steps amplify.
+_SAMPLER_REFERENCE = """
+import sys
+import numpy as np
+import ddp_checks
+from m2m_sampler import M2MOverSampler
+from m2m_sampler.datasets import load_digits_lt
+X, y, _, _ = load_digits_lt(imbalance_ratio=10, return_X_y=True)
+sampler = M2MOverSampler(**ddp_checks.SAMPLER)
+X_res, y_res = sampler.fit_resample(X, y)
+np.savez(sys.argv[1], X=X_res, y=y_res, translated=sampler.is_translated_)
+"""
+
+
+@pytest.fixture(scope="module")
+def sampler_reference(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "sampler.npz"
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(SCRIPT.parent)]),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _SAMPLER_REFERENCE, str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LAUNCH_TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(np.load(path))
+
+
+def test_sampler_on_two_processes_equals_one_process(two_processes, sampler_reference):
     arrays, reports, _ = two_processes
-    X, y, _, _ = digits
-    sampler = M2MOverSampler(**ddp_checks.SAMPLER)
-    X_res, y_res = sampler.fit_resample(X, y)
+    ref = sampler_reference
     for rank in (0, 1):  # every rank returns the whole, gathered output
         assert reports[rank]["world"] == 2 and reports[rank]["sampler_n_shards"] == 2
-        np.testing.assert_array_equal(arrays[rank]["sampler_X"], X_res)
-        np.testing.assert_array_equal(arrays[rank]["sampler_y"], y_res)
-        np.testing.assert_array_equal(arrays[rank]["sampler_translated"], sampler.is_translated_)
+        np.testing.assert_array_equal(arrays[rank]["sampler_X"], ref["X"])
+        np.testing.assert_array_equal(arrays[rank]["sampler_y"], ref["y"])
+        np.testing.assert_array_equal(arrays[rank]["sampler_translated"], ref["translated"])
         assert "ranks [1] planned different translations" in reports[rank]["sampler_mismatch"]
     np.testing.assert_array_equal(arrays[0]["sampler_X_none"], arrays[1]["sampler_X_none"])
 
