@@ -751,6 +751,13 @@ def tune(
 
 
 # ----------------------------------------------------------------------------- summary
+def t_half_width(d: np.ndarray) -> float:
+    """Half-width of the t-based 95% interval of the mean of paired differences ``d``."""
+    if len(d) < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+
+
 def summarise(runs: list[dict], rows: list[str]) -> dict:
     """Mean +- std per row, and the paired differences with t-based 95% intervals."""
     out: dict[str, Any] = {"rows": {}, "pairs": []}
@@ -775,7 +782,7 @@ def summarise(runs: list[dict], rows: list[str]) -> dict:
         if len(seeds) < 2:
             continue
         d = 100 * np.array([by_a[s] - by_b[s] for s in seeds])
-        half = float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+        half = t_half_width(d)
         out["pairs"].append(
             {
                 "a": a,

@@ -20,9 +20,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from .table2 import ROWS
+from .table2 import ROWS, t_half_width
 
 __all__ = ["compare", "markdown"]
 
@@ -39,11 +38,7 @@ def compare(bf16: dict, fp32: dict) -> dict:
         if not seeds:
             continue
         d = 100 * np.array([a[key, s]["bacc"] - b[key, s]["bacc"] for s in seeds])
-        half = (
-            float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
-            if len(d) > 1
-            else float("nan")
-        )
+        half = t_half_width(d)
         cpu_a = float(np.mean([a[key, s]["cpu_s"] for s in seeds]))
         cpu_b = float(np.mean([b[key, s]["cpu_s"] for s in seeds]))
         rows.append(
