@@ -16,10 +16,21 @@ Usage::
 
     python tools/golden_outputs.py record [--bench]   # writes tests/golden/*.npz
     python tools/golden_outputs.py check [--bench]
+    python tools/golden_outputs.py record --cpu-kind avx512-epyc   # see below
 
 ``check`` prints, per output, whether it is bit-identical and the largest absolute
 difference; it exits 1 if any output differs by more than ``--atol`` (default 0: bit
 identity). ``tests/test_golden.py`` runs the same comparison (without ``--bench``).
+
+The same code gives float round-off that differs between kinds of CPU, and the
+translation with the sampler's own ``g`` amplifies it (``sampler_own_g/X`` differs by
+0.78 on an AVX-512 AMD EPYC, and 0.30 there in a process started with
+``OMP_NUM_THREADS=1``: hence the variants ``avx512-epyc`` and ``avx512-epyc-omp1``,
+recorded 2026-12-02 with library code whose numbers are those of the recording).
+``record --cpu-kind NAME``, run with unchanged code on
+another kind of CPU, keeps the recording and adds ``golden_outputs.NAME.npz`` with the
+outputs that differ there by more than 1e-6; ``check`` and the test compare with the
+recording and with each such variant, and pass if one matches.
 """
 
 from __future__ import annotations
@@ -232,12 +243,43 @@ def bench_matrices(doc: dict | None = None) -> dict[str, np.ndarray]:
     return found
 
 
+#: Outputs further than this from the recording are "other CPU kind" overrides.
+KIND_ATOL = 1e-6
+
+
+def recordings() -> list[tuple[str, dict[str, np.ndarray]]]:
+    """The recording, then the recording with each other CPU kind's overrides.
+
+    ``tests/golden/golden_outputs.<kind>.npz`` holds only the outputs that, with the same
+    code, differ on that kind of CPU by more than :data:`KIND_ATOL` (float round-off that
+    the translation steps amplify); a check passes against any one of these.
+    """
+    main = dict(np.load(GOLDEN))
+    out = [(GOLDEN.name, main)]
+    for path in sorted(GOLDEN.parent.glob("golden_outputs.*.npz")):
+        out.append((path.name, {**main, **dict(np.load(path))}))
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["record", "check"])
     parser.add_argument("--bench", action="store_true", help="also re-run the main job")
     parser.add_argument("--atol", type=float, default=0.0)
+    parser.add_argument(
+        "--cpu-kind",
+        default=None,
+        help="with record: keep the recording and write golden_outputs.<kind>.npz with the "
+        "outputs that differ from it on this CPU (same code, another kind of CPU)",
+    )
     args = parser.parse_args(argv)
+    if args.action == "record" and args.cpu_kind:
+        got, main_rec = compute(), dict(np.load(GOLDEN))
+        far = [n for n, st, d in compare(got, main_rec) if st != "identical" and not d <= KIND_ATOL]
+        path = GOLDEN.with_name(f"golden_outputs.{args.cpu_kind}.npz")
+        np.savez_compressed(path, **{n: got[n] for n in far})
+        print(f"recorded {path.relative_to(ROOT)}: {far}")
+        return 0
     if args.action == "record":
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(GOLDEN, **compute())
@@ -246,8 +288,12 @@ def main(argv=None) -> int:
             np.savez_compressed(GOLDEN_BENCH, **bench_matrices())
             print(f"recorded {GOLDEN_BENCH.relative_to(ROOT)}")
         return 0
-    want = dict(np.load(GOLDEN))
-    rows = compare(compute(), want)
+    got = compute()
+    name, rows = min(
+        ((n, compare(got, want)) for n, want in recordings()),
+        key=lambda item: sum(st != "identical" and not d <= KIND_ATOL for _, st, d in item[1]),
+    )
+    print(f"closest recording: {name}")
     if args.bench:
         rows += compare(bench_matrices(), dict(np.load(GOLDEN_BENCH)))
     bad = 0
