@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -180,3 +182,12 @@ def test_precision_comparison_pairs_rows_by_seed():
     assert "| ERM | 3 | 72.0 | 71.7 | +0.33 ±" in markdown([out])
     with pytest.raises(ValueError, match="different data sets"):
         compare(bf16, {**fp32, "dataset": "twitter-pos"})
+
+
+def test_jobs_below_one_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        table2.main(["--dataset", "reuters", "--jobs", "0"])
+    assert exc.value.code == 2
+    assert "--jobs must be at least 1; got 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        table2.run_suite("reuters", table2.Config(), [0], ["erm"], Path("unused"), jobs=0)

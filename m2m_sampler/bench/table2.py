@@ -1269,8 +1269,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("reuters", "twitter-pos"),
         nargs="+",
         required=True,
-        help="one or both data sets (both: one pool of --jobs processes; put the larger, "
-        "twitter-pos, first)",
+        help="one or both data sets (both: one pool of --jobs processes)",
     )
     p.add_argument(
         "--jobs",
@@ -1335,7 +1334,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the suite from the command line."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1; got {args.jobs}")
     torch.set_num_threads(1)
     cfg = Config(
         epochs=args.epochs,
