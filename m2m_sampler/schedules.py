@@ -32,6 +32,7 @@ __all__ = [
     "WarmupStepLambda",
     "deferred_lr_budget",
     "paper_lr_scheduler",
+    "paper_milestones",
     "warmup_step_lambda",
 ]
 
@@ -155,6 +156,25 @@ def warmup_step_lambda(
     return WarmupStepLambda(warmup_epochs, milestones, gamma)
 
 
+def paper_milestones(max_epochs: int) -> tuple[int, int]:
+    """The paper's decay epochs scaled to a run: 80% and 90% of ``max_epochs`` (rounded).
+
+    Parameters
+    ----------
+    max_epochs : int
+
+    Returns
+    -------
+    tuple of int
+
+    Examples
+    --------
+    >>> paper_milestones(200), paper_milestones(15)
+    ((160, 180), (12, 14))
+    """
+    return int(round(0.8 * max_epochs)), int(round(0.9 * max_epochs))
+
+
 def paper_lr_scheduler(
     max_epochs: int = 200,
     warmup_epochs: int = 5,
@@ -194,7 +214,7 @@ def paper_lr_scheduler(
     WarmupStepLambda(warmup_epochs=5, milestones=(160, 180), gamma=0.01)
     """
     if milestones is None:
-        milestones = (int(round(0.8 * max_epochs)), int(round(0.9 * max_epochs)))
+        milestones = paper_milestones(max_epochs)
     return LRScheduler(
         policy=torch.optim.lr_scheduler.LambdaLR,
         lr_lambda=WarmupStepLambda(warmup_epochs, milestones, gamma),

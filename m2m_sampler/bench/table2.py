@@ -66,8 +66,6 @@ import contextlib
 import heapq
 import itertools
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -91,7 +89,7 @@ from ..metrics import geometric_mean
 from ..models import MLP
 from ..over_sampler import M2MOverSampler
 from ..sampling import ClassBalancedSampler
-from ..schedules import paper_lr_scheduler
+from ..schedules import paper_lr_scheduler, paper_milestones
 from .report import environment
 from .validation import balanced_log_loss, best_candidate, carve_validation
 
@@ -221,6 +219,11 @@ class Config:
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16'; got {self.precision!r}.")
         return torch.bfloat16 if self.precision == "bf16" else None
+
+    @property
+    def lr_milestones(self) -> tuple[int, ...]:
+        """The lr decay epochs: :attr:`milestones`, or 80% and 90% of :attr:`epochs`."""
+        return self.milestones or paper_milestones(self.epochs)
 
     @property
     def start(self) -> int:
@@ -1053,15 +1056,11 @@ def _seed_task(name, cfg, hp, seed, rows, max_features, loader, log):
     return {"runs": runs, "cpu_s": time.process_time() - cpu0}
 
 
-def _machine() -> str:
-    """``x86_64, 2 CPU cores (model name)``: what the timings were measured on."""
-    model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores" + (f" ({model})" if model else "")
+def _machine(env: dict[str, Any]) -> str:
+    """``x86_64, 2 CPU cores (model name)`` from :func:`~.report.environment`."""
+    m = env["machine"]
+    model = f" ({m['cpu_model']})" if m.get("cpu_model") else ""
+    return f"{m['machine']}, {m['cpu_count']} CPU cores{model}"
 
 
 class _InlineExecutor:
@@ -1164,23 +1163,20 @@ def run_suite(
                 payload = fut.result()
                 if seed is None:
                     c = payload["cfg"]
-                    milestones = c.milestones or (
-                        int(round(0.8 * c.epochs)),
-                        int(round(0.9 * c.epochs)),
-                    )
+                    env = environment("cpu")
                     results[n] = {
                         "dataset": n,
                         "command": " ".join(
                             ["python", "-m", "m2m_sampler.bench.table2", *sys.argv[1:]]
                         ),
-                        "machine": _machine(),
+                        "machine": _machine(env),
                         "date": time.strftime("%Y-%m-%d"),
-                        "environment": environment("cpu"),
+                        "environment": env,
                         "torch": torch.__version__,
                         "jobs": jobs,
                         "suite": names,
                         "config": c.__dict__,
-                        "milestones": list(milestones),
+                        "milestones": list(c.lr_milestones),
                         "start_epoch": c.start,
                         "seeds": seeds,
                         "rows": rows,

@@ -69,8 +69,7 @@ def schedules(data, hp, log) -> list[dict]:
     for name, (epochs, frac) in SCHEDULES.items():
         cfg = Config(epochs=epochs, start_frac=frac, eta=data["eta"])
         lr_mult = [
-            cfg.lr_decay ** sum(e >= m for m in (round(0.8 * epochs), round(0.9 * epochs)))
-            for e in range(cfg.start, epochs)
+            cfg.lr_decay ** sum(e >= m for m in cfg.lr_milestones) for e in range(cfg.start, epochs)
         ]
         entry: dict[str, Any] = {
             "schedule": name,

@@ -32,12 +32,13 @@ def compare(bf16: dict, fp32: dict) -> dict:
         raise ValueError("the two results hold different data sets")
     a = {(r["row"], r["seed"]): r for r in bf16["runs"]}
     b = {(r["row"], r["seed"]): r for r in fp32["runs"]}
-    rows = []
+    rows, all_diffs = [], []
     for key in ROWS:
         seeds = sorted(s for (k, s) in a if k == key and (k, s) in b)
         if not seeds:
             continue
         d = 100 * np.array([a[key, s]["bacc"] - b[key, s]["bacc"] for s in seeds])
+        all_diffs.append(d)
         half = t_half_width(d)
         cpu_a = float(np.mean([a[key, s]["cpu_s"] for s in seeds]))
         cpu_b = float(np.mean([b[key, s]["cpu_s"] for s in seeds]))
@@ -55,13 +56,7 @@ def compare(bf16: dict, fp32: dict) -> dict:
                 "cpu_ratio": cpu_a / cpu_b,
             }
         )
-    diffs = np.concatenate(
-        [
-            100 * np.array([a[r["row"], s]["bacc"] - b[r["row"], s]["bacc"]
-                            for s in sorted(s for (k, s) in a if k == r["row"] and (k, s) in b)])
-            for r in rows
-        ]
-    )  # fmt: skip
+    diffs = np.concatenate(all_diffs)
     return {
         "dataset": bf16["dataset"],
         "rows": rows,
@@ -69,7 +64,7 @@ def compare(bf16: dict, fp32: dict) -> dict:
             "n": int(len(diffs)),
             "mean": float(diffs.mean()),
             "abs_max": float(np.abs(diffs).max()),
-        },  # fmt: skip
+        },
         "cpu_total_bf16": float(bf16["cpu_s"]),
         "cpu_total_fp32": float(fp32["cpu_s"]),
         "wall_bf16": float(bf16.get("suite_wall_s", bf16["wall_s"])),
