@@ -19,7 +19,7 @@ and M2m branches start from).
 Usage (the cache folder holds ``g-*.pt`` and ``trunk-ce-*/params.pt``)::
 
     mkdir -p /tmp/s0 && tar xzf logs.tar.gz -C /tmp/s0
-    python benchmarks/cifar_lt_precision.py --cache seed0=/tmp/s0/cache --out benchmarks/results
+    python -m benchmarks.cifar_lt_precision --cache seed0=/tmp/s0/cache --out benchmarks/results
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from m2m_sampler.augment import RandomCropFlip
-from m2m_sampler.bench.cifar_lt.methods import add_m2m_arguments
-from m2m_sampler.bench.cifar_lt.phases import load_cached_networks
+from benchmarks.cifar_lt.methods import add_m2m_arguments
+from benchmarks.cifar_lt.phases import load_cached_networks
 from m2m_sampler.datasets import load_cifar10_lt
-from m2m_sampler.generation import generate
-from m2m_sampler.planning import acceptance_probability, plan_batch_translations
-from m2m_sampler.rejection import passes_gamma
-from m2m_sampler.sampling import ClassBalancedSampler
-from m2m_sampler.translation import target_probability
+from m2m_sampler.engine.generation import generate
+from m2m_sampler.engine.planning import acceptance_probability, plan_batch_translations
+from m2m_sampler.engine.rejection import passes_gamma
+from m2m_sampler.engine.translation import target_probability
+from m2m_sampler.longtail.augment import RandomCropFlip
+from m2m_sampler.training.sampling import ClassBalancedSampler
 
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
 

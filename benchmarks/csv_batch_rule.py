@@ -6,11 +6,11 @@ RandomOverSampler pipelines of ``m2m-bench`` are trained with tensor batches
 settings; one line per fit: data set, seed, setting, method, CPU seconds
 (``time.process_time``) and test bACC (%). ``B128fe`` is ``B128`` with Adam's
 ``foreach=True`` (timing only). The summary (mean over seeds and methods, paired
-difference to ``A64``) is in ``benchmarks/csv_speed/batch_rule.md``.
+difference to ``A64``) is in ``benchmarks/results/csv_speed/batch_rule.md``.
 
 Usage::
 
-    python benchmarks/csv_batch_rule.py /work/shared/data/tabular/optdigits.csv
+    python -m benchmarks.csv_batch_rule /work/shared/data/tabular/optdigits.csv
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ with the paired difference to ``before``. Writes ``<out>/<stem>.json`` and ``.md
 
 Usage::
 
-    python benchmarks/csv_speed.py /work/shared/data/tabular/optdigits.csv --label-column label
+    python -m benchmarks.csv_speed /work/shared/data/tabular/optdigits.csv --label-column label
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def cli(argv: list[str] | None = None) -> int:
     p.add_argument("csv", nargs="+")
     p.add_argument("--label-column", default="label")
     p.add_argument("--seed-list", default="0,1,2")
-    p.add_argument("--out", default="benchmarks/csv_speed")
+    p.add_argument("--out", default="benchmarks/results/csv_speed")
     p.add_argument(
         "--machine-note",
         default=None,
@@ -218,7 +218,7 @@ def cli(argv: list[str] | None = None) -> int:
     for path in args.csv:
         doc = {
             "name": Path(path).name,
-            "command": " ".join(["python benchmarks/csv_speed.py", *(argv or sys.argv[1:])]),
+            "command": " ".join(["python -m benchmarks.csv_speed", *(argv or sys.argv[1:])]),
             "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **environment("cpu"),
             "machine_note": args.machine_note,

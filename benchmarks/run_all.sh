@@ -2,8 +2,8 @@
 # Reproduce the committed benchmark results (docs/benchmarks.md).
 #
 # For every data set: tune M2m's hyper-parameters on a validation split carved from the
-# training data (benchmarks/tune_m2m.py -> benchmarks/tuning/<tag>.{json,md}), then run the
-# benchmark with the chosen values (-> benchmarks/tabular/<tag>/). The digits-LT run is the
+# training data (benchmarks.tune_m2m -> benchmarks/results/tuning/<tag>.{json,md}), then run the
+# benchmark with the chosen values (-> benchmarks/results/tabular/<tag>/). The digits-LT run is the
 # plain default command, whose M2m defaults are the values tuned on digits-LT.
 #
 # Usage: bash benchmarks/run_all.sh [tag ...]   (no tag: everything, sequentially)
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 LOG=${LOG_DIR:-bench_out/logs}
-mkdir -p "$LOG" benchmarks/tuning benchmarks/tabular
+mkdir -p "$LOG" benchmarks/results/tuning benchmarks/results/tabular
 
 stamp() { date -u +%H:%M:%S; }
 
@@ -23,15 +23,15 @@ run_set() {
   local t0 t1 args
   t0=$(date +%s)
   echo "$(stamp) tune $tag" | tee -a "$LOG/run_all.log"
-  "$PY" benchmarks/tune_m2m.py "$@" --epochs "$epochs" --repeats "$repeats" \
-    --out benchmarks/tuning >"$LOG/tune_$tag.log" 2>&1
+  "$PY" -m benchmarks.tune_m2m "$@" --epochs "$epochs" --repeats "$repeats" \
+    --out benchmarks/results/tuning >"$LOG/tune_$tag.log" 2>&1
   args=$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['bench_args'])" \
-    "benchmarks/tuning/$tag.json")
+    "benchmarks/results/tuning/$tag.json")
   t1=$(date +%s)
   echo "$(stamp) bench $tag ($args), tuning took $((t1 - t0)) s" | tee -a "$LOG/run_all.log"
   # shellcheck disable=SC2086  # $args holds several options
   "$PY" -m m2m_sampler.bench "$@" --epochs "$epochs" $args \
-    --out "benchmarks/tabular/$tag" >"$LOG/bench_$tag.log" 2>&1
+    --out "benchmarks/results/tabular/$tag" >"$LOG/bench_$tag.log" 2>&1
   echo "$(stamp) done $tag, bench took $(($(date +%s) - t1)) s" | tee -a "$LOG/run_all.log"
 }
 
@@ -39,12 +39,12 @@ digits() {
   local t0
   t0=$(date +%s)
   echo "$(stamp) tune digits-lt" | tee -a "$LOG/run_all.log"
-  "$PY" benchmarks/tune_m2m.py --dataset digits-lt --epochs 100 --repeats 3 \
-    --out benchmarks/tuning >"$LOG/tune_digits-lt.log" 2>&1
+  "$PY" -m benchmarks.tune_m2m --dataset digits-lt --epochs 100 --repeats 3 \
+    --out benchmarks/results/tuning >"$LOG/tune_digits-lt.log" 2>&1
   echo "$(stamp) bench digits-lt (defaults), tuning took $(($(date +%s) - t0)) s" \
     | tee -a "$LOG/run_all.log"
   t0=$(date +%s)
-  "$PY" -m m2m_sampler.bench --out benchmarks/digits_lt >"$LOG/bench_digits-lt.log" 2>&1
+  "$PY" -m m2m_sampler.bench --out benchmarks/results/digits_lt >"$LOG/bench_digits-lt.log" 2>&1
   echo "$(stamp) done digits-lt, bench took $(($(date +%s) - t0)) s" | tee -a "$LOG/run_all.log"
 }
 

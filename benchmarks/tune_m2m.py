@@ -10,8 +10,8 @@ The chosen values are written with the full table to ``<out>/<tag>.json`` and ``
 
 Usage::
 
-    python benchmarks/tune_m2m.py --dataset digits-lt --out benchmarks/tuning
-    python benchmarks/tune_m2m.py --dataset satimage --imbalance-ratio 100 --epochs 30
+    python -m benchmarks.tune_m2m --dataset digits-lt --out benchmarks/results/tuning
+    python -m benchmarks.tune_m2m --dataset satimage --imbalance-ratio 100 --epochs 30
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-fraction", type=float, default=0.25)
     p.add_argument("--epochs", type=int, default=TrainParams.epochs)
     p.add_argument("--n-steps", type=int, default=M2mParams.n_steps)
-    p.add_argument("--out", default="benchmarks/tuning")
+    p.add_argument("--out", default="benchmarks/results/tuning")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     best, ref = result.best, result.reference
     tag = tuning_tag(args.dataset, args.imbalance_ratio, args.min_class_count)
     doc = {
-        "command": " ".join(["python benchmarks/tune_m2m.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.tune_m2m", *(argv or sys.argv[1:])]),
         "dataset": data.description,
         "split_seed": args.split_seed,
         "repeats": args.repeats,

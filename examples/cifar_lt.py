@@ -12,9 +12,9 @@ epoch count and the switch to balanced batches pick up where the trunk stopped).
 
 This walks through those steps on a tiny subset of CIFAR-LT-10 (ratio 100: 1/100 of every
 class, 2 epochs, deferral at epoch 1), with the networks of the full reproduction
-(:func:`m2m_sampler.bench.cifar_lt.make_net`: ResNet-32, the authors' schedule and
+(:func:`benchmarks.cifar_lt.make_net`: ResNet-32, the authors' schedule and
 augmentation). The reproduction itself (200 epochs, every row of Table 1, caching, timing,
-the authors' validation protocol) is ``python -m m2m_sampler.bench.cifar_lt``; given its
+the authors' validation protocol) is ``python -m benchmarks.cifar_lt``; given its
 options, this script hands over to it, e.g. ``python examples/cifar_lt.py --smoke --out
 smoke.json``. See ``docs/reproduction.md``.
 
@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from m2m_sampler.bench.cifar_lt import main, make_net, parse_args
-from m2m_sampler.bench.cifar_lt.data import load_data
+from benchmarks.cifar_lt import main, make_net, parse_args
+from benchmarks.cifar_lt.data import load_data
 
 options = [a for a in sys.argv[1:] if a != "--quick"]
 if options:  # the reproduction's options: run the reproduction

@@ -17,8 +17,8 @@ from imblearn.pipeline import make_pipeline
 
 from m2m_sampler import M2MOverSampler, NetClassifier
 from m2m_sampler.datasets import load_digits_lt
-from m2m_sampler.metrics import imbalance_report
-from m2m_sampler.models import MLP
+from m2m_sampler.longtail.metrics import imbalance_report
+from m2m_sampler.longtail.models import MLP
 
 QUICK = "--quick" in sys.argv
 data = load_digits_lt(imbalance_ratio=10)

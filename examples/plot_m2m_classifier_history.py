@@ -20,7 +20,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from m2m_sampler import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt
-from m2m_sampler.models import MLP
+from m2m_sampler.longtail.models import MLP
 from m2m_sampler.plotting import plot_acceptance_matrix
 
 X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)

@@ -7,7 +7,7 @@ shows where the false positives go by accumulating them from the most to the lea
 frequent class. Three imbalanced-learn pipelines on long-tailed digits, with a
 logistic regression as the final classifier: no re-balancing, SMOTE and
 :class:`~m2m_sampler.M2MOverSampler` (its default ``g``). The numbers come from
-:mod:`m2m_sampler.metrics`, the pictures from :mod:`m2m_sampler.plotting` (the
+:mod:`m2m_sampler.longtail.metrics`, the pictures from :mod:`m2m_sampler.plotting` (the
 benchmark draws the same figures for its methods). Run with
 ``python examples/plot_per_class_recall.py``.
 """
@@ -20,7 +20,11 @@ from sklearn.linear_model import LogisticRegression
 
 from m2m_sampler import M2MOverSampler
 from m2m_sampler.datasets import load_digits_lt
-from m2m_sampler.metrics import class_frequency_order, cumulative_false_positives, per_class_recall
+from m2m_sampler.longtail.metrics import (
+    class_frequency_order,
+    cumulative_false_positives,
+    per_class_recall,
+)
 from m2m_sampler.plotting import plot_cumulative_false_positives, plot_per_class_recall
 
 X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)

@@ -1,40 +1,36 @@
 """M2m (Major-to-minor Translation, Kim, Jeong & Shin, CVPR 2020) for scikit-learn,
 imbalanced-learn and skorch.
 
-Where each step of the paper lives:
+The front ends:
 
-* :mod:`m2m_sampler.planning` -- Eq. (5) ``Q(k0|k)``, Algorithm 1 lines 2-6 with the
-  Bernoulli draw of line 12, and the batch-wise rule of the online variant;
-* :mod:`m2m_sampler.translation` -- Eq. (2), Algorithm 1 lines 7-11;
-* :mod:`m2m_sampler.rejection` -- Eq. (3), Algorithm 1 lines 12-13;
-* :mod:`m2m_sampler.generation` -- the one engine call (plan -> translate -> ``gamma``
-  test) that both front ends use;
-* :mod:`m2m_sampler.translation_params` -- the translation parameters, declared once;
-* :mod:`m2m_sampler.over_sampler` -- :class:`M2MOverSampler`, Algorithm 1 as an
-  imbalanced-learn sampler;
-* :mod:`m2m_sampler.converters` -- what may be passed as ``g`` / ``f``;
-* :mod:`m2m_sampler.net` -- :class:`NetClassifier`, skorch with scikit-learn labels;
-* :mod:`m2m_sampler.losses`, :mod:`m2m_sampler.class_weights`,
-  :mod:`m2m_sampler.callbacks` -- the long-tailed training toolkit (focal, LDAM,
-  logit adjustment, class-balanced weights, DRW, DRS, the paper's LR schedule);
-* :mod:`m2m_sampler.models`, :mod:`m2m_sampler.augment` -- ResNet-32, MLP, on-device
-  crop+flip;
-* :mod:`m2m_sampler.device_data`, :mod:`m2m_sampler.cuda_graphs` -- the fast GPU data
-  path (device-resident training set, batch slices) and CUDA-graphed training steps;
-* :mod:`m2m_sampler.sharding`, :mod:`m2m_sampler.distributed` -- several devices or
-  processes: the sampler's translation in shards, DDP training through accelerate;
-* :mod:`m2m_sampler.datasets`, :mod:`m2m_sampler.text_datasets`,
-  :mod:`m2m_sampler.metrics` -- long-tailed data sets (image, tabular, text) and the
-  paper's metrics; :mod:`m2m_sampler.bench` -- the benchmark command.
+* :class:`M2MOverSampler` (:mod:`m2m_sampler.over_sampler`) -- Algorithm 1 as an
+  imbalanced-learn over-sampler;
+* :class:`M2MClassifier` (:mod:`m2m_sampler.classifier`) -- the paper's online, batch-wise
+  variant as a skorch classifier, built on :class:`NetClassifier` (:mod:`m2m_sampler.net`,
+  skorch with scikit-learn label semantics); :mod:`m2m_sampler.distributed` -- both nets
+  over several processes through accelerate.
+
+What they are built from:
+
+* :mod:`m2m_sampler.engine` -- the translation engine, Algorithm 1 in plain torch
+  (parameters, planning, translation, rejection, the one engine call, sharding, the
+  converters of ``g``/``f``, the memory budget);
+* :mod:`m2m_sampler.training` -- skorch training pieces any net can use (GPU speed
+  options, device-resident data, class-balanced sampling, DRW/DRS callbacks, the paper's
+  schedule, the online generation's iterator, log, seeds and timers);
+* :mod:`m2m_sampler.longtail` -- the long-tailed toolkit (losses, class weights,
+  ResNet-32 and MLP, crop + flip, metrics);
+* :mod:`m2m_sampler.datasets`, :mod:`m2m_sampler.plotting` -- long-tailed data sets and
+  pictures of what M2m does; :mod:`m2m_sampler.bench` -- the ``m2m-bench`` command.
 """
 
 from ._version import __version__
 from .classifier import M2MClassifier
-from .device_data import DeviceLoader
+from .engine.rejection import gamma_from_loss_threshold
+from .engine.translation import translate
 from .net import NetClassifier
 from .over_sampler import M2MOverSampler
-from .rejection import gamma_from_loss_threshold
-from .translation import translate
+from .training.device_data import DeviceLoader
 
 __all__ = [
     "M2MOverSampler",

@@ -4,20 +4,20 @@ The paper's "practical implementation via re-sampling": the target network ``f``
 as usual until ``start_epoch``; from it on, batches are class-balanced (deferred
 re-sampling, DRS) and every batch goes through the generation rule before its SGD step.
 What this module adds to a :class:`~m2m_sampler.net.NetClassifier` (skorch with
-scikit-learn labels and the speed options of :class:`~m2m_sampler.speed.SpeedMixin`):
+scikit-learn labels and the speed options of :class:`~m2m_sampler.training.speed.SpeedMixin`):
 
 * ``g``'s lifecycle: given (converted, frozen copy) or trained by plain ERM in ``fit``
   (:meth:`M2MClassifier.get_g_net`); kept out of the optimizer and of train mode;
   saved and loaded with ``f_g``;
 * the generation hook: :meth:`M2MClassifier.get_iterator` wraps the net's own training
-  iterator in a :class:`~m2m_sampler.generation_iterator.GenerationIterator`, which
-  calls :func:`~m2m_sampler.generation.generate_batches` (planning, translation,
-  rejection: :mod:`~m2m_sampler.planning`, :mod:`~m2m_sampler.translation`,
-  :mod:`~m2m_sampler.rejection`);
-* its default callbacks: ``resampling`` (:class:`~m2m_sampler.callbacks.DeferredResampling`
+  iterator in a :class:`~m2m_sampler.training.generation_iterator.GenerationIterator`, which
+  calls :func:`~m2m_sampler.engine.generation.generate_batches` (planning, translation,
+  rejection: :mod:`~m2m_sampler.engine.planning`, :mod:`~m2m_sampler.engine.translation`,
+  :mod:`~m2m_sampler.engine.rejection`);
+* its default callbacks: ``resampling`` (:class:`~m2m_sampler.training.callbacks.DeferredResampling`
   at ``start_epoch``, driving ``sampler_``), ``generation_log``
-  (:class:`~m2m_sampler.generation_log.GenerationLog`, the acceptance counts) and
-  ``timer`` (:class:`~m2m_sampler.timing.TrainingTimer`, data and step time).
+  (:class:`~m2m_sampler.training.generation_log.GenerationLog`, the acceptance counts) and
+  ``timer`` (:class:`~m2m_sampler.training.timing.TrainingTimer`, data and step time).
 """
 
 from __future__ import annotations
@@ -37,29 +37,29 @@ from torch import nn
 
 from ._stacklevel import caller_stacklevel
 from ._torch_utils import frozen_copy
-from .callbacks import DeferredResampling, DeferredReweighting
-from .converters import as_torch_classifier
-from .generation_iterator import GenerationIterator, check_g_output
-from .generation_log import HISTORY_KEYS, PAIRS_KEY, GenerationLog
-from .net import NetClassifier
-from .sampling import ClassBalancedSampler, get_dataset_labels
-from .schedules import MIN_DEFERRED_LR_BUDGET, DeferredPhaseWarning, deferred_lr_budget
-from .seeding import g_random_state, generation_seed, seed_torch, seeded_torch, torch_seed
-from .speed import training_device
-from .timing import TIMING_KEYS, TrainingTimer
-from .translation import resolve_clip
-from .translation_params import (
+from .engine.converters import as_torch_classifier
+from .engine.params import (
     TRANSLATION_PARAMETER_DOCS,
     check_step_size,
     validate_translation_params,
 )
+from .engine.translation import resolve_clip
+from .net import NetClassifier
+from .training.callbacks import DeferredResampling, DeferredReweighting
+from .training.generation_iterator import GenerationIterator, check_g_output
+from .training.generation_log import HISTORY_KEYS, PAIRS_KEY, GenerationLog
+from .training.sampling import ClassBalancedSampler, get_dataset_labels
+from .training.schedules import MIN_DEFERRED_LR_BUDGET, DeferredPhaseWarning, deferred_lr_budget
+from .training.seeding import g_random_state, generation_seed, seed_torch, seeded_torch, torch_seed
+from .training.speed import training_device
+from .training.timing import TIMING_KEYS, TrainingTimer
 
 __all__ = ["M2MClassifier", "HISTORY_KEYS", "TIMING_KEYS"]
 
 _NEVER = 2**62  # a start_epoch that is never reached
 
 #: Constraints of the parameters M2MClassifier adds besides the translation parameters
-#: (those are :data:`~m2m_sampler.translation_params.TRANSLATION_PARAMETER_CONSTRAINTS`).
+#: (those are :data:`~m2m_sampler.engine.params.TRANSLATION_PARAMETER_CONSTRAINTS`).
 _CONSTRAINTS = {
     "start_epoch": [None, Interval(numbers.Integral, 0, None, closed="left")],
     "generation": ["boolean"],
@@ -93,7 +93,7 @@ class M2MClassifier(NetClassifier):
     succeeds. Rejected targets keep their real sample.
 
     A :class:`~m2m_sampler.net.NetClassifier` (any labels; every skorch parameter and
-    the speed options of :class:`~m2m_sampler.speed.SpeedMixin` work as there) plus
+    the speed options of :class:`~m2m_sampler.training.speed.SpeedMixin` work as there) plus
     ``g`` and the generation. ERM and DRS baselines are plain ``NetClassifier`` nets.
     Read more in the README, section "M2MClassifier".
 
@@ -107,7 +107,7 @@ default=None
         trained by plain ERM on the same imbalanced data). A torch module must return
         one logit per class, in the order of ``classes_`` (sorted labels); skorch nets
         and scikit-learn classifiers are converted by
-        :func:`~m2m_sampler.converters.as_torch_classifier`. The caller's object is never
+        :func:`~m2m_sampler.engine.converters.as_torch_classifier`. The caller's object is never
         modified: a frozen copy is used. ``None``: ``g`` is first trained by plain ERM
         (:meth:`get_g_net`: this net's own parameters, speed options and callbacks,
         with cross-entropy, no re-balancing and no generation) for ``g_epochs`` epochs
@@ -127,12 +127,12 @@ default=None
         ``None``: ``round(0.8 * max_epochs)``, the last 20% of the epochs as in the
         paper (160 of 200). ``0`` runs M2m from the start (the paper's "M2m-RS"
         ablation). ``partial_fit`` keeps counting epochs. With the paper's schedule
-        (:func:`~m2m_sampler.schedules.paper_lr_scheduler`: x0.01 at 80% and 90%) the
+        (:func:`~m2m_sampler.training.schedules.paper_lr_scheduler`: x0.01 at 80% and 90%) the
         default start falls on the first decay, as in the paper; in a short run that
         leaves the deferred phase almost no learning, and ``fit`` warns
-        (:class:`~m2m_sampler.schedules.DeferredPhaseWarning`) when the phase gets less
-        than :data:`~m2m_sampler.schedules.MIN_DEFERRED_LR_BUDGET` epochs' worth of
-        base-rate steps (see :func:`~m2m_sampler.schedules.deferred_lr_budget`).
+        (:class:`~m2m_sampler.training.schedules.DeferredPhaseWarning`) when the phase gets less
+        than :data:`~m2m_sampler.training.schedules.MIN_DEFERRED_LR_BUDGET` epochs' worth of
+        base-rate steps (see :func:`~m2m_sampler.training.schedules.deferred_lr_budget`).
     generation : bool, default=True
         ``False`` turns the generation off and leaves everything else unchanged (with
         ``balanced_batches=True``: DRS, as ``NetClassifier`` + ``DeferredResampling``).
@@ -156,7 +156,7 @@ default=None
         Epochs of the ERM training of ``g`` when ``g=None``; ``None``: ``max_epochs``.
     random_state : int, RandomState instance or None, default=None
         Governs every random draw of ``fit`` / ``partial_fit``
-        (:mod:`m2m_sampler.seeding`): weight initialisation, the mini-batch order and
+        (:mod:`m2m_sampler.training.seeding`): weight initialisation, the mini-batch order and
         dropout (torch's global generators, seeded for the fit and restored afterwards,
         so the caller's stream is neither read nor moved), the ERM training of ``g``
         (its own derived seed) and the generation (targets, sources, Bernoulli draws,
@@ -169,7 +169,7 @@ default=None
         runs are reproducible under ``torch.manual_seed``, as with any skorch net.
     {amp_dtype}
         In M2MClassifier it is also the autocast dtype of every forward pass of ``f``
-        through the net (:class:`~m2m_sampler.speed.SpeedMixin`); training under
+        through the net (:class:`~m2m_sampler.training.speed.SpeedMixin`); training under
         ``torch.float16`` uses a :class:`torch.amp.GradScaler` (``grad_scaler_``).
     **kwargs
         Everything :class:`~m2m_sampler.net.NetClassifier` accepts, the other speed
@@ -219,15 +219,15 @@ default=None
     classes_ : ndarray
         The labels, in the order of ``predict_proba``'s columns.
     history : skorch History
-        Also holds the columns of :class:`~m2m_sampler.generation_log.GenerationLog`
+        Also holds the columns of :class:`~m2m_sampler.training.generation_log.GenerationLog`
         (``m2m_targets``, ``m2m_accepted``, ...) and of
-        :class:`~m2m_sampler.timing.TrainingTimer`, every epoch.
+        :class:`~m2m_sampler.training.timing.TrainingTimer`, every epoch.
 
     See Also
     --------
     m2m_sampler.M2MOverSampler : the offline variant (Algorithm 1) for any pipeline.
-    m2m_sampler.callbacks.DeferredResampling : DRS for any skorch net.
-    m2m_sampler.generation.generate_batches : the generation rule for a custom training loop.
+    m2m_sampler.training.callbacks.DeferredResampling : DRS for any skorch net.
+    m2m_sampler.engine.generation.generate_batches : the generation rule for a custom training loop.
 
     Notes
     -----
@@ -268,7 +268,7 @@ default=None
     >>> import torch
     >>> from m2m_sampler.classifier import M2MClassifier
     >>> from m2m_sampler.datasets import load_digits_lt
-    >>> from m2m_sampler.models import MLP
+    >>> from m2m_sampler.longtail.models import MLP
     >>> X, y, X_test, y_test = load_digits_lt(return_X_y=True)
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
@@ -456,7 +456,7 @@ default=None
         """Initialise and fit ``f`` (and ``g`` when ``g=None``) with M2m.
 
         An int ``random_state`` seeds every random draw of the fit (see
-        :mod:`m2m_sampler.seeding`); torch's global generators are restored afterwards.
+        :mod:`m2m_sampler.training.seeding`); torch's global generators are restored afterwards.
         """
         with self._seeded():
             return super().fit(X, y, **fit_params)
@@ -511,7 +511,7 @@ default=None
     def get_generation_seed(self, n_epochs: int) -> int:
         """Seed of the generation's random stream from epoch ``n_epochs`` on.
 
-        :func:`~m2m_sampler.seeding.generation_seed` of ``random_state``;
+        :func:`~m2m_sampler.training.seeding.generation_seed` of ``random_state``;
         a subclass that runs on several processes gives each its own stream here.
         """
         return generation_seed(self.random_state, n_epochs)
@@ -592,7 +592,8 @@ default=None
                     f"the deferred phase (epochs {start}-{end - 1} of {end}, from start_epoch) "
                     f"trains at {rates} x the base learning rate: {budget:.3g} epochs' worth "
                     f"of base-rate steps, under {MIN_DEFERRED_LR_BUDGET} "
-                    "(m2m_sampler.schedules.MIN_DEFERRED_LR_BUDGET), so the class-balanced "
+                    "(m2m_sampler.training.schedules.MIN_DEFERRED_LR_BUDGET), so the "
+                    "class-balanced "
                     "batches and the generation can hardly change the network. The start "
                     "falls on or after the schedule's decay; with few epochs pass an earlier "
                     "start_epoch (e.g. round(0.6 * max_epochs)) or later milestones, or "
@@ -644,7 +645,7 @@ default=None
         return self.module_
 
     def generation_log(self) -> GenerationLog | None:
-        """The registered :class:`~m2m_sampler.generation_log.GenerationLog`, if any."""
+        """The registered :class:`~m2m_sampler.training.generation_log.GenerationLog`, if any."""
         return next((cb for _, cb in self.callbacks_ if isinstance(cb, GenerationLog)), None)
 
     def get_iterator(self, dataset, training=False):
@@ -668,8 +669,8 @@ default=None
         cross-entropy (no ``criterion__*``), no generation, never class-balanced (the
         same sampler, never switched), no warm start, ``g_epochs`` epochs. Its callbacks
         are copies of this net's, without the re-balancing ones
-        (:class:`~m2m_sampler.callbacks.DeferredReweighting`,
-        :class:`~m2m_sampler.callbacks.DeferredResampling`) and without the
+        (:class:`~m2m_sampler.training.callbacks.DeferredReweighting`,
+        :class:`~m2m_sampler.training.callbacks.DeferredResampling`) and without the
         ``generation_log``: ``g`` is plain ERM. With ``verbose`` and no
         :class:`skorch.callbacks.ProgressBar` among the callbacks, a progress bar over
         each epoch's batches (described ``g (ERM) epoch N/M``) shows where the ERM phase

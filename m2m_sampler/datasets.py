@@ -6,8 +6,6 @@
   bundled 8x8 digits.
 * :func:`load_cifar10_lt`, :func:`load_tabular` read the shared data directory (see
   :func:`get_data_dir`); :func:`load_csv` reads any CSV file with a label column.
-* The text data sets (Reuters-21578, Twitter POS) and their featurisers live in
-  :mod:`m2m_sampler.text_datasets` (not re-exported here: that module builds on this one).
 
 The shared data directory is found by :func:`get_data_dir`: the ``data_dir`` argument, else
 the environment variable ``M2M_DATA_DIR``, else ``../shared/data`` relative to the current
@@ -26,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from sklearn.utils import Bunch, check_random_state
 
-from .metrics import class_frequency_order
+from .longtail.metrics import class_frequency_order
 
 __all__ = [
     "DATA_DIR_ENV",

@@ -7,7 +7,7 @@ skorch's :class:`~skorch.hf.AccelerateMixin` (Hugging Face accelerate) and
 
 * **sharded training batches.** accelerate shards the ``DataLoader`` it is given, but
   the nets' training iterators wrap skorch's loader (the batch preparation of
-  :class:`~m2m_sampler.speed.SpeedMixin`, the generation of ``M2MClassifier``), which
+  :class:`~m2m_sampler.training.speed.SpeedMixin`, the generation of ``M2MClassifier``), which
   accelerate returns unchanged. Here skorch's loader is prepared where skorch builds it
   (:class:`AcceleratedLoaders`, right above skorch's ``NeuralNet`` in the method order),
   so every rank iterates its own batches of one global order and the wrappers work on
@@ -41,10 +41,10 @@ from skorch.callbacks import Callback
 from skorch.hf import AccelerateMixin
 
 from .classifier import M2MClassifier
-from .generation_log import HISTORY_KEYS, PAIRS_KEY
 from .net import NetClassifier
-from .seeding import derive_seed
-from .timing import TIMING_KEYS
+from .training.generation_log import HISTORY_KEYS, PAIRS_KEY
+from .training.seeding import derive_seed
+from .training.timing import TIMING_KEYS
 
 __all__ = [
     "AcceleratedLoaders",
@@ -157,7 +157,7 @@ class AcceleratedLoaders(NeuralNet):
         ------
         TypeError
             With several processes, if the iterator is not a torch ``DataLoader``
-            (e.g. :class:`~m2m_sampler.device_data.DeviceLoader`): accelerate cannot
+            (e.g. :class:`~m2m_sampler.training.device_data.DeviceLoader`): accelerate cannot
             shard it, and every rank would train on all the data.
         """
         iterator = super().get_iterator(dataset, training=training)
@@ -271,7 +271,7 @@ class AcceleratedNetClassifier(
     --------
     >>> import numpy as np, torch
     >>> from accelerate import Accelerator
-    >>> from m2m_sampler.models import MLP
+    >>> from m2m_sampler.longtail.models import MLP
     >>> X = np.random.default_rng(0).random((64, 4), dtype=np.float32)
     >>> y = np.repeat([0, 1], [40, 24])
     >>> net = AcceleratedNetClassifier(MLP, accelerator=Accelerator(cpu=True),

@@ -15,7 +15,7 @@ fixes these for the long-tailed setting, and is the base of
   passed to the module as float32 (:func:`as_float32_inputs`); strings and other
   non-numeric data are refused with a message saying what to do. dicts, skorch
   ``Dataset`` objects and sparse matrices are passed on unchanged, and integer storage
-  stays integer when a :class:`~m2m_sampler.device_data.DeviceLoader` converts it on
+  stays integer when a :class:`~m2m_sampler.training.device_data.DeviceLoader` converts it on
   the device (uint8 images);
 * ``save_params(f_params=...)`` also saves ``classes_`` (one ``uint8`` entry,
   ``m2m_sampler_classes``, in the module's file), so a net that loads the file with
@@ -26,12 +26,12 @@ fixes these for the long-tailed setting, and is the base of
   ``y`` is refused, as by :class:`~m2m_sampler.M2MOverSampler`), and ``predict`` before
   ``fit`` raises skorch's ``NotInitializedError`` (a scikit-learn ``NotFittedError``);
 * ``amp_dtype=torch.float16`` trains with a gradient scaler
-  (:class:`~m2m_sampler.speed.SpeedMixin`);
+  (:class:`~m2m_sampler.training.speed.SpeedMixin`);
 * the module returns logits: the default criterion is ``CrossEntropyLoss`` and
   ``predict_proba`` applies a softmax for every criterion but ``NLLLoss`` / BCE (so the
-  losses of :mod:`m2m_sampler.losses` work out of the box);
+  losses of :mod:`m2m_sampler.longtail.losses` work out of the box);
 * ``train_split=None`` by default (no internal validation split);
-* the speed options of :class:`~m2m_sampler.speed.SpeedMixin` (``amp_dtype``,
+* the speed options of :class:`~m2m_sampler.training.speed.SpeedMixin` (``amp_dtype``,
   ``channels_last``, ``cuda_graph``, ``batch_transform``, a ``DeviceLoader`` on the
   net's device), so ERM and DRS baselines train as fast as M2m.
 """
@@ -52,8 +52,8 @@ from skorch.exceptions import NotInitializedError
 from skorch.utils import _identity, to_numpy
 
 from ._torch_utils import dumps_portable, eval_mode, loads_portable
-from .device_data import DeviceLoader
-from .speed import SpeedMixin, training_device
+from .training.device_data import DeviceLoader
+from .training.speed import SpeedMixin, training_device
 
 __all__ = ["NetClassifier", "as_float32_inputs", "CLASSES_KEY"]
 
@@ -80,7 +80,7 @@ def as_float32_inputs(X: Any, owner: str = "NetClassifier", keep_integers: bool 
         Named in error messages.
     keep_integers : bool, default=False
         Leave integer and bool storage as it is (a
-        :class:`~m2m_sampler.device_data.DeviceLoader` converts it on the device).
+        :class:`~m2m_sampler.training.device_data.DeviceLoader` converts it on the device).
 
     Returns
     -------
@@ -184,13 +184,13 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         Returns one logit per class.
     criterion : loss class or instance, default=torch.nn.CrossEntropyLoss
         Any loss taking logits and integer targets, e.g. those of
-        :mod:`m2m_sampler.losses`.
+        :mod:`m2m_sampler.longtail.losses`.
     train_split : callable or None, default=None
         skorch's internal validation split; None trains on all the data.
     classes : array-like or None, default=None
         The labels, in the order of the module's logits. None: ``np.unique(y)``.
     amp_dtype, channels_last, cuda_graph, batch_transform
-        The speed options of :class:`~m2m_sampler.speed.SpeedMixin` (all off by
+        The speed options of :class:`~m2m_sampler.training.speed.SpeedMixin` (all off by
         default).
     **kwargs
         Everything :class:`skorch.NeuralNetClassifier` accepts.
@@ -215,7 +215,7 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
     Plain ERM with bf16 autocast and an on-device batch transform:
 
     >>> import numpy as np, torch
-    >>> from m2m_sampler.models import MLP
+    >>> from m2m_sampler.longtail.models import MLP
     >>> X = np.random.default_rng(0).random((60, 4), dtype=np.float32)
     >>> y = np.repeat(["a", "b", "c"], [30, 20, 10])
     >>> net = NetClassifier(MLP, module__n_features=4, module__n_classes=3, max_epochs=2,
@@ -307,7 +307,7 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
 
         Integer storage is kept when the loader of this phase (``iterator_train`` for
         training, ``iterator_valid`` otherwise) is a
-        :class:`~m2m_sampler.device_data.DeviceLoader`, which converts on the device.
+        :class:`~m2m_sampler.training.device_data.DeviceLoader`, which converts on the device.
         An empty ``X`` is an error.
         """
         iterators = (self.iterator_train, self.iterator_valid) if training else (

@@ -3,13 +3,13 @@
 Where each step of Algorithm 1 lives:
 
 * lines 2-6 (how many samples per class, source class ``k0 ~ Q(k0|k)``, source ``x0``):
-  :func:`m2m_sampler.planning.plan_translations`;
+  :func:`m2m_sampler.engine.planning.plan_translations`;
 * lines 7-11 (random start and ``T`` normalised gradient steps):
-  :func:`m2m_sampler.translation.translate`, through the engine call
-  :func:`m2m_sampler.generation.generate`, in shards over devices and processes
-  (:func:`m2m_sampler.sharding.generate_sharded`);
+  :func:`m2m_sampler.engine.translation.translate`, through the engine call
+  :func:`m2m_sampler.engine.generation.generate`, in shards over devices and processes
+  (:func:`m2m_sampler.engine.sharding.generate_sharded`);
 * lines 12-15 (rejection by ``gamma`` and ``beta``, replacement by a real sample):
-  :mod:`m2m_sampler.rejection`, applied in :meth:`M2MOverSampler._fit_resample`;
+  :mod:`m2m_sampler.engine.rejection`, applied in :meth:`M2MOverSampler._fit_resample`;
 * line 16 (the balanced data set): the rows returned by ``fit_resample``.
 """
 
@@ -43,16 +43,16 @@ from ._torch_utils import (
     loads_portable,
     resolve_device,
 )
-from .converters import as_torch_classifier, default_g, fit_quietly
-from .memory import check_resampled_size
-from .planning import plan_translations
-from .sharding import broadcast_seed, check_same_plan, distributed_world, generate_sharded
-from .translation import resolve_clip
-from .translation_params import (
+from .engine.converters import as_torch_classifier, default_g, fit_quietly
+from .engine.memory import check_resampled_size
+from .engine.params import (
     TRANSLATION_PARAMETER_CONSTRAINTS,
     TRANSLATION_PARAMETER_DOCS,
     check_step_size,
 )
+from .engine.planning import plan_translations
+from .engine.sharding import broadcast_seed, check_same_plan, distributed_world, generate_sharded
+from .engine.translation import resolve_clip
 
 __all__ = ["LOW_ACCEPTANCE_SHARE", "M2MOverSampler"]
 
@@ -99,7 +99,7 @@ default=None
           MaxAbsScaler steps ending in one), converted exactly to torch;
         - ``None``: the sampler fits its own ``g`` on ``(X, y)`` by ERM, a
           ``StandardScaler`` + ``MLPClassifier(hidden_layer_sizes=(100,), max_iter=300)``
-          seeded from ``random_state`` (see :func:`m2m_sampler.converters.default_g`),
+          seeded from ``random_state`` (see :func:`m2m_sampler.engine.converters.default_g`),
           so the sampler is a drop-in replacement for SMOTE in any pipeline.
 
         The caller's object is never modified: a frozen copy is used.
@@ -112,8 +112,8 @@ default=None
         How many samples each class should have after resampling; see
         imbalanced-learn's documentation. ``'auto'`` balances every class with the
         largest one, as the paper does. The output is dense: when it would exceed
-        :data:`m2m_sampler.memory.OUTPUT_MEMORY_BUDGET` (1 GiB) a
-        :class:`~m2m_sampler.memory.MemoryBudgetWarning` gives its size before anything
+        :data:`m2m_sampler.engine.memory.OUTPUT_MEMORY_BUDGET` (1 GiB) a
+        :class:`~m2m_sampler.engine.memory.MemoryBudgetWarning` gives its size before anything
         is trained or translated.
     {beta}
     {lam}
@@ -135,7 +135,7 @@ default=None
         Where translation runs; ``'auto'`` picks CUDA when present. A list, e.g.
         ``['cuda:0', 'cuda:1']``, shards the translation of the planned rows across
         these devices (whole chunks of ``batch_size`` sources each, one thread per CUDA
-        device, see :mod:`m2m_sampler.sharding`); the plan is drawn once and the output
+        device, see :mod:`m2m_sampler.engine.sharding`); the plan is drawn once and the output
         is the same as on one device (bit-identical on the CPU).
     distributed : 'auto' or bool, default='auto'
         Shard the translation across the ranks of a ``torch.distributed`` process group
@@ -218,7 +218,7 @@ default=None
 
     Notes
     -----
-    **In front of a model unlike g** (``benchmarks/downstream/``; docs/benchmarks.md, "In
+    **In front of a model unlike g** (``benchmarks/results/downstream/``; docs/benchmarks.md, "In
     front of other models"): with the defaults few translations pass the ``gamma`` test
     (0-7% of the added rows on four tabular sets), and the sampler ties
     ``RandomOverSampler`` before a logistic regression, gradient boosting or an MLP.

@@ -8,7 +8,7 @@
   ``m2m_accepted_pairs``, summed over epochs);
 * :func:`plot_per_class_recall` and :func:`plot_cumulative_false_positives` -- per-class
   recall and the cumulative number of false positives along the classes (the paper's
-  Figure 5) of several models, with the values of :mod:`m2m_sampler.metrics`.
+  Figure 5) of several models, with the values of :mod:`m2m_sampler.longtail.metrics`.
 
 matplotlib is imported when a function is called (``pip install "m2m-sampler[plot]"``);
 without it every function raises an :class:`ImportError` that says so. The functions draw
@@ -373,11 +373,11 @@ def plot_per_class_recall(
     ----------
     recall : mapping of str to sequence of float
         Model name -> recall of each class of ``classes`` (in that order), e.g. from
-        :func:`m2m_sampler.metrics.per_class_recall` with ``labels=classes``. None
+        :func:`m2m_sampler.longtail.metrics.per_class_recall` with ``labels=classes``. None
         entries (a model or a class value) are skipped.
     classes : sequence
         Class labels, usually from the most to the least frequent
-        (:func:`m2m_sampler.metrics.class_frequency_order`).
+        (:func:`m2m_sampler.longtail.metrics.class_frequency_order`).
     ax : matplotlib.axes.Axes, optional
         Where to draw (default: a new figure).
     percent : bool, default=True
@@ -405,7 +405,7 @@ def plot_cumulative_false_positives(
     ----------
     counts : mapping of str to sequence of float
         Model name -> cumulative false positives along ``classes``, e.g. from
-        :func:`m2m_sampler.metrics.cumulative_false_positives`.
+        :func:`m2m_sampler.longtail.metrics.cumulative_false_positives`.
     classes : sequence
         Class labels in the order the counts accumulate over (most to least frequent).
     ax : matplotlib.axes.Axes, optional

@@ -15,7 +15,7 @@ accelerate = pytest.importorskip("accelerate")
 from skorch.hf import AccelerateMixin  # noqa: E402
 
 from m2m_sampler.classifier import M2MClassifier  # noqa: E402
-from m2m_sampler.models import MLP  # noqa: E402
+from m2m_sampler.longtail.models import MLP  # noqa: E402
 from m2m_sampler.net import NetClassifier  # noqa: E402
 
 

@@ -13,10 +13,10 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from m2m_sampler.classifier import M2MClassifier
-from m2m_sampler.generation import GenerationResult
-from m2m_sampler.generation_log import PAIRS_KEY, GenerationLog
-from m2m_sampler.models import MLP
-from m2m_sampler.schedules import DeferredPhaseWarning, paper_lr_scheduler
+from m2m_sampler.engine.generation import GenerationResult
+from m2m_sampler.longtail.models import MLP
+from m2m_sampler.training.generation_log import PAIRS_KEY, GenerationLog
+from m2m_sampler.training.schedules import DeferredPhaseWarning, paper_lr_scheduler
 
 
 def test_pair_counts_of_a_hand_made_result():

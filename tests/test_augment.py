@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from m2m_sampler.augment import RandomCropFlip
+from m2m_sampler.longtail.augment import RandomCropFlip
 
 
 def _gen(seed=0):

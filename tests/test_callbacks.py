@@ -10,10 +10,10 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset, ValidSplit
 from torch import nn
 
-from m2m_sampler.callbacks import DeferredResampling, DeferredReweighting
-from m2m_sampler.losses import LDAMLoss
-from m2m_sampler.sampling import ClassBalancedSampler, get_dataset_labels
-from m2m_sampler.schedules import WarmupStepLambda, paper_lr_scheduler, warmup_step_lambda
+from m2m_sampler.longtail.losses import LDAMLoss
+from m2m_sampler.training.callbacks import DeferredResampling, DeferredReweighting
+from m2m_sampler.training.sampling import ClassBalancedSampler, get_dataset_labels
+from m2m_sampler.training.schedules import WarmupStepLambda, paper_lr_scheduler, warmup_step_lambda
 
 COUNTS = (150, 40, 10)
 

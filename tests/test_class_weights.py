@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from m2m_sampler.class_weights import (
+from m2m_sampler.longtail.class_weights import (
     class_counts,
     effective_number,
     effective_number_weights,

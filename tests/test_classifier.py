@@ -16,15 +16,15 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from skorch.callbacks import Callback, EpochScoring
 from torch import nn
 
-from m2m_sampler.callbacks import DeferredResampling, DeferredReweighting
 from m2m_sampler.classifier import HISTORY_KEYS, M2MClassifier
 from m2m_sampler.datasets import load_digits_lt
-from m2m_sampler.generation import generate_batches
-from m2m_sampler.losses import LDAMLoss
-from m2m_sampler.models import MLP
+from m2m_sampler.engine.generation import generate_batches
+from m2m_sampler.engine.planning import acceptance_probability
+from m2m_sampler.longtail.losses import LDAMLoss
+from m2m_sampler.longtail.models import MLP
 from m2m_sampler.net import NetClassifier
-from m2m_sampler.planning import acceptance_probability
-from m2m_sampler.sampling import ClassBalancedSampler
+from m2m_sampler.training.callbacks import DeferredResampling, DeferredReweighting
+from m2m_sampler.training.sampling import ClassBalancedSampler
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -549,8 +549,8 @@ def test_g_net_is_this_net_with_its_parameters_and_callbacks_but_plain_erm(digit
 
 
 def test_default_callbacks_own_the_resampling_and_the_history_columns(digits, g_module):
-    from m2m_sampler.generation_log import GenerationLog
-    from m2m_sampler.timing import TIMING_KEYS, TrainingTimer
+    from m2m_sampler.training.generation_log import GenerationLog
+    from m2m_sampler.training.timing import TIMING_KEYS, TrainingTimer
 
     X, y, _, _ = digits
     torch.manual_seed(12)
@@ -579,7 +579,7 @@ def test_default_callbacks_own_the_resampling_and_the_history_columns(digits, g_
 
 def test_translation_parameters_share_the_samplers_spec():
     from m2m_sampler import M2MOverSampler
-    from m2m_sampler.translation_params import TRANSLATION_PARAMETER_DOCS
+    from m2m_sampler.engine.params import TRANSLATION_PARAMETER_DOCS
 
     for name, text in TRANSLATION_PARAMETER_DOCS.items():
         assert text in M2MClassifier.__doc__, name

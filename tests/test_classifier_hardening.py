@@ -16,10 +16,10 @@ from torch import nn
 
 from m2m_sampler import M2MClassifier, M2MOverSampler, NetClassifier
 from m2m_sampler.classifier import HISTORY_KEYS
-from m2m_sampler.models import MLP
-from m2m_sampler.timing import TIMING_KEYS
-from m2m_sampler.translation import random_start
-from m2m_sampler.translation_params import MAX_TRAVEL_PER_DIAGONAL, check_step_size
+from m2m_sampler.engine.params import MAX_TRAVEL_PER_DIAGONAL, check_step_size
+from m2m_sampler.engine.translation import random_start
+from m2m_sampler.longtail.models import MLP
+from m2m_sampler.training.timing import TIMING_KEYS
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -415,7 +415,7 @@ def test_tiny_gradients_still_take_steps_of_step_size():
     """A saturated softmax gives gradients whose squares underflow in float32: the step
     must still have length step_size (it was 2e12 for this g), and a gradient that is
     exactly zero does not move."""
-    from m2m_sampler.translation import translate
+    from m2m_sampler.engine.translation import translate
 
     g = nn.Linear(2, 2)
     with torch.no_grad():

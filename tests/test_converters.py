@@ -12,7 +12,7 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from m2m_sampler.converters import (
+from m2m_sampler.engine.converters import (
     as_torch_classifier,
     default_g,
     fit_quietly,

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from m2m_sampler.classifier import M2MClassifier
-from m2m_sampler.cuda_graphs import GraphedTrainingForward
-from m2m_sampler.models import ResNet32
+from m2m_sampler.longtail.models import ResNet32
 from m2m_sampler.net import NetClassifier
+from m2m_sampler.training.cuda_graphs import GraphedTrainingForward
 
 
 class _Net(nn.Module):

@@ -12,11 +12,11 @@ from skorch.dataset import Dataset
 from torch import nn
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
-from m2m_sampler.augment import RandomCropFlip
 from m2m_sampler.classifier import TIMING_KEYS, M2MClassifier
-from m2m_sampler.device_data import DeviceLoader, dataset_tensors
-from m2m_sampler.models import MLP
-from m2m_sampler.sampling import ClassBalancedSampler
+from m2m_sampler.longtail.augment import RandomCropFlip
+from m2m_sampler.longtail.models import MLP
+from m2m_sampler.training.device_data import DeviceLoader, dataset_tensors
+from m2m_sampler.training.sampling import ClassBalancedSampler
 
 
 def _images(counts=(30, 20, 10), seed=0):
@@ -243,8 +243,8 @@ def test_deferred_resampling_drives_the_device_loader_after_a_train_split(digits
     bound to the Subset that skorch's ValidSplit trains on."""
     from skorch.dataset import ValidSplit
 
-    from m2m_sampler.callbacks import DeferredResampling
     from m2m_sampler.net import NetClassifier
+    from m2m_sampler.training.callbacks import DeferredResampling
 
     X, y, _, _ = digits
     rec = _Labels()

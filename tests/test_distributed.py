@@ -26,7 +26,7 @@ from m2m_sampler.distributed import (  # noqa: E402
     AcceleratedNetClassifier,
     ReduceHistory,
 )
-from m2m_sampler.models import MLP  # noqa: E402
+from m2m_sampler.longtail.models import MLP  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "distributed_scripts" / "ddp_checks.py"

@@ -36,7 +36,7 @@ def test_cifar_lt_example(capsys, monkeypatch, tmp_path):
     for name in ("ERM (g)", "DRS", "M2m"):
         assert f"{name}" in out and "balanced accuracy" in out
     assert "M2m's last epoch:" in out and "translated" in out
-    # with the reproduction's options it hands over to python -m m2m_sampler.bench.cifar_lt
+    # with the reproduction's options it hands over to python -m benchmarks.cifar_lt
     monkeypatch.setattr(sys, "argv", ["cifar_lt.py", "--smoke", "--only", "report",
                                       "--cache-dir", str(tmp_path), "--method", "drs"])
     with pytest.raises(SystemExit) as exit_:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from m2m_sampler.losses import (
+from m2m_sampler.longtail.losses import (
     BalancedSoftmaxLoss,
     FocalLoss,
     LDAMLoss,

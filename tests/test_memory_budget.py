@@ -1,4 +1,4 @@
-"""The memory-budget warning of M2MOverSampler's output (m2m_sampler.memory)."""
+"""The memory-budget warning of M2MOverSampler's output (m2m_sampler.engine.memory)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-import m2m_sampler.memory as memory
+import m2m_sampler.engine.memory as memory
 from m2m_sampler import M2MOverSampler
-from m2m_sampler.memory import MemoryBudgetWarning, check_resampled_size
+from m2m_sampler.engine.memory import MemoryBudgetWarning, check_resampled_size
 
 
 def test_check_resampled_size_figures():

@@ -1,4 +1,4 @@
-"""Tests of m2m_sampler.metrics against hand-computed values and sklearn / imblearn."""
+"""Tests of m2m_sampler.longtail.metrics against hand-computed values and sklearn / imblearn."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from imblearn.metrics import geometric_mean_score
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
-from m2m_sampler.metrics import (
+from m2m_sampler.longtail.metrics import (
     class_frequency_order,
     cumulative_false_positives,
     geometric_mean,

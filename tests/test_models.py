@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from m2m_sampler.models import (
+from m2m_sampler.longtail.models import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     MLP,

@@ -18,7 +18,7 @@ from torch import nn
 
 from m2m_sampler import M2MOverSampler
 from m2m_sampler._torch_utils import module_device
-from m2m_sampler.planning import acceptance_probability, source_class_distribution
+from m2m_sampler.engine.planning import acceptance_probability, source_class_distribution
 
 
 def _blobs(counts, n_features=2, seed=0, scale=0.3):

@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from m2m_sampler.planning import (
+from m2m_sampler.engine.planning import (
     acceptance_probability,
     plan_batch_translations,
     plan_translations,
     source_class_distribution,
 )
-from m2m_sampler.rejection import draw_beta_survivors, gamma_from_loss_threshold, passes_gamma
+from m2m_sampler.engine.rejection import (
+    draw_beta_survivors,
+    gamma_from_loss_threshold,
+    passes_gamma,
+)
 
 COUNTS = np.array([1000, 500, 500, 100, 20])
 

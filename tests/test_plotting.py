@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from m2m_sampler import M2MClassifier, M2MOverSampler  # noqa: E402
 from m2m_sampler.datasets import load_digits_lt  # noqa: E402
-from m2m_sampler.models import MLP  # noqa: E402
+from m2m_sampler.longtail.models import MLP  # noqa: E402
 from m2m_sampler.plotting import (  # noqa: E402
     acceptance_matrix,
     plot_acceptance_matrix,

@@ -10,7 +10,7 @@ import torch
 
 from m2m_sampler import M2MClassifier, M2MOverSampler
 from m2m_sampler.datasets import load_digits_lt
-from m2m_sampler.models import MLP
+from m2m_sampler.longtail.models import MLP
 
 #: What tqdm draws: ``<desc>: 100%|<bar>| n/n [elapsed<remaining, rate]``.
 FULL_BAR = re.compile(r"100%\|[^|]*\| (\d+)/\1 ")

@@ -26,8 +26,8 @@ from torch import nn
 
 from m2m_sampler import M2MOverSampler
 from m2m_sampler.classifier import M2MClassifier
-from m2m_sampler.generation import generate_batches
-from m2m_sampler.translation import translate
+from m2m_sampler.engine.generation import generate_batches
+from m2m_sampler.engine.translation import translate
 
 # --------------------------------------------------------------------- numpy references
 

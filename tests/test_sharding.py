@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from m2m_sampler import M2MOverSampler
-from m2m_sampler.sharding import shard_bounds
-from m2m_sampler.translation import random_start, skip_random_starts
+from m2m_sampler.engine.sharding import shard_bounds
+from m2m_sampler.engine.translation import random_start, skip_random_starts
 
 
 def test_shard_bounds_are_whole_contiguous_chunks():

@@ -9,12 +9,12 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from m2m_sampler import M2MOverSampler
-from m2m_sampler.callbacks import DeferredResampling
-from m2m_sampler.device_data import DeviceLoader
 from m2m_sampler.net import NetClassifier
-from m2m_sampler.sampling import ClassBalancedSampler
-from m2m_sampler.speed import SpeedMixin
-from m2m_sampler.timing import TIMING_KEYS, TrainingTimer
+from m2m_sampler.training.callbacks import DeferredResampling
+from m2m_sampler.training.device_data import DeviceLoader
+from m2m_sampler.training.sampling import ClassBalancedSampler
+from m2m_sampler.training.speed import SpeedMixin
+from m2m_sampler.training.timing import TIMING_KEYS, TrainingTimer
 
 
 class _Conv(nn.Module):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from m2m_sampler.translation import random_start, target_probability, translate
+from m2m_sampler.engine.translation import random_start, target_probability, translate
 
 
 def _linear(weight, bias, dtype=torch.float64):

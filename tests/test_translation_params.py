@@ -7,7 +7,7 @@ import torch
 from sklearn.utils._param_validation import InvalidParameterError
 
 from m2m_sampler import M2MOverSampler
-from m2m_sampler.translation_params import (
+from m2m_sampler.engine.params import (
     TRANSLATION_PARAMETER_CONSTRAINTS,
     TRANSLATION_PARAMETER_DOCS,
     validate_translation_params,

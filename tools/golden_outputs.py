@@ -96,10 +96,10 @@ def _history(net, prefix: str) -> dict[str, np.ndarray]:
 def compute() -> dict[str, np.ndarray]:
     """Run every golden case; return named arrays."""
     from m2m_sampler import M2MClassifier, M2MOverSampler, NetClassifier
-    from m2m_sampler.callbacks import DeferredResampling
     from m2m_sampler.datasets import load_digits_lt
-    from m2m_sampler.models import MLP
-    from m2m_sampler.sampling import ClassBalancedSampler
+    from m2m_sampler.longtail.models import MLP
+    from m2m_sampler.training.callbacks import DeferredResampling
+    from m2m_sampler.training.sampling import ClassBalancedSampler
 
     torch.set_num_threads(1)
     X, y, X_test, y_test = load_digits_lt(imbalance_ratio=10, return_X_y=True)
@@ -207,7 +207,7 @@ def compare(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> list[tup
 def bench_matrices(doc: dict | None = None) -> dict[str, np.ndarray]:
     """Every confusion matrix of the main job's ``results.json`` (a fresh run if None).
 
-    The committed ``benchmarks/digits_lt/results.json`` (2026-11-26) is not reproduced
+    The committed ``benchmarks/results/digits_lt/results.json`` (2026-11-26) is not reproduced
     bit for bit on every machine (SMOTE/ADASYN neighbour ties and BLAS round-off differ
     between CPUs), so the golden copy is a run recorded on the checking machine's kind.
     """

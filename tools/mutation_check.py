@@ -52,7 +52,7 @@ class Mutation:
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "a",
-        "m2m_sampler/translation.py",
+        "m2m_sampler/engine/translation.py",
         "loss = loss + lam * f_logits.gather(1, k0.view(-1, 1)).sum()",
         "loss = loss + lam * f_logits.gather(1, k.view(-1, 1)).sum()",
         "lambda term on f's logit of the target class k instead of the source class k0",
@@ -61,7 +61,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # M2MClassifier hands its live network f to the generation in generation_iterator.py.
     Mutation(
         "b",
-        "m2m_sampler/generation_iterator.py",
+        "m2m_sampler/training/generation_iterator.py",
         "f=net.get_translation_f() if net.lam != 0 else None,",
         "f=None,",
         "M2MClassifier ignores f: the generation gets f=None (no lambda term)",
@@ -69,7 +69,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     # ---------------------------------------------------------------------------------
     Mutation(
         "c1",
-        "m2m_sampler/generation.py",
+        "m2m_sampler/engine/generation.py",
         "x0, k0, k = sources[plan.source_index[pos]], plan.source_class[pos], plan.target[pos]",
         "x0, k0, k = sources[plan.target_pos[pos]], plan.source_class[pos], plan.target[pos]",
         "online rule: translate the target's own batch entry instead of its source "
@@ -77,7 +77,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "c2",
-        "m2m_sampler/planning.py",
+        "m2m_sampler/engine/planning.py",
         "source[sel] = members[c][pos]",
         "source[sel] = members[k][pos % counts[k]]",
         "over-sampler: the planned source x0 is a sample of the target class "
@@ -85,42 +85,42 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "d1",
-        "m2m_sampler/planning.py",
+        "m2m_sampler/engine/planning.py",
         "survived_beta=draw_beta_survivors(p_accept, generator=generator),",
         "survived_beta=torch.ones_like(p_accept, dtype=torch.bool),",
         "online rule: no Bernoulli beta draw (survived_beta all True)",
     ),
     Mutation(
         "d2",
-        "m2m_sampler/planning.py",
+        "m2m_sampler/engine/planning.py",
         "survived = draw_beta_survivors(p_accept, random_state=random_state) & ~fallback",
         "survived = ~fallback",
         "over-sampler: no Bernoulli beta draw (survived_beta all True)",
     ),
     Mutation(
         "e",
-        "m2m_sampler/translation.py",
+        "m2m_sampler/engine/translation.py",
         "prob = target_probability(g, x, k, amp_dtype=amp_dtype)",
         "prob = target_probability(g, x, k0, amp_dtype=amp_dtype)",
         "gamma tested on g's probability of the source class k0 instead of the target k",
     ),
     Mutation(
         "f",
-        "m2m_sampler/translation.py",
+        "m2m_sampler/engine/translation.py",
         "x = _clamp(x.detach() - step_size * d / norm, low, high)",
         "x = _clamp(x.detach() - step_size * d, low, high)",
         "un-normalised steps (no division by ||d||_2)",
     ),
     Mutation(
         "g",
-        "m2m_sampler/translation.py",
+        "m2m_sampler/engine/translation.py",
         "x = _clamp(x.detach() - step_size * d / norm, low, high)",
         "x = x.detach() - step_size * d / norm",
         "clip skipped after the steps",
     ),
     Mutation(
         "g2",
-        "m2m_sampler/translation.py",
+        "m2m_sampler/engine/translation.py",
         "x = _clamp(x.detach() - step_size * d / norm, low, high)",
         "x = x.detach() - step_size * d / norm\n"
         "            if _ == n_steps - 1:\n"
@@ -129,14 +129,14 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "h",
-        "m2m_sampler/planning.py",
+        "m2m_sampler/engine/planning.py",
         "p_target = 1.0 - n_y / counts.max()",
         "p_target = torch.full_like(n_y, 0.5)",
         "online rule: target probability 0.5 instead of 1 - N_y/N_max",
     ),
     Mutation(
         "i",
-        "m2m_sampler/planning.py",
+        "m2m_sampler/engine/planning.py",
         "weights = accept[y[:, None], y[None, :]]  # [i, j] = 1 - beta^((N_{y_j} - N_{y_i})^+)",
         "weights = (accept[y[:, None], y[None, :]] > 0).double()",
         "online rule (extra): sources drawn uniformly among larger-class entries, not with "

@@ -5,7 +5,7 @@ Run with ``python benchmarks/gpu/report_table.py RESULT.json [--wall wall.json]
 paper's Table 1, the per-phase time table and the issue's checks, from the numbers in
 the JSON file only. With several reports (one per seed) it prints one row per method
 with every seed's bACC / GM and their mean. The tables are
-:func:`m2m_sampler.bench.cifar_lt.report.render` and ``render_seeds``.
+:func:`benchmarks.cifar_lt.report.render` and ``render_seeds``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from m2m_sampler.bench.cifar_lt.report import render, render_seeds
+from benchmarks.cifar_lt.report import render, render_seeds
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@
 # gpu_util.csv and the cache: g and the epoch-160 trunks, a few MB each, reusable with
 # --cache-dir). The device tool returns at most 8 files.
 # Settings (environment variables): SEED=0, or SEEDS="2 3" (chains side by side),
-# RATIO=100 (or 10), METHODS=erm,drs,m2m (any of python -m m2m_sampler.bench.cifar_lt
+# RATIO=100 (or 10), METHODS=erm,drs,m2m (any of python -m benchmarks.cifar_lt
 # --method), SELECT=1 (--select-epoch), OPTIONS="--fast" (skip the checks),
 # CHECKS_ONLY=1 (stop after the checks), UNIT_TESTS=after | background | none,
 # DEADLINE_S=570, DEVICE=cuda, EXTRA (more arguments of the reproduction),
@@ -25,7 +25,7 @@
 #      reproduction's --smoke run on the GPU with the fast options; if a check fails, the
 #      next, plainer option set is tried (--fast -> bf16+channels_last -> plain) (~30 s)
 #   2. per seed, g (200 epochs) in one process and, beside it, one chain per trunk the
-#      METHODS continue (m2m_sampler.bench.cifar_lt.methods.phase_chains): the trunk
+#      METHODS continue (benchmarks.cifar_lt.methods.phase_chains): the trunk
 #      (160 epochs), its branches without generation (epochs 160-200), then, once g is
 #      done, its branches with generation; methods without a trunk form a chain of their
 #      own. For ERM, DRS and M2m: g beside trunk -> DRS -> M2m, so that DRS runs while g
@@ -140,7 +140,7 @@ fi
 # ---------------------------------------------------------------- 1. checks
 OPTION_SETS=("--fast" "--amp bf16 --channels-last --translate-ahead 8" "--translate-ahead 8")
 smoke() {  # options, log file
-  timeout 120 python3 -m m2m_sampler.bench.cifar_lt --smoke --device "$DEVICE" $1 \
+  timeout 120 python3 -m benchmarks.cifar_lt --smoke --device "$DEVICE" $1 \
     --data-dir "$DATA" --out "$OUT/smoke.json" > "$2" 2>&1
 }
 if [ -n "$OPTIONS" ]; then
@@ -203,7 +203,7 @@ run_phase() {  # seed, name, seconds, extra args...
   (( secs < 10 )) && secs=10
   local logf="$OUT/$name.log"
   [ "$MULTI" = 1 ] && logf="$OUT/seed$seed-$name.log"
-  timeout "$secs" python3 -m m2m_sampler.bench.cifar_lt $(common "$seed") "$@" > "$logf" 2>&1
+  timeout "$secs" python3 -m benchmarks.cifar_lt $(common "$seed") "$@" > "$logf" 2>&1
   local rc=$?
   log "seed $seed: $name exited with $rc"
   grep -v "^\[" "$logf" | grep -v "Warning\|warn\|return Variable" | tail -n 6
@@ -211,9 +211,9 @@ run_phase() {  # seed, name, seconds, extra args...
 }
 # "g 0|1" (whether g is needed), then one line per chain: its trunk ("-": trained from
 # scratch), its methods without g and with g (comma-separated, "-" for none), as
-# m2m_sampler.bench.cifar_lt.methods.phase_chains groups them.
+# benchmarks.cifar_lt.methods.phase_chains groups them.
 PLAN=$(python3 -c "import sys
-from m2m_sampler.bench.cifar_lt.methods import METHODS, phase_chains
+from benchmarks.cifar_lt.methods import METHODS, phase_chains
 ms = list(METHODS) if sys.argv[1] == 'all' else sys.argv[1].split(',')
 print('g', int(any(m == 'erm' or METHODS[m].generation for m in ms)))
 for trunk, plain, with_g in phase_chains(ms):
@@ -260,7 +260,7 @@ run_seed() {  # seed: g beside one chain per trunk; then the seed's report
     "$seed" "$t0" "$t1" "$FAST $SELECT_ARG" "$N_SEEDS" > "$OUT/wall_seed$seed.tmp"
   local name=cifar_lt_r$RATIO.json
   [ "$MULTI" = 1 ] && name=cifar_lt_r${RATIO}_seed$seed.json
-  python3 -m m2m_sampler.bench.cifar_lt $(common "$seed") --only report --out "$OUT/$name" \
+  python3 -m benchmarks.cifar_lt $(common "$seed") --only report --out "$OUT/$name" \
     > "$OUT/report_seed$seed.log" 2>&1
   log "seed $seed: report"
   grep -v "^\[" "$OUT/report_seed$seed.log"

@@ -310,10 +310,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupted.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["--suite", "table2"]:  # the paper's Table 2 (m2m_sampler.bench.table2)
-        from .table2 import main as table2_main
-
-        return table2_main(argv[2:])
     parser = build_parser()
     args = parser.parse_args(argv)
     methods = _check_args(parser, args)

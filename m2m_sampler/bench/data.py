@@ -34,13 +34,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from numpy.typing import DTypeLike
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..datasets import list_tabular, load_csv, load_digits_lt, load_tabular, make_long_tailed
 
 __all__ = [
     "DIGITS",
+    "DenseTransformer",
     "TEXT_FEATURES",
     "BenchData",
     "Split",
@@ -201,13 +206,66 @@ class BenchData:
 
 #: Columns of the TF-IDF features of a CSV text column (hashed terms, see
 #: :func:`text_features`).
+class DenseTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Convert a (sparse) matrix to a dense C-contiguous array of one dtype.
+
+    Stateless apart from recording ``n_features_in_``; feature names pass through.
+
+    Parameters
+    ----------
+    dtype : dtype, default=np.float32
+        dtype of the output (float32 is what the library's networks train in).
+    """
+
+    def __init__(self, dtype: DTypeLike = np.float32) -> None:
+        self.dtype = dtype
+
+    def fit(self, X: Any, y: Any = None) -> DenseTransformer:
+        """Record the number of input features.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        validate_data(self, X, accept_sparse=True, dtype="numeric")
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Densify.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), dtype ``self.dtype``
+        """
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, accept_sparse=True, dtype="numeric", reset=False)
+        if sp.issparse(X):
+            X = X.toarray()
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
+        return tags
+
+
 TEXT_FEATURES = 4096
 
 
 def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
     """The unfitted TF-IDF featuriser of a CSV text column, as a scikit-learn pipeline.
 
-    The choices of :func:`m2m_sampler.text_datasets.reuters_vectorizer` (lower-cased
+    The choices of the lab's Reuters featuriser (lower-cased
     tokens of two or more word characters, sublinear term frequency ``1 + log(tf)``,
     smoothed idf, L2-normalised rows, dense float32 output since M2m translates dense
     inputs), except that terms are hashed into a fixed number of columns
@@ -233,7 +291,6 @@ def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
     """
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
-    from ..text_datasets import DenseTransformer
 
     return Pipeline(
         [

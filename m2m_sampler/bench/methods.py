@@ -1,6 +1,6 @@
 """The compared methods, each built as an ``imblearn.pipeline.Pipeline``.
 
-Every method trains the same network, :class:`m2m_sampler.models.MLP`, through
+Every method trains the same network, :class:`m2m_sampler.longtail.models.MLP`, through
 :class:`m2m_sampler.net.NetClassifier` (skorch), with the same optimiser settings and the
 same initialisation for a given seed. The methods differ only in what comes before the
 network (an over-sampler or nothing) and in the loss weights:
@@ -37,11 +37,11 @@ from imblearn.pipeline import Pipeline
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
-from ..class_weights import inverse_frequency_weights
-from ..device_data import DeviceLoader
-from ..models import MLP
+from ..longtail.class_weights import inverse_frequency_weights
+from ..longtail.models import MLP
 from ..net import NetClassifier
 from ..over_sampler import M2MOverSampler
+from ..training.device_data import DeviceLoader
 
 __all__ = [
     "METHODS",
@@ -106,12 +106,12 @@ class TrainParams:
     weight_decay : float
         Adam weight decay (the paper's 5e-5 for its fully connected networks).
     hidden : tuple of int
-        Hidden layer widths of :class:`~m2m_sampler.models.MLP`.
+        Hidden layer widths of :class:`~m2m_sampler.longtail.models.MLP`.
     device : str
         Torch device of the network and of the M2m translation.
     tensor_loader : bool
         Batches are slices of the training tensors
-        (:class:`~m2m_sampler.device_data.DeviceLoader`) instead of torch's
+        (:class:`~m2m_sampler.training.device_data.DeviceLoader`) instead of torch's
         ``DataLoader`` collating one sample at a time: the same epochs, several times
         faster for small networks, but another shuffling stream, so other numbers (the
         CSV path's speed rule, :mod:`~m2m_sampler.bench.speed_rule`).
@@ -130,7 +130,7 @@ class TrainParams:
 class M2mParams:
     """Hyper-parameters of :class:`~m2m_sampler.M2MOverSampler` in the benchmark.
 
-    The defaults are the values ``benchmarks/tune_m2m.py`` chose on a validation split of
+    The defaults are the values ``benchmarks.tune_m2m`` chose on a validation split of
     the digits-LT training data (see ``docs/benchmarks.md``); other data sets need their
     own values (the tuning script prints the matching command-line options).
 

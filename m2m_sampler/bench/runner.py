@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from ..metrics import imbalance_report
+from ..longtail.metrics import imbalance_report
 from .data import BenchData, Split
 from .methods import (
     METHODS,

@@ -1,13 +1,13 @@
 """How the user-CSV path of ``m2m-bench`` trains fast: batch and learning rate by rule.
 
-Measured on optdigits (5,620 rows, 64 features; ``benchmarks/csv_speed``): with torch's
+Measured on optdigits (5,620 rows, 64 features; ``benchmarks/results/csv_speed``): with torch's
 ``DataLoader`` at batch 64, skorch spends more time building batches (one
 ``Dataset.__getitem__`` and a collate per sample) and stepping the optimiser once per 64
 rows than computing, and a 5.5k-row CSV with 3 seeds and the 7 default methods took about
 10 minutes on 2 shared cores. The rule for CSV input, when ``--batch-size`` is not given:
 
 * batches are slices of the training tensors
-  (:class:`~m2m_sampler.device_data.DeviceLoader`), not collated sample by sample;
+  (:class:`~m2m_sampler.training.device_data.DeviceLoader`), not collated sample by sample;
 * the batch size gives about :data:`BATCHES_PER_EPOCH` batches per epoch of the training
   part: ``2 ** round(log2(n_train / 16))``, between :data:`MIN_BATCH` and
   :data:`MAX_BATCH` (up to about 1,450 training rows keep batch 64);
@@ -16,7 +16,7 @@ rows than computing, and a 5.5k-row CSV with 3 seeds and the 7 default methods t
 * the epochs stay ``TrainParams.epochs`` (100).
 
 Chosen on measurements (optdigits and satimage as CSV files, 3 seeds, ERM and ROS, test
-bACC; ``benchmarks/csv_speed/batch_rule.md``): batch 256 with the learning rate x4 kept the
+bACC; ``benchmarks/results/csv_speed/batch_rule.md``): batch 256 with the learning rate x4 kept the
 accuracy of batch 64 (98.49 vs 98.51 and 88.79 vs 88.31 on average) at about a third of
 the CPU time, while batch 128 without scaling lost 0.1 point on optdigits, and 50 epochs
 lost 0.2. Larger batches than 256 were not measured with scaled rates, hence the cap.

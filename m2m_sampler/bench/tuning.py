@@ -23,7 +23,7 @@ every translation rejected is RandomOverSampler). Candidates are ranked by mean 
 bACC, ties broken by the lower mean balanced log-loss
 (:func:`~m2m_sampler.bench.validation.ranking_key`); stage 2 wins only if it ranks
 strictly higher. :func:`bench_args` gives the ``m2m-bench`` options of the chosen values,
-:func:`tuning_markdown` the table of every candidate. ``benchmarks/tune_m2m.py`` is the
+:func:`tuning_markdown` the table of every candidate. ``benchmarks.tune_m2m`` is the
 command line.
 
 ``m2m-bench --tune`` (on by default for a CSV file) uses the same carving, scoring and
@@ -331,7 +331,7 @@ def tuning_tag(dataset: str, imbalance_ratio: float | None, min_class_count: int
 
 
 def tuning_markdown(tag: str, doc: dict[str, Any]) -> str:
-    """The Markdown report of a tuning document (as ``benchmarks/tune_m2m.py`` writes it).
+    """The Markdown report of a tuning document (as ``benchmarks.tune_m2m`` writes it).
 
     Parameters
     ----------

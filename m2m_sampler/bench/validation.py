@@ -1,7 +1,7 @@
 """Validation splits carved from training data, and how candidates are scored on them.
 
 Every tuning in the benchmarks (``m2m_sampler.bench.tuning`` for the sampler benchmark,
-``benchmarks/m2m_classifier.py`` for the classifier benchmark) chooses hyper-parameters
+``benchmarks.m2m_classifier`` for the classifier benchmark) chooses hyper-parameters
 on the training part only: each class is divided at random into a *fit* part and a
 *validation* part (:func:`carve_validation`), candidates are trained on the fit part and
 scored on the validation part by balanced accuracy, and ties, frequent on small

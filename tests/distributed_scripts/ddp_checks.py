@@ -23,7 +23,7 @@ from skorch.callbacks import Callback
 from m2m_sampler import M2MOverSampler
 from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.distributed import AcceleratedM2MClassifier, AcceleratedNetClassifier
-from m2m_sampler.models import MLP
+from m2m_sampler.longtail.models import MLP
 
 #: The settings shared with tests/test_distributed.py (imported from there).
 SAMPLER = dict(beta=0.9, step_size=0.5, batch_size=48, random_state=0)

@@ -1,0 +1,352 @@
+"""The methods of the CIFAR-LT-10 reproduction, and the network each one trains.
+
+Every method trains a ResNet-32 through :class:`~m2m_sampler.M2MClassifier` with the
+authors' schedule; a method is a loss, a shared trunk (or none) and how its last phase
+(or its whole run) re-balances:
+
+============  ======  =======  ==========  ====================  ==========
+key           loss    trunk    sampling    re-weighting          generation
+============  ======  =======  ==========  ====================  ==========
+``erm``       CE      (g)      shuffle     -                     -
+``drs``       CE      CE       deferred    -                     -
+``m2m``       CE      CE       deferred    -                     M2m
+``drw``       CE      CE       shuffle     deferred, effective   -
+``rs``        CE      -        balanced    -                     -
+``smote``     CE      -        SMOTE       -                     -
+``rw``        CE      -        shuffle     inverse frequency     -
+``cbrw``      CE      -        shuffle     effective number      -
+``focal``     focal   -        shuffle     -                     -
+``ldam``      LDAM    LDAM     shuffle     -                     -
+``ldam-drw``  LDAM    LDAM     shuffle     deferred, effective   -
+``ldam-m2m``  LDAM    LDAM     deferred    -                     M2m
+``la``        LA      LA       shuffle     -                     -
+``la-drs``    LA      LA       deferred    -                     -
+``la-m2m``    LA      LA       deferred    -                     M2m
+``bs``        BS      BS       shuffle     -                     -
+``bs-drs``    BS      BS       deferred    -                     -
+``bs-m2m``    BS      BS       deferred    -                     M2m
+============  ======  =======  ==========  ====================  ==========
+
+``erm`` is ``g`` itself (plain ERM for the whole schedule). A method with a trunk
+continues, from the deferral epoch on, a network trained with its loss and no
+re-balancing until then ("shuffle": a new random permutation every epoch); "deferred"
+switches to class-balanced batches there, "balanced" uses them from epoch 0. M2m
+generation uses the CE ``g`` whatever the loss (as the authors do for LDAM + M2m, the
+paper's "LDAM, M2m" row). Losses: cross-entropy; focal loss (gamma 1); LDAM (max margin
+0.5, scale 30, cosine head); logit-adjusted cross-entropy (``LA``,
+:class:`~m2m_sampler.longtail.losses.LogitAdjustedLoss`, tau 1) and Balanced Softmax (``BS``,
+:class:`~m2m_sampler.longtail.losses.BalancedSoftmaxLoss`); the last two rows are beyond the
+paper, and with tau 1 the two losses are equal up to float rounding. Both correct for the
+training prior, so with deferred re-sampling the prior is corrected twice in the last
+phase (the loss still adds the long-tailed prior while the batches are balanced): the
+``-drs`` / ``-m2m`` rows measure that combination as asked, the plain ``la`` / ``bs`` rows
+the loss alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from m2m_sampler.classifier import M2MClassifier
+from m2m_sampler.longtail.augment import RandomCropFlip
+from m2m_sampler.longtail.losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
+from m2m_sampler.longtail.models import ResNet32
+from m2m_sampler.training.callbacks import DeferredReweighting
+from m2m_sampler.training.device_data import DeviceLoader
+from m2m_sampler.training.schedules import paper_lr_scheduler
+
+__all__ = [
+    "METHODS",
+    "PAPER",
+    "PAPER_M2M",
+    "PAPER_TRIO",
+    "PLAIN_LOOP_H100",
+    "CifarMethod",
+    "Progress",
+    "add_m2m_arguments",
+    "amp_dtype",
+    "make_net",
+    "phase_chains",
+    "trunk_method",
+]
+
+
+@dataclass(frozen=True)
+class CifarMethod:
+    """How a method trains (see the table of :mod:`benchmarks.cifar_lt.methods`).
+
+    Attributes
+    ----------
+    loss : {"ce", "focal", "ldam", "la", "bs"}
+    trunk : str or None
+        The loss of the shared trunk it continues from the deferral epoch, or None
+        (trained from scratch for the whole schedule).
+    sampling : {"shuffle", "deferred", "balanced", "smote"}
+    reweight : {None, "inverse", "effective", "deferred-effective"}
+    generation : bool
+        M2m generation (with the CE ``g``) in the deferred phase.
+    """
+
+    loss: str
+    trunk: str | None
+    sampling: str
+    reweight: str | None
+    generation: bool
+
+
+METHODS: dict[str, CifarMethod] = {
+    "erm": CifarMethod("ce", None, "shuffle", None, False),  # = g
+    "drs": CifarMethod("ce", "ce", "deferred", None, False),
+    "m2m": CifarMethod("ce", "ce", "deferred", None, True),
+    "drw": CifarMethod("ce", "ce", "shuffle", "deferred-effective", False),
+    "rs": CifarMethod("ce", None, "balanced", None, False),
+    "smote": CifarMethod("ce", None, "smote", None, False),
+    "rw": CifarMethod("ce", None, "shuffle", "inverse", False),
+    "cbrw": CifarMethod("ce", None, "shuffle", "effective", False),
+    "focal": CifarMethod("focal", None, "shuffle", None, False),
+    "ldam": CifarMethod("ldam", "ldam", "shuffle", None, False),
+    "ldam-drw": CifarMethod("ldam", "ldam", "shuffle", "deferred-effective", False),
+    "ldam-m2m": CifarMethod("ldam", "ldam", "deferred", None, True),
+    "la": CifarMethod("la", "la", "shuffle", None, False),
+    "la-drs": CifarMethod("la", "la", "deferred", None, False),
+    "la-m2m": CifarMethod("la", "la", "deferred", None, True),
+    "bs": CifarMethod("bs", "bs", "shuffle", None, False),
+    "bs-drs": CifarMethod("bs", "bs", "deferred", None, False),
+    "bs-m2m": CifarMethod("bs", "bs", "deferred", None, True),
+}
+"""Method key -> :class:`CifarMethod`, in the order of the reports."""
+
+PAPER_TRIO = ("erm", "drs", "m2m")
+
+#: Table 1 of the paper (CIFAR-LT-10, mean of 3 runs): bACC / GM.
+PAPER = {
+    100: {
+        "erm": (68.7, 66.4), "rs": (70.4, 69.0), "smote": (71.5, 70.2), "rw": (72.8, 72.0),
+        "cbrw": (71.2, 70.0), "drs": (75.2, 73.9), "drw": (75.0, 74.0), "m2m": (78.3, 77.8),
+        "focal": (68.3, 65.5), "ldam": (72.8, 70.8), "ldam-drw": (77.1, 76.7),
+        "ldam-m2m": (79.1, 78.6),
+    },
+    10: {
+        "erm": (86.0, 85.8), "smote": (85.7, 85.5), "drs": (87.1, 87.0), "m2m": (87.9, 87.5),
+        "ldam-drw": (87.1, 86.9), "ldam-m2m": (87.5, 87.4),
+    },
+}
+
+#: gpu.md: a plain eager PyTorch loop on one H100 (bf16, channels_last, batch 128).
+PLAIN_LOOP_H100 = {
+    "erm_200_epochs_s": 304,
+    "drs_40_epochs_s": 59,
+    "m2m_40_epochs_s_estimated": 600,
+    "erm_bacc": 71.2,
+    "drs_bacc": 75.0,
+}
+
+#: The paper's M2m hyper-parameters for CIFAR-LT-10.
+PAPER_M2M = {"beta": 0.999, "lam": 0.5, "gamma": 0.9, "step_size": 0.1, "n_steps": 10}
+
+
+def add_m2m_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--beta --lam --gamma --step-size --n-steps`` with the paper's defaults.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    """
+    for name, value in PAPER_M2M.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=type(value), default=value)
+
+
+def trunk_method(loss: str) -> str:
+    """The first method that continues the trunk trained with ``loss``.
+
+    Parameters
+    ----------
+    loss : str
+
+    Returns
+    -------
+    str
+        A key of :data:`METHODS` (``"drs"`` for ``"ce"``, ``"ldam"`` for ``"ldam"``).
+    """
+    return next(k for k, m in METHODS.items() if m.trunk == loss)
+
+
+def phase_chains(methods: list[str]) -> list[tuple[str | None, list[str], list[str]]]:
+    """Group methods by the trunk they continue, for running the groups side by side.
+
+    ``benchmarks/gpu/run_cifar_lt.sh`` runs ``g`` in one process and, beside it, one
+    chain of processes per group: the trunk, then the group's methods without
+    generation, then (once ``g`` is done) those with generation. For ERM, DRS and M2m
+    this is the chain trunk -> DRS -> M2m beside ``g``.
+
+    Parameters
+    ----------
+    methods : list of str
+        Keys of :data:`METHODS` (``"erm"`` is ``g`` itself and belongs to no group).
+
+    Returns
+    -------
+    list of (trunk, without_g, with_g)
+        ``trunk``: the trunk's loss, or None for the methods trained from scratch;
+        ``without_g`` / ``with_g``: the group's methods without / with generation, in
+        the order given. Groups in the order of their first method.
+    """
+    groups: dict[str | None, tuple[list[str], list[str]]] = {}
+    for m in methods:
+        if m == "erm":
+            continue
+        spec = METHODS[m]
+        groups.setdefault(spec.trunk, ([], []))[1 if spec.generation else 0].append(m)
+    return [(trunk, plain, with_g) for trunk, (plain, with_g) in groups.items()]
+
+
+class Progress(Callback):
+    """Print one line every ``every`` epochs (and at the last one)."""
+
+    def __init__(self, phase: str, every: int, total: int) -> None:
+        self.phase = phase
+        self.every = every
+        self.total = total
+
+    def on_epoch_end(self, net, **kwargs):
+        """Print the epoch's loss, learning rate and time split."""
+        row = net.history[-1]
+        epoch = row["epoch"]
+        if epoch % self.every and epoch != self.total:
+            return
+        msg = (
+            f"[{self.phase}] epoch {epoch:3d}/{self.total} loss {row['train_loss']:.4f} "
+            f"lr {row.get('event_lr', float('nan')):.2e} {row['dur']:.2f}s "
+            f"(data {row['m2m_data_time']:.2f} step {row['m2m_step_time']:.2f} "
+            f"generation {row['m2m_generation_time']:.2f})"
+        )
+        if row["m2m_active"] and net.generation:
+            msg += f" accepted {row['m2m_accepted']}/{row['m2m_translated']}"
+        print(msg, flush=True)
+
+
+def amp_dtype(args: argparse.Namespace) -> torch.dtype | None:
+    """The autocast dtype of ``--amp``."""
+    return {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.amp]
+
+
+def _criterion(loss: str, counts: np.ndarray) -> tuple[type, dict]:
+    """The criterion class of ``loss`` and its ``criterion__`` arguments."""
+    if loss == "focal":
+        return FocalLoss, {"criterion__gamma": 1.0}
+    if loss == "ldam":
+        return LDAMLoss, {"criterion__class_counts": counts, "criterion__max_m": 0.5,
+                          "criterion__s": 30.0}
+    if loss == "la":
+        return LogitAdjustedLoss, {"criterion__class_counts": counts, "criterion__tau": 1.0}
+    if loss == "bs":
+        return BalancedSoftmaxLoss, {"criterion__class_counts": counts}
+    return torch.nn.CrossEntropyLoss, {}
+
+
+def make_net(
+    args: argparse.Namespace,
+    method: str,
+    phase: str,
+    counts: np.ndarray,
+    *,
+    max_epochs: int,
+    trunk: bool = False,
+    g: torch.nn.Module | None = None,
+    seed: int = 0,
+    select: Callback | None = None,
+) -> M2MClassifier:
+    """The net of ``method`` (``trunk=True``: the shared part before the deferral epoch).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The reproduction's options (schedule, M2m and speed settings).
+    method : str
+        A key of :data:`METHODS`.
+    phase : str
+        Name in the progress lines.
+    counts : ndarray of shape (10,)
+        Training images per class (for the class-dependent losses).
+    max_epochs : int
+        Epochs of this ``fit`` / ``partial_fit``.
+    trunk : bool, default=False
+        The trunk of ``method``'s loss: no re-balancing, no generation, no selection.
+    g : torch.nn.Module or None
+        M2m's ``g`` (methods with generation).
+    seed : int, default=0
+        ``random_state`` of the classifier.
+    select : Callback or None
+        A :class:`~benchmarks.cifar_lt.selection.ValidationSelection` to track
+        the validation-selected epoch (not on trunks).
+
+    Returns
+    -------
+    M2MClassifier
+    """
+    spec = METHODS[method]
+    sampling, reweight, generation = spec.sampling, spec.reweight, spec.generation
+    never = args.epochs  # a start_epoch that is not reached within the run
+    if trunk:
+        sampling, reweight, generation = "shuffle", None, False
+    start = {"deferred": args.start_epoch, "balanced": 0}.get(sampling, never)
+    criterion, criterion_kwargs = _criterion(spec.loss, counts)
+    callbacks = [
+        # lr 0.1 after a 5-epoch warm-up, x0.01 at 80% and again at 90% of the epochs
+        ("lr", paper_lr_scheduler(max_epochs=args.epochs, warmup_epochs=args.warmup_epochs)),
+        ("progress", Progress(phase, args.log_every, args.epochs)),
+    ]
+    if select is not None and not trunk:
+        # the validation split of the authors' protocol, scored from its from_epoch on
+        callbacks.insert(1, ("select", select))
+    if reweight is not None:
+        rw_start = args.start_epoch if reweight.startswith("deferred") else 0
+        kind = "inverse" if reweight == "inverse" else "effective"
+        callbacks.insert(0, ("reweight", DeferredReweighting(
+            start_epoch=rw_start, weights=kind, beta=0.9999)))
+    return M2MClassifier(
+        ResNet32,
+        module__num_classes=10,
+        module__head="cosine" if spec.loss == "ldam" else "linear",
+        criterion=criterion,
+        **criterion_kwargs,
+        g=g,
+        generation=generation,
+        balanced_batches=True,
+        start_epoch=start,
+        beta=args.beta,
+        lam=args.lam,
+        gamma=args.gamma,
+        step_size=args.step_size,
+        n_steps=args.n_steps,
+        clip=(0.0, 1.0),
+        translate_ahead=args.translate_ahead,
+        translation_batch_size=args.translation_batch_size,
+        amp_dtype=amp_dtype(args),
+        channels_last=args.channels_last,
+        cuda_graph=args.cuda_graph,
+        random_state=seed,
+        optimizer=torch.optim.SGD,
+        lr=args.lr,
+        optimizer__momentum=args.momentum,
+        optimizer__weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        max_epochs=max_epochs,
+        device=args.device,
+        iterator_train=DeviceLoader,
+        iterator_train__dtype=torch.float32,
+        iterator_train__transform=RandomCropFlip(padding=4),
+        iterator_train__channels_last=args.channels_last,
+        iterator_valid=DeviceLoader,
+        iterator_valid__dtype=torch.float32,
+        iterator_valid__batch_size=args.eval_batch_size,
+        iterator_valid__channels_last=args.channels_last,
+        callbacks=callbacks,
+        verbose=0,
+    )

@@ -1,0 +1,137 @@
+"""``GenerationIterator``: :class:`~m2m_sampler.M2MClassifier`'s training iterator.
+
+The generation hook of the online variant sits in the data path:
+:meth:`M2MClassifier.get_iterator <m2m_sampler.M2MClassifier.get_iterator>` wraps the
+net's own training iterator (skorch's loader, with the batches prepared by
+:class:`~m2m_sampler.training.speed.SpeedMixin`) in a :class:`GenerationIterator`. In generation
+epochs it reads ``translate_ahead`` batches, passes them through
+:func:`~m2m_sampler.engine.generation.generate_batches` in one engine call and yields them with
+the accepted translations in their slots; it tells the net's
+:class:`~m2m_sampler.training.generation_log.GenerationLog` what happened. Consumed lazily by
+skorch's epoch loop, batch ``i`` is translated right before its step, with ``f`` as left
+by step ``i - 1``: the paper's per-batch rule.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._torch_utils import eval_mode, floating_dtype
+from ..engine.generation import generate_batches
+from ..engine.planning import acceptance_probability
+from .speed import batch_to_device, training_device
+
+__all__ = ["GenerationIterator", "check_g_output"]
+
+
+def check_g_output(g: torch.nn.Module, x: torch.Tensor, n_classes: int) -> None:
+    """Check that ``g`` takes inputs like ``x`` and returns one logit per class.
+
+    ``g`` runs on one sample in eval mode (its mode is restored), in its own dtype.
+    """
+    with torch.no_grad(), eval_mode(g):
+        try:
+            out = g(x[:1].to(floating_dtype(g, x.dtype)))
+        except Exception as exc:  # re-raised with context
+            raise RuntimeError(
+                f"g failed on a training batch of shape {tuple(x.shape[1:])} per sample: "
+                f"{type(exc).__name__}: {exc}. g must take the inputs the module takes."
+            ) from exc
+    if out.ndim != 2 or out.shape[1] != n_classes:
+        raise ValueError(
+            f"g returns outputs of shape {tuple(out.shape)} for one sample, but the data "
+            f"has {n_classes} classes; g must return one logit per class, in the order "
+            "of classes_."
+        )
+
+
+class GenerationIterator:
+    """An M2m net's training batches: its own iterator plus, in generation epochs, the
+    generation rule.
+
+    Holds what the generation needs from one fit's training data: the class counts and
+    the acceptance matrix on the training device, and the clip box there. Re-iterable
+    (one pass per epoch); asks the net at the start of every pass whether the epoch
+    generates (:meth:`~m2m_sampler.M2MClassifier.is_generation_epoch`).
+
+    Parameters
+    ----------
+    net : M2MClassifier
+        Read at every engine call: ``g_``, the live ``f``
+        (:meth:`~m2m_sampler.M2MClassifier.get_translation_f`), the translation
+        parameters, ``translate_ahead``, ``translation_batch_size``, ``amp_dtype``,
+        ``generator_``, ``clip_``.
+    batches : iterable of (X, y)
+        The net's own training iterator.
+    class_counts : ndarray of shape (n_classes,)
+        ``N_k`` of the training data (logit order).
+    """
+
+    def __init__(self, net: Any, batches: Any, class_counts: np.ndarray) -> None:
+        self.net = net
+        self.batches = batches
+        self.device = training_device(net)
+        self.counts = torch.as_tensor(class_counts, device=self.device)
+        self.accept = torch.as_tensor(acceptance_probability(class_counts, net.beta),
+                                      device=self.device)
+        clip = getattr(net, "clip_", None)
+        self.clip = None if clip is None else tuple(
+            b.to(self.device) if isinstance(b, torch.Tensor) else b for b in clip)
+        self.g_checked = False
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator:
+        if not self.net.is_generation_epoch():
+            yield from self.batches
+            return
+        batches = iter(self.batches)
+        while group := list(itertools.islice(batches, int(self.net.translate_ahead))):
+            yield from self.generate(group)
+
+    def generate(self, group: list) -> list:
+        """Apply the generation rule to a group of batches; return the batches to train."""
+        start = time.perf_counter()
+        net = self.net
+        if not net.g_fitted_:
+            raise RuntimeError(
+                "g_ holds no trained weights (g=None and no ERM training happened, e.g. "
+                "after initialize()); call fit, or load g with load_params(f_g=...)."
+            )
+        group = [batch_to_device(b, self.device, "M2MClassifier (translating X)")
+                 for b in group]
+        if any(y is None for _, y in group):
+            raise ValueError("M2m needs the labels of the training batches (y is None).")
+        if not self.g_checked:
+            check_g_output(net.g_, group[0][0], len(net.classes_))
+            self.g_checked = True
+        result = generate_batches(
+            group,
+            net.g_,
+            self.counts,
+            f=net.get_translation_f() if net.lam != 0 else None,
+            beta=net.beta,
+            lam=net.lam,
+            gamma=net.gamma,
+            step_size=net.step_size,
+            n_steps=net.n_steps,
+            noise=net.noise,
+            clip=self.clip,
+            batch_size=net.translation_batch_size,
+            generator=net.generator_,
+            amp_dtype=net.amp_dtype,
+            accept=self.accept,
+        )
+        log = net.generation_log()
+        if log is not None:
+            n_entries = sum(int(y.shape[0]) for _, y in group)
+            log.add(result, n_entries, time.perf_counter() - start,
+                    labels=[y for _, y in group], n_classes=len(net.classes_))
+        return [(x_new, y) for x_new, (_, y) in zip(result.x, group)]
