@@ -12,7 +12,7 @@ import re
 import shlex
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "environment",
     "format_table",
     "markdown_table",
+    "pipe_table",
     "write_figures",
     "write_json",
     "write_markdown",
@@ -116,6 +117,44 @@ def format_table(result: BenchResult, methods: Sequence[str]) -> str:
     return "\n".join(out)
 
 
+def pipe_table(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None
+) -> list[str]:
+    r"""A Markdown (pipe) table as lines: the one Markdown table writer of the benchmarks.
+
+    Parameters
+    ----------
+    header : sequence of str
+        Column titles.
+    rows : iterable of sequences
+        Cells, formatted with ``str``.
+    align : sequence of str or None
+        Per column ``"l"`` (``---``) or ``"r"`` (``---:``); None: every column ``---``.
+
+    Returns
+    -------
+    list of str
+        ``| a | b |`` lines: the header, the alignment row, one line per row.
+
+    Examples
+    --------
+    >>> print("\n".join(pipe_table(["method", "bACC"], [["ERM", "87.9"]], align="lr")))
+    | method | bACC |
+    |---|---:|
+    | ERM | 87.9 |
+    """
+    marks = ["---:" if a == "r" else "---" for a in (align or "l" * len(header))]
+    if len(marks) != len(header):
+        raise ValueError(f"align has {len(marks)} entries for {len(header)} columns")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
+    for row in rows:
+        cells = [str(c) for c in row]
+        if len(cells) != len(header):
+            raise ValueError(f"a row has {len(cells)} cells for {len(header)} columns")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_table(result: BenchResult, methods: Sequence[str]) -> str:
     """The same table in Markdown.
 
@@ -129,11 +168,7 @@ def markdown_table(result: BenchResult, methods: Sequence[str]) -> str:
     str
     """
     header = _header()
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
-    ]
-    lines += ["| " + " | ".join(r) + " |" for r in _rows(result, methods)]
+    lines = pipe_table(header, _rows(result, methods), align="l" + "r" * (len(header) - 1))
     notes = _notes(result, methods)
     if notes:
         lines.append("")
