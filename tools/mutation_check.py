@@ -2,8 +2,8 @@
 
 Each mutation below breaks one piece of M2m's semantics (Eq. 2-5, Algorithm 1, the
 online batch rule) by replacing an exact snippet of the library's source. The script
-copies the repository (``m2m_sampler/``, ``tests/``, ``tools/``, ``pyproject.toml``,
-``setup.cfg``) to a temporary directory, runs a focused pytest selection there on the
+copies the repository (``m2m_sampler/``, ``tests/``, ``tools/``, ``conftest.py``,
+``pyproject.toml``, ``setup.cfg``) to a temporary directory, runs a focused pytest selection there on the
 unmutated copy (which must pass), then once per mutation, and reports whether the suite
 failed (the mutation is *caught*) or passed (it *survived*), with the first failing test.
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("m2m_sampler", "tests", "tools", "pyproject.toml", "setup.cfg")
+COPIED = ("m2m_sampler", "tests", "tools", "conftest.py", "pyproject.toml", "setup.cfg")
 DEFAULT_TESTS = ("tests/test_semantics_reference.py",)
 OUTPUT = ROOT / "tools" / "mutation_check.md"
 
