@@ -3,8 +3,9 @@
 Each mutation below breaks one piece of M2m's semantics (Eq. 2-5, Algorithm 1, the
 online batch rule) by replacing an exact snippet of the library's source. The script
 copies the repository (``m2m_sampler/``, ``tests/``, ``tools/``, ``conftest.py``,
-``pyproject.toml``, ``setup.cfg``) to a temporary directory, runs a focused pytest selection there on the
-unmutated copy (which must pass), then once per mutation, and reports whether the suite
+``pyproject.toml``, ``setup.cfg``) to a temporary directory, runs a focused pytest
+selection there on the unmutated copy (which must pass), then once per mutation, and
+reports whether the suite
 failed (the mutation is *caught*) or passed (it *survived*), with the first failing test.
 
 A snippet that is not found exactly once is an error (the script stops before running
