@@ -37,6 +37,7 @@ from m2m_sampler.bench import METHODS, M2mParams, TrainParams, load_bench_data, 
 from m2m_sampler.bench.report import dumps, environment
 from m2m_sampler.bench.runner import run_benchmark
 from m2m_sampler.bench.speed_rule import fast_train_params
+from m2m_sampler.exceptions import LowAcceptanceWarning
 
 
 def _scores(rows: list[dict[str, Any]]) -> dict[str, dict[int, float]]:
@@ -74,7 +75,7 @@ def measure(path: str, label_column: str, seeds: list[int]) -> dict[str, Any]:
     n_train = len(data.split(seeds[0]).y_train)
     configs: dict[str, Any] = {}
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"only \d+ of \d+ planned")
+        warnings.simplefilter("ignore", LowAcceptanceWarning)
         for name, train in (
             ("before", TrainParams()),
             ("rule", fast_train_params(TrainParams(), n_train)),

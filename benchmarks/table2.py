@@ -84,6 +84,7 @@ from sklearn.metrics import balanced_accuracy_score, recall_score
 from m2m_sampler.bench.report import environment
 from m2m_sampler.bench.validation import balanced_log_loss, best_candidate, carve_validation
 from m2m_sampler.classifier import M2MClassifier
+from m2m_sampler.exceptions import DeferredPhaseNotReachedWarning
 from m2m_sampler.longtail.losses import FocalLoss, LDAMLoss, LogitAdjustedLoss
 from m2m_sampler.longtail.metrics import geometric_mean
 from m2m_sampler.longtail.models import MLP
@@ -417,7 +418,7 @@ def _unreached_start_is_intended():
     """Trunks and rows without a deferred phase stop before ``start_epoch`` on purpose: no
     warning that it is not reached."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"start_epoch=\d+ is not reached")
+        warnings.simplefilter("ignore", DeferredPhaseNotReachedWarning)
         yield
 
 

@@ -21,13 +21,16 @@ What they are built from:
 * :mod:`m2m_sampler.longtail` -- the long-tailed toolkit (losses, class weights,
   ResNet-32 and MLP, crop + flip, metrics);
 * :mod:`m2m_sampler.datasets`, :mod:`m2m_sampler.plotting` -- long-tailed data sets and
-  pictures of what M2m does; :mod:`m2m_sampler.bench` -- the ``m2m-bench`` command.
+  pictures of what M2m does; :mod:`m2m_sampler.bench` -- the ``m2m-bench`` command;
+* :mod:`m2m_sampler.exceptions` -- the warning classes, one per kind of warning (filter
+  them by class: ``warnings.simplefilter("ignore", m2m_sampler.LowAcceptanceWarning)``).
 """
 
 from ._version import __version__
 from .classifier import M2MClassifier
 from .engine.rejection import gamma_from_loss_threshold
 from .engine.translation import translate
+from .exceptions import LabelOrderWarning, LowAcceptanceWarning, M2MWarning
 from .net import NetClassifier
 from .over_sampler import M2MOverSampler
 from .training.device_data import DeviceLoader
@@ -39,5 +42,8 @@ __all__ = [
     "DeviceLoader",
     "translate",
     "gamma_from_loss_threshold",
+    "M2MWarning",
+    "LowAcceptanceWarning",
+    "LabelOrderWarning",
     "__version__",
 ]

@@ -29,12 +29,11 @@ import warnings
 
 import numpy as np
 import torch
-from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from skorch.callbacks import LRScheduler, PrintLog, ProgressBar
 from torch import nn
 
+from ._compat import Interval, Substitution, validate_parameter_constraints
 from ._stacklevel import caller_stacklevel
 from ._torch_utils import frozen_copy
 from .engine.converters import as_torch_classifier
@@ -44,6 +43,7 @@ from .engine.params import (
     validate_translation_params,
 )
 from .engine.translation import resolve_clip
+from .exceptions import DeferredPhaseNotReachedWarning
 from .net import NetClassifier
 from .training.callbacks import DeferredResampling, DeferredReweighting
 from .training.generation_iterator import GenerationIterator, check_g_output
@@ -533,7 +533,7 @@ default=None
                    and not self.g_fitted_ else "")
                 + ". Lower start_epoch (None: the last 20% of the epochs) or raise "
                 "max_epochs.",
-                UserWarning,
+                DeferredPhaseNotReachedWarning,
                 stacklevel=caller_stacklevel(),
             )
 

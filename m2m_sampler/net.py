@@ -49,8 +49,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from skorch import NeuralNetClassifier
 from skorch.callbacks import BatchScoring, EpochScoring
 from skorch.exceptions import NotInitializedError
-from skorch.utils import _identity, to_numpy
+from skorch.utils import to_numpy
 
+from ._compat import is_identity_nonlinearity
 from ._torch_utils import dumps_portable, eval_mode, loads_portable
 from .training.device_data import DeviceLoader
 from .training.speed import SpeedMixin, training_device
@@ -520,7 +521,7 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         if self.predict_nonlinearity != "auto":
             return super()._get_predict_nonlinearity()
         nonlin = super()._get_predict_nonlinearity()
-        if nonlin is _identity and not isinstance(
+        if is_identity_nonlinearity(nonlin) and not isinstance(
             self.criterion_, torch.nn.NLLLoss | torch.nn.BCELoss
         ):
             return functools.partial(torch.softmax, dim=-1)

@@ -25,14 +25,13 @@ import numpy as np
 import torch
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_target_type
-from imblearn.utils._docstring import Substitution
 from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._compat import Interval, StrOptions, Substitution
 from ._stacklevel import caller_stacklevel
 from ._torch_utils import (
     device_is_available,
@@ -53,6 +52,13 @@ from .engine.params import (
 from .engine.planning import plan_translations
 from .engine.sharding import broadcast_seed, check_same_plan, distributed_world, generate_sharded
 from .engine.translation import resolve_clip
+from .exceptions import (
+    FallbackCopiesWarning,
+    LabelOrderWarning,
+    LowAcceptanceWarning,
+    NoProcessGroupWarning,
+    RestoredOnCPUWarning,
+)
 
 __all__ = ["LOW_ACCEPTANCE_SHARE", "M2MOverSampler"]
 
@@ -436,7 +442,7 @@ default=None
             warnings.warn(
                 "distributed=True but no torch.distributed process group is initialised: "
                 "translating in this process only.",
-                UserWarning,
+                NoProcessGroupWarning,
                 stacklevel=caller_stacklevel(),
             )
         random_state = self.random_state
@@ -553,7 +559,7 @@ default=None
                 f"{list(fallback)}; added {sum(fallback.values())} copies of real samples "
                 "instead (see class_stats_['n_fallback']). With 'auto' this cannot happen; "
                 "it does when sampling_strategy asks to grow the largest class, or beta=1.",
-                UserWarning,
+                FallbackCopiesWarning,
                 stacklevel=caller_stacklevel(),
             )
         _warn_low_acceptance(self.class_stats_)
@@ -581,7 +587,7 @@ default=None
                 f"this M2MOverSampler was fitted on {device}, which is not available here; "
                 "its torch attributes (g_, f_) were loaded on the CPU and device_ is now "
                 "'cpu'.",
-                UserWarning,
+                RestoredOnCPUWarning,
                 stacklevel=2,
             )
             state = {**state, "device_": torch.device("cpu")}
@@ -638,7 +644,7 @@ def _check_label_order(out: torch.Tensor, y_idx: np.ndarray, classes: np.ndarray
             f"likely not in sorted label order {list(classes)[:10]}, and every "
             "translation would get a wrong label. Reorder g's outputs (or pass g fitted "
             "on these labels).",
-            UserWarning,
+            LabelOrderWarning,
             stacklevel=caller_stacklevel(),
         )
 
@@ -692,6 +698,6 @@ def _warn_low_acceptance(class_stats: dict) -> None:
         f" under {100 * LOW_ACCEPTANCE_SHARE:.0f}%) were accepted; the other added rows are "
         f"copies of real samples, so the result is close to random over-sampling. {advice} "
         "(see class_stats_).",
-        UserWarning,
+        LowAcceptanceWarning,
         stacklevel=caller_stacklevel(),
     )

@@ -13,10 +13,10 @@ from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
 
 from m2m_sampler import M2MOverSampler
+from m2m_sampler._compat import InvalidParameterError
 from m2m_sampler._torch_utils import module_device
 from m2m_sampler.engine.planning import acceptance_probability, source_class_distribution
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 from torch import nn
 
 from m2m_sampler import M2MOverSampler
+from m2m_sampler._compat import InvalidParameterError
 from m2m_sampler.net import NetClassifier
 from m2m_sampler.training.callbacks import DeferredResampling
 from m2m_sampler.training.device_data import DeviceLoader

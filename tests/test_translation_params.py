@@ -4,9 +4,9 @@ import numbers
 
 import pytest
 import torch
-from sklearn.utils._param_validation import InvalidParameterError
 
 from m2m_sampler import M2MOverSampler
+from m2m_sampler._compat import InvalidParameterError
 from m2m_sampler.engine.params import (
     TRANSLATION_PARAMETER_CONSTRAINTS,
     TRANSLATION_PARAMETER_DOCS,

@@ -375,6 +375,7 @@ def _run(
     import warnings
     from dataclasses import replace
 
+    from ..exceptions import LowAcceptanceWarning
     from .acceptance import low_acceptance_warning
     from .report import (
         environment,
@@ -422,7 +423,7 @@ def _run(
     params: dict[str, dict[str, Any]] = {}
     with warnings.catch_warnings():
         # the command sums M2m's acceptance over the run and warns once (below)
-        warnings.filterwarnings("ignore", message=r"only \d+ of \d+ planned")
+        warnings.simplefilter("ignore", LowAcceptanceWarning)
         if tune:
             tunings = tune_methods(data, first_split, methods, train, m2m, progress=progress)
             params, m2m = tuned_settings(tunings, m2m)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import RerunMismatchWarning
 from .runner import BenchResult
 
 __all__ = [
@@ -443,7 +444,7 @@ def write_figures(
                     "re-running M2m for m2m_translations.png did not reproduce the "
                     "benchmarked translations (a non-deterministic device?); the figure "
                     "shows the re-run.",
-                    RuntimeWarning,
+                    RerunMismatchWarning,
                     stacklevel=2,
                 )
             fig = plot_translations(

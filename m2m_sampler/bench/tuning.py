@@ -491,6 +491,7 @@ def tune_methods(
     """
     import warnings
 
+    from ..exceptions import LowAcceptanceWarning
     from .methods import NotApplicable
 
     fit_idx, val_idx = carve_validation(split.y_train, val_fraction, CARVING_SEED)
@@ -503,7 +504,7 @@ def tune_methods(
         row: dict[str, Any] = {"params": params}
         try:
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=r"only \d+ of \d+ planned")
+                warnings.simplefilter("ignore", LowAcceptanceWarning)
                 pipe = build_pipeline(key, c).fit(X_fit, y_fit)
         except (NotApplicable, ValueError, RuntimeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

@@ -16,15 +16,13 @@ import warnings
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ..exceptions import MemoryBudgetWarning
+
 __all__ = ["OUTPUT_MEMORY_BUDGET", "MemoryBudgetWarning", "check_resampled_size"]
 
 #: Bytes of a resampled output above which :func:`check_resampled_size` warns (1 GiB).
 #: Change it module-wide with ``m2m_sampler.engine.memory.OUTPUT_MEMORY_BUDGET = n_bytes``.
 OUTPUT_MEMORY_BUDGET: int = 2**30
-
-
-class MemoryBudgetWarning(UserWarning):
-    """An over-sampler's output would exceed :data:`OUTPUT_MEMORY_BUDGET`."""
 
 
 def _gib(n_bytes: float) -> str:

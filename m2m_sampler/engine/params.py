@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import (
+
+from .._compat import (
     Interval,
     Options,
     StrOptions,

@@ -19,6 +19,8 @@ import warnings
 import torch
 from torch import nn
 
+from ..exceptions import CUDAGraphCaptureWarning
+
 __all__ = ["GraphedTrainingForward"]
 
 
@@ -145,7 +147,7 @@ class GraphedTrainingForward:
             warnings.warn(
                 f"CUDA graph capture of the training step failed ({self.failed_}); "
                 "training continues without CUDA graphs.",
-                RuntimeWarning,
+                CUDAGraphCaptureWarning,
                 stacklevel=4,
             )
             return None

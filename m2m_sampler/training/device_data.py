@@ -48,6 +48,7 @@ import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 from .._torch_utils import resolve_device
+from ..exceptions import ItemByItemReadWarning
 from .sampling import ClassBalancedSampler
 
 __all__ = ["DeviceLoader", "dataset_tensors"]
@@ -118,7 +119,7 @@ def dataset_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     warnings.warn(
         f"DeviceLoader reads every item of a {type(dataset).__name__} once to stack them; "
         "pass a skorch Dataset, a TensorDataset or arrays to avoid it.",
-        UserWarning,
+        ItemByItemReadWarning,
         stacklevel=3,
     )
     items = [dataset[i] for i in range(len(dataset))]

@@ -19,6 +19,8 @@ import torch
 from numpy.typing import ArrayLike
 from torch.utils.data import Sampler
 
+from ..exceptions import ItemByItemReadWarning
+
 __all__ = ["ClassBalancedSampler", "get_dataset_labels"]
 
 
@@ -77,7 +79,7 @@ def _labels(dataset: Any) -> np.ndarray:
     warnings.warn(
         f"reading the labels of a {type(dataset).__name__} by indexing every item; give the "
         "dataset a `targets` attribute to avoid loading all inputs.",
-        UserWarning,
+        ItemByItemReadWarning,
         stacklevel=3,
     )
     return np.asarray([_to_numpy(dataset[i][1]).item() for i in range(len(dataset))])

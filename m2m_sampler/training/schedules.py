@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from skorch.callbacks import LRScheduler
 
+from ..exceptions import DeferredPhaseWarning
+
 __all__ = [
     "MIN_DEFERRED_LR_BUDGET",
     "DeferredPhaseWarning",
@@ -40,10 +42,6 @@ __all__ = [
 #: a deferred phase is reported as too weak to matter (the paper's CIFAR protocol has 0.2,
 #: its shape scaled to 15 epochs 0.02).
 MIN_DEFERRED_LR_BUDGET = 0.1
-
-
-class DeferredPhaseWarning(UserWarning):
-    """The deferred phase trains at a rate too small to change the network."""
 
 
 def deferred_lr_budget(lr_lambda: Any, start_epoch: int, max_epochs: int) -> float:

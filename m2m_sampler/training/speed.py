@@ -33,10 +33,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
-from sklearn.utils._param_validation import validate_parameter_constraints
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
+from .._compat import validate_parameter_constraints
 from .._torch_utils import module_device
 from ..engine.params import TRANSLATION_PARAMETER_CONSTRAINTS
 from .cuda_graphs import GraphedTrainingForward
