@@ -176,3 +176,40 @@ def test_deferred_phase_on_the_decay_of_a_short_run_warns(digits):
             extra_callbacks=[("lr", paper_lr_scheduler(max_epochs=15))],
         )
         _fit(X, y, max_epochs=5, start_epoch=3)
+
+
+def test_one_record_and_one_share_rule_for_both_front_ends():
+    from sklearn.datasets import make_classification
+
+    from m2m_sampler import M2MOverSampler
+    from m2m_sampler._torch_utils import to_builtin
+    from m2m_sampler.engine.acceptance import (
+        LOW_ACCEPTANCE_SHARE,
+        acceptance_totals,
+        low_acceptance_cause,
+    )
+
+    X, y = make_classification(n_samples=300, n_classes=3, n_informative=4,
+                               weights=[0.7, 0.2, 0.1], random_state=0)
+    sampler = M2MOverSampler(beta=0.9, step_size=0.5, random_state=0)
+    sampler.fit_resample(X, y)
+    stats = sampler.class_stats_
+    assert all(tuple(s) == CLASS_STATS_KEYS for s in stats.values())
+    assert all(type(k) is int for k in stats)  # labels as Python scalars
+    for k, s in stats.items():
+        assert s["n_new"] == s["n_fallback"] + s["n_rejected_beta"] + s["n_translated"]
+        assert s["n_translated"] == s["n_rejected_gamma"] + s["n_accepted"]
+        assert s["n_accepted"] == sampler.accepted_pairs_[:, k].sum()
+    assert accepted_share(stats.values()) == sampler.is_translated_.mean()
+    # the share leaves out the rows that had no class to translate from
+    fallback = [class_record(10, 4, 6, 1), class_record(10, 0, 10, 1)]
+    assert accepted_share(fallback) == 2 / 16 > LOW_ACCEPTANCE_SHARE
+    tot = acceptance_totals(fallback)
+    assert tot == {"planned": 16, "accepted": 2, "rejected_gamma": 14, "rejected_beta": 0}
+    assert low_acceptance_cause(tot) is None
+    low = acceptance_totals([class_record(40, 0, 30, 1)])
+    assert low_acceptance_cause(low) == "gamma"
+    assert low_acceptance_cause(acceptance_totals([class_record(40, 0, 3, 1)])) == "beta"
+    assert np.isnan(accepted_share([class_record(5, 5, 0, 0)]))
+    assert to_builtin(np.int64(3)) == 3 and type(to_builtin(np.float32(0.5))) is float
+    assert to_builtin("a") == "a"

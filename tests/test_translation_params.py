@@ -115,3 +115,34 @@ def test_the_fits_record_the_value_they_ran_with():
     sampler.fit_resample(X, y)
     assert sampler.translation_params_ == TranslationParams(
         beta=0.9, step_size=0.5, clip=(-5.0, 5.0))
+
+
+def test_the_engine_takes_the_value_or_keywords_that_replace_its_fields():
+    import numpy as np
+    from torch import nn
+
+    from m2m_sampler.engine.generation import generate
+    from m2m_sampler.engine.params import TranslationParams
+    from m2m_sampler.engine.planning import plan_translations
+
+    torch.manual_seed(0)
+    g = nn.Linear(4, 3)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 4)).astype(np.float32)
+    y = np.repeat([0, 1, 2], [20, 6, 4])
+    plan = plan_translations(y, {1: 14, 2: 16}, 0.9, np.random.RandomState(1))
+    params = TranslationParams(gamma=0.4, step_size=0.3, n_steps=3, clip=(-2.0, 2.0))
+
+    def run(*args, **kwargs):
+        return generate(g, plan, X, *args, generator=torch.Generator().manual_seed(5),
+                        **kwargs)
+
+    a = run(params)
+    b = run(gamma=0.4, step_size=0.3, n_steps=3, clip=(-2.0, 2.0))
+    c = run(TranslationParams(step_size=0.3, n_steps=3), gamma=0.4, clip=(-2.0, 2.0))
+    for other in (b, c):
+        assert torch.equal(a.x_star, other.x_star)
+        np.testing.assert_array_equal(a.accepted, other.accepted)
+    assert a.x_star.abs().max() <= 2.0 and 0 < a.n_accepted < a.n_translated
+    with pytest.raises(TypeError, match="gama"):
+        run(params, gama=0.4)
