@@ -1,4 +1,4 @@
-"""Small torch helpers shared by the front ends: devices, modes, dtypes."""
+"""Small helpers shared by the front ends: devices, modes, dtypes, pickling, scalars."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pickle
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,6 +22,9 @@ __all__ = [
     "module_device",
     "dumps_portable",
     "loads_portable",
+    "PORTABLE_STATE",
+    "synchronize",
+    "to_builtin",
 ]
 
 #: The autocast dtypes the front ends accept for ``amp_dtype``.
@@ -146,12 +150,40 @@ def module_device(module: nn.Module, default: torch.device | None = None) -> tor
     return default if default is not None else torch.device("cpu")
 
 
+def synchronize(device: str | torch.device | None) -> None:
+    """Wait for the work queued on ``device`` (CUDA only; a no-op elsewhere).
+
+    The library's one synchronise helper (public as
+    :func:`m2m_sampler.training.timing.synchronize`): wall times of work on a GPU end
+    with it.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        A string goes through :func:`resolve_device` (``'auto'``: CUDA when available);
+        None: nothing to wait for.
+    """
+    if isinstance(device, str):
+        device = resolve_device(device)
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def to_builtin(value: Any) -> Any:
+    """A numpy scalar as the Python scalar it holds (``np.int64(3)`` -> ``3``); anything
+    else unchanged. For labels used as dict keys and values written to JSON."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _tensors(module: nn.Module) -> Iterator[torch.Tensor]:
     yield from module.parameters()
     yield from module.buffers()
 
 
 # ----------------------------------------------------------------------------- pickling
+
+#: Key under which the front ends pickle their state through :func:`dumps_portable`.
+PORTABLE_STATE = "m2m_portable_state"
 
 
 def dumps_portable(obj: Any) -> bytes:

@@ -38,7 +38,9 @@ from ._stacklevel import caller_stacklevel
 from ._torch_utils import frozen_copy
 from .engine.converters import as_torch_classifier
 from .engine.params import (
+    DEFAULT_TRANSLATION_PARAMS,
     TRANSLATION_PARAMETER_DOCS,
+    TranslationParams,
     check_step_size,
     validate_translation_params,
 )
@@ -49,14 +51,20 @@ from .training.callbacks import DeferredResampling, DeferredReweighting
 from .training.generation_iterator import GenerationIterator, check_g_output
 from .training.generation_log import HISTORY_KEYS, PAIRS_KEY, GenerationLog
 from .training.sampling import ClassBalancedSampler, get_dataset_labels
-from .training.schedules import MIN_DEFERRED_LR_BUDGET, DeferredPhaseWarning, deferred_lr_budget
+from .training.schedules import (
+    MIN_DEFERRED_LR_BUDGET,
+    NEVER,
+    DeferredPhaseWarning,
+    default_start_epoch,
+    deferred_lr_budget,
+)
 from .training.seeding import g_random_state, generation_seed, seed_torch, seeded_torch, torch_seed
 from .training.speed import training_device
 from .training.timing import TIMING_KEYS, TrainingTimer
 
 __all__ = ["M2MClassifier", "HISTORY_KEYS", "TIMING_KEYS"]
 
-_NEVER = 2**62  # a start_epoch that is never reached
+_DEFAULTS = DEFAULT_TRANSLATION_PARAMS  # the translation parameters' defaults
 
 #: Constraints of the parameters M2MClassifier adds besides the translation parameters
 #: (those are :data:`~m2m_sampler.engine.params.TRANSLATION_PARAMETER_CONSTRAINTS`).
@@ -194,20 +202,26 @@ default=None
     g_fitted_ : bool
         Whether ``g_`` holds trained weights (``False`` for ``g=None`` until ``fit``).
     class_stats_ : dict or None
-        The acceptance summary of the last ``fit`` / ``partial_fit`` call, per target
-        class (like :class:`~m2m_sampler.M2MOverSampler`'s ``class_stats_``): class
-        label -> ``n_sourced`` (targets that found a source in their batch),
-        ``n_rejected_beta`` (dropped by the Bernoulli draw of Eq. 3), ``n_translated``,
-        ``n_rejected_gamma``, ``n_accepted`` (slots replaced) and ``accept_rate``
-        (``n_accepted / n_translated``, NaN when nothing was translated);
-        ``n_sourced = n_rejected_beta + n_translated`` and ``n_translated =
-        n_rejected_gamma + n_accepted``. None when ``generation=False`` or the
-        ``generation_log`` callback is switched off.
-    pair_stats_ : dict or None
-        The same counts by (source class, target class): ``"sourced"``,
-        ``"translated"``, ``"accepted"``, each an int64 array of shape
-        ``(n_classes, n_classes)`` indexed ``[source, target]`` in the order of
-        ``classes_``. None as ``class_stats_``.
+        The acceptance record of the last ``fit`` / ``partial_fit`` call, per target
+        class, with the keys of :class:`~m2m_sampler.M2MOverSampler`'s ``class_stats_``
+        (:mod:`m2m_sampler.engine.acceptance`): class label -> ``n_new`` (batch entries
+        drawn as targets), ``n_fallback`` (targets without a larger class in their
+        batch: they keep their sample), ``n_rejected_beta`` (dropped by the Bernoulli
+        draw of Eq. 3), ``n_translated``, ``n_rejected_gamma`` and ``n_accepted`` (slots
+        replaced); ``n_new = n_fallback + n_rejected_beta + n_translated`` and
+        ``n_translated = n_rejected_gamma + n_accepted``. The accepted share is
+        :func:`~m2m_sampler.engine.acceptance.accepted_share` ``(class_stats_.values())``.
+        None when ``generation=False`` or the ``generation_log`` callback is switched
+        off.
+    accepted_pairs_ : ndarray of shape (n_classes, n_classes), int64, or None
+        ``accepted_pairs_[i, j]``: accepted translations of that call from source class
+        ``classes_[i]`` to target class ``classes_[j]`` (as the sampler's); the counts
+        of translations sourced and translated per pair are
+        ``generation_log().pair_counts(n_classes)``. None as ``class_stats_``.
+        (``pair_stats_``, the earlier name of those counts, is a deprecated alias.)
+    translation_params_ : TranslationParams
+        The translation parameters of the fit
+        (:class:`~m2m_sampler.engine.params.TranslationParams`), ``clip`` resolved.
     start_epoch_, clip_ : int, None or (low, high)
         The resolved ``start_epoch`` and ``clip``.
     class_counts_ : ndarray of shape (n_classes,)
@@ -280,8 +294,10 @@ default=None
     True
     """
 
-    def __init__(self, module, *args, g=None, beta=0.999, lam=0.5, gamma=0.9,
-                 step_size=0.1, n_steps=10, noise=0.5, clip=None, start_epoch=None,
+    def __init__(self, module, *args, g=None, beta=_DEFAULTS.beta, lam=_DEFAULTS.lam,
+                 gamma=_DEFAULTS.gamma, step_size=_DEFAULTS.step_size,
+                 n_steps=_DEFAULTS.n_steps, noise=_DEFAULTS.noise, clip=_DEFAULTS.clip,
+                 start_epoch=None,
                  generation=True, balanced_batches=True, translate_ahead=1,
                  translation_batch_size=None, g_epochs=None, random_state=None, **kwargs):
         # Set before skorch's __init__: afterwards skorch refuses torch modules as plain
@@ -520,7 +536,7 @@ default=None
         n_epochs = self.max_epochs if epochs is None else int(epochs)
         start = self._resolved_start_epoch()
         self.m2m_reached_ = len(self.history) + n_epochs > start
-        deliberate = start >= _NEVER  # g's ERM net: never class-balanced
+        deliberate = start >= NEVER  # g's ERM net: never class-balanced
         if not self.m2m_reached_ and not deliberate and (
             self.generation or self.balanced_batches
         ):
@@ -539,7 +555,7 @@ default=None
 
     def _resolved_start_epoch(self) -> int:
         if self.start_epoch is None:
-            return int(round(0.8 * self.max_epochs))
+            return default_start_epoch(self.max_epochs)
         return int(self.start_epoch)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
@@ -558,12 +574,13 @@ default=None
         if not len(self.history):  # a fresh fit (partial_fit continues a schedule)
             self._check_deferred_phase()
         self.clip_ = resolve_clip(self.clip, X) if self.generation else None
+        self.translation_params_ = TranslationParams.from_estimator(self, clip=self.clip_)
         self.generator_ = None
         if not self.generation:
             return
         check_step_size(self, X)
         if self.g is not None:
-            self._check_g_classes()
+            _check_g_classes(self.g, self.classes_)
         elif not self.g_fitted_ and getattr(self, "m2m_reached_", True):
             self._fit_g(X, y)
         if isinstance(X, np.ndarray | torch.Tensor) and len(X) and self.g_fitted_:
@@ -604,31 +621,29 @@ default=None
             return
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        """Summarise the generation per class (``class_stats_``, ``pair_stats_``); drop
-        the generation's random generator."""
+        """Summarise the generation (``class_stats_``, ``accepted_pairs_``); drop the
+        generation's random generator."""
         super().on_train_end(net, X=X, y=y, **kwargs)
         self.generator_ = None
         log = self.generation_log() if self.generation else None
-        if log is None:
-            self.class_stats_ = self.pair_stats_ = None
-            return
-        pairs = log.pair_counts(len(self.classes_))
-        self.pair_stats_ = pairs
-        labels = [c.item() if isinstance(c, np.generic) else c for c in self.classes_]
-        stats = {}
-        for k, label in enumerate(labels):
-            sourced = int(pairs["sourced"][:, k].sum())
-            translated = int(pairs["translated"][:, k].sum())
-            accepted = int(pairs["accepted"][:, k].sum())
-            stats[label] = {
-                "n_sourced": sourced,
-                "n_rejected_beta": sourced - translated,
-                "n_translated": translated,
-                "n_rejected_gamma": translated - accepted,
-                "n_accepted": accepted,
-                "accept_rate": accepted / translated if translated else float("nan"),
-            }
-        self.class_stats_ = stats
+        self.class_stats_ = None if log is None else log.class_stats(self.classes_)
+        self.accepted_pairs_ = (
+            None if log is None else log.pair_counts(len(self.classes_))["accepted"])
+
+    @property
+    def pair_stats_(self):
+        """Deprecated: ``accepted_pairs_``, and ``generation_log().pair_counts(n_classes)``
+        for the sourced and translated counts per class pair."""
+        warnings.warn(
+            "M2MClassifier.pair_stats_ is deprecated and will be removed: the accepted "
+            "translations per class pair are accepted_pairs_ (as in M2MOverSampler); all "
+            "three counts are net.generation_log().pair_counts(len(net.classes_)).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        if self.class_stats_ is None:
+            return None
+        return self.generation_log().pair_counts(len(self.classes_))
 
     def is_generation_epoch(self) -> bool:
         """Whether the epoch being trained runs the generation."""
@@ -676,28 +691,7 @@ default=None
         each epoch's batches (described ``g (ERM) epoch N/M``) shows where the ERM phase
         is. Override to train ``g`` otherwise.
         """
-        excluded = {_callback_name(item) for item in self.callbacks or []
-                    if _is_rebalancing(_callback(item))}
-        dropped = excluded | {"resampling", "generation_log"}  # callbacks__<name>[__*]
-        params = {k: v for k, v in _public_params(self).items()
-                  if not k.startswith("criterion")
-                  and not (k.startswith("callbacks__") and k.split("__")[1] in dropped)}
-        if isinstance(params["module"], nn.Module):
-            params["module"] = copy.deepcopy(params["module"])
-        has_bar = any(issubclass(_callback_class(item), ProgressBar)
-                      for item in self.callbacks or [])
-        progress = [("g_progress", GProgressBar())] if self.verbose and not has_bar else []
-        params.update(
-            g=None, generation=False, start_epoch=_NEVER, g_epochs=None, warm_start=False,
-            criterion=nn.CrossEntropyLoss, predict_nonlinearity="auto",
-            callbacks=[copy.deepcopy(item) for item in self.callbacks or []
-                       if _callback_name(item) not in excluded] + progress,
-            callbacks__generation_log=None,
-            max_epochs=self.g_epochs if self.g_epochs is not None else self.max_epochs,
-            classes=np.arange(len(self.classes_)),
-            random_state=g_random_state(self.random_state),
-        )
-        return type(self)(**params)
+        return type(self)(**_erm_params(self))
 
     def _fit_g(self, X, y) -> None:
         g_net = self.get_g_net().fit(X, y)
@@ -707,17 +701,46 @@ default=None
         self.g_net_ = g_net
         self.g_fitted_ = True
 
-    def _check_g_classes(self) -> None:
-        est_classes = getattr(self.g, "classes_", None)
-        if est_classes is None or isinstance(self.g, nn.Module):
-            return
-        est_classes, mine = np.asarray(est_classes), np.asarray(self.classes_)
-        same = len(est_classes) == len(mine) and np.array_equal(est_classes, mine)
-        if not (same or np.array_equal(est_classes, np.arange(len(mine)))):
-            raise ValueError(
-                f"g was fitted on classes {est_classes.tolist()[:20]} but y has classes "
-                f"{mine.tolist()[:20]}; g must be fitted on the same labels."
-            )
+
+
+def _check_g_classes(g, classes) -> None:
+    """A fitted estimator ``g`` must know the labels ``classes`` (or their indices)."""
+    est_classes = getattr(g, "classes_", None)
+    if est_classes is None or isinstance(g, nn.Module):
+        return
+    est_classes, mine = np.asarray(est_classes), np.asarray(classes)
+    same = len(est_classes) == len(mine) and np.array_equal(est_classes, mine)
+    if not (same or np.array_equal(est_classes, np.arange(len(mine)))):
+        raise ValueError(
+            f"g was fitted on classes {est_classes.tolist()[:20]} but y has classes "
+            f"{mine.tolist()[:20]}; g must be fitted on the same labels."
+        )
+
+
+def _erm_params(net) -> dict:
+    """The parameters of :meth:`M2MClassifier.get_g_net`'s net, from ``net``'s."""
+    excluded = {_callback_name(item) for item in net.callbacks or []
+                if _is_rebalancing(_callback(item))}
+    dropped = excluded | {"resampling", "generation_log"}  # callbacks__<name>[__*]
+    params = {k: v for k, v in _public_params(net).items()
+              if not k.startswith("criterion")
+              and not (k.startswith("callbacks__") and k.split("__")[1] in dropped)}
+    if isinstance(params["module"], nn.Module):
+        params["module"] = copy.deepcopy(params["module"])
+    has_bar = any(issubclass(_callback_class(item), ProgressBar)
+                  for item in net.callbacks or [])
+    progress = [("g_progress", GProgressBar())] if net.verbose and not has_bar else []
+    params.update(
+        g=None, generation=False, start_epoch=NEVER, g_epochs=None, warm_start=False,
+        criterion=nn.CrossEntropyLoss, predict_nonlinearity="auto",
+        callbacks=[copy.deepcopy(item) for item in net.callbacks or []
+                   if _callback_name(item) not in excluded] + progress,
+        callbacks__generation_log=None,
+        max_epochs=net.g_epochs if net.g_epochs is not None else net.max_epochs,
+        classes=np.arange(len(net.classes_)),
+        random_state=g_random_state(net.random_state),
+    )
+    return params
 
 
 def _public_params(net) -> dict:

@@ -39,6 +39,7 @@ fixes these for the long-tailed setting, and is the base of
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 from typing import Any
@@ -52,7 +53,7 @@ from skorch.exceptions import NotInitializedError
 from skorch.utils import to_numpy
 
 from ._compat import is_identity_nonlinearity
-from ._torch_utils import dumps_portable, eval_mode, loads_portable
+from ._torch_utils import PORTABLE_STATE, dumps_portable, eval_mode, loads_portable
 from .training.device_data import DeviceLoader
 from .training.speed import SpeedMixin, training_device
 
@@ -60,9 +61,6 @@ __all__ = ["NetClassifier", "as_float32_inputs", "CLASSES_KEY"]
 
 #: Key of the labels in the module file written by ``save_params(f_params=...)``.
 CLASSES_KEY = "m2m_sampler_classes"
-
-#: Key of the pickled attributes that skorch does not handle (see ``__getstate__``).
-_PORTABLE_STATE = "m2m_portable_state"
 
 
 
@@ -145,9 +143,12 @@ def _check_ndim(X: Any, owner: str) -> Any:
 
 
 def _holds_tensors(value: Any) -> bool:
-    """A torch module or tensor, or a tuple / list with a tensor (``clip`` bounds)."""
+    """A torch module or tensor, a tuple / list with a tensor (``clip`` bounds), or a
+    dataclass instance holding one of those (``translation_params_``)."""
     if isinstance(value, torch.nn.Module | torch.Tensor):
         return True
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_holds_tensors(getattr(value, f.name)) for f in dataclasses.fields(value))
     return isinstance(value, tuple | list) and any(isinstance(v, torch.Tensor) for v in value)
 
 
@@ -508,13 +509,13 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         torch_values = {k: v for k, v in state.items() if _holds_tensors(v)}
         for key in torch_values:
             del state[key]
-        state[_PORTABLE_STATE] = dumps_portable(torch_values)
+        state[PORTABLE_STATE] = dumps_portable(torch_values)
         return state
 
     def __setstate__(self, state):
         state = dict(state)
-        if _PORTABLE_STATE in state:
-            state.update(loads_portable(state.pop(_PORTABLE_STATE)))
+        if PORTABLE_STATE in state:
+            state.update(loads_portable(state.pop(PORTABLE_STATE)))
         super().__setstate__(state)
 
     def _get_predict_nonlinearity(self):

@@ -19,7 +19,6 @@ import math
 import numbers
 import sys
 import warnings
-from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -34,6 +33,7 @@ from tqdm.auto import tqdm
 from ._compat import Interval, StrOptions, Substitution
 from ._stacklevel import caller_stacklevel
 from ._torch_utils import (
+    PORTABLE_STATE,
     device_is_available,
     dumps_portable,
     eval_mode,
@@ -42,11 +42,20 @@ from ._torch_utils import (
     loads_portable,
     resolve_device,
 )
+from .engine.acceptance import (
+    LOW_ACCEPTANCE_SHARE,
+    acceptance_totals,
+    accepted_pairs,
+    low_acceptance_cause,
+    plan_class_stats,
+)
 from .engine.converters import as_torch_classifier, default_g, fit_quietly
 from .engine.memory import check_resampled_size
 from .engine.params import (
+    DEFAULT_TRANSLATION_PARAMS,
     TRANSLATION_PARAMETER_CONSTRAINTS,
     TRANSLATION_PARAMETER_DOCS,
+    TranslationParams,
     check_step_size,
 )
 from .engine.planning import plan_translations
@@ -62,15 +71,10 @@ from .exceptions import (
 
 __all__ = ["LOW_ACCEPTANCE_SHARE", "M2MOverSampler"]
 
-#: Key of the pickled state (see ``M2MOverSampler.__getstate__``).
-_PORTABLE_STATE = "m2m_portable_state"
+_DEFAULTS = DEFAULT_TRANSLATION_PARAMS  # the translation parameters' defaults
 
 #: Rows of every class that probe ``g`` and ``f`` at fit time.
 PROBE_ROWS_PER_CLASS = 16
-
-#: Below this share of accepted translations among the planned ones, ``fit_resample``
-#: warns that its output is close to random over-sampling (and says what to change).
-LOW_ACCEPTANCE_SHARE = 0.1
 
 
 @Substitution(**TRANSLATION_PARAMETER_DOCS)
@@ -194,12 +198,20 @@ default=None
         ``f_`` live there).
     n_shards_ : int
         Shards the translation was split into (devices of this process times ranks).
+    translation_params_ : TranslationParams
+        The translation parameters the fit ran with
+        (:class:`~m2m_sampler.engine.params.TranslationParams`), ``clip`` resolved to
+        its box (or None).
     class_stats_ : dict
-        Class label -> dict with ``n_new`` (samples added), ``n_accepted``
-        (translations kept), ``n_rejected_gamma`` (translations below ``gamma``),
-        ``n_rejected_beta`` (rejected by the Bernoulli draw of Eq. 3, not translated),
-        ``n_fallback`` (copies because the class has no larger class to translate from).
-        ``n_new = n_accepted + n_rejected_gamma + n_rejected_beta + n_fallback``.
+        Class label -> the acceptance record of the class (the same keys as
+        :class:`~m2m_sampler.M2MClassifier`'s, see :mod:`m2m_sampler.engine.acceptance`):
+        ``n_new`` (samples added), ``n_fallback`` (copies because the class has no larger
+        class to translate from), ``n_rejected_beta`` (rejected by the Bernoulli draw of
+        Eq. 3, not translated), ``n_translated``, ``n_rejected_gamma`` (translations
+        below ``gamma``, replaced by copies) and ``n_accepted`` (translations kept).
+        ``n_new = n_fallback + n_rejected_beta + n_translated`` and ``n_translated =
+        n_rejected_gamma + n_accepted``; the accepted share is
+        :func:`~m2m_sampler.engine.acceptance.accepted_share` ``(class_stats_.values())``.
     source_indices_ : ndarray of shape (n_new_samples,)
         For each added row (in output order, after the original rows), the row of ``X``
         it started from: the source ``x0`` of a translation, or the real sample copied in
@@ -274,18 +286,18 @@ default=None
         *,
         f=None,
         sampling_strategy="auto",
-        beta=0.999,
-        lam=0.5,
-        gamma=0.9,
-        step_size=0.1,
-        n_steps=10,
-        noise=0.5,
-        clip=None,
+        beta=_DEFAULTS.beta,
+        lam=_DEFAULTS.lam,
+        gamma=_DEFAULTS.gamma,
+        step_size=_DEFAULTS.step_size,
+        n_steps=_DEFAULTS.n_steps,
+        noise=_DEFAULTS.noise,
+        clip=_DEFAULTS.clip,
         input_shape=None,
         batch_size=512,
         device="auto",
         distributed="auto",
-        amp_dtype=None,
+        amp_dtype=_DEFAULTS.amp_dtype,
         channels_last=False,
         random_state=None,
         verbose=0,
@@ -450,14 +462,14 @@ default=None
             # Every rank must draw the same plan: rank 0's entropy for everyone.
             random_state = broadcast_seed(np.random.default_rng().integers(2**31 - 1))
         rng = check_random_state(random_state)
-        amp_dtype = self.amp_dtype
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
                 f"y has a single class ({classes[0]!r}); M2m needs at least two classes."
             )
         shape = self._sample_shape(X.shape[1])
-        clip = resolve_clip(self.clip, X, shape)
+        params = TranslationParams.from_estimator(self, clip=resolve_clip(self.clip, X, shape))
+        self.translation_params_ = params
         check_step_size(self, X)
         # before g is trained or anything is translated: the output's size
         n_added = int(sum(self.sampling_strategy_.values()))
@@ -483,7 +495,7 @@ default=None
             int(np.searchsorted(classes, label)): int(n)
             for label, n in self.sampling_strategy_.items()
         }
-        plan = plan_translations(y_idx, n_new, self.beta, rng)  # + line 12's Bernoulli draw
+        plan = plan_translations(y_idx, n_new, params.beta, rng)  # + line 12's Bernoulli draw
         n_total = len(plan.target)
         # Line 14's replacement, one random real sample of class k per new row.
         members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]
@@ -501,11 +513,9 @@ default=None
         bar = _ProgressBar(int(np.sum(plan.survived_beta))) if self.verbose else None
         try:
             generation = generate_sharded(
-                self.g_, plan, X, f=self.f_, lam=self.lam, gamma=self.gamma,
-                step_size=self.step_size, n_steps=self.n_steps, noise=self.noise, clip=clip,
-                sample_shape=shape, channels_last=channels_last, chunk_size=self.batch_size,
-                devices=devices, seed=torch_seed, distributed=distributed, amp_dtype=amp_dtype,
-                callback=bar,
+                self.g_, plan, X, params, f=self.f_, sample_shape=shape,
+                channels_last=channels_last, chunk_size=self.batch_size, devices=devices,
+                seed=torch_seed, distributed=distributed, callback=bar,
             )
         finally:
             if bar is not None:
@@ -522,34 +532,17 @@ default=None
             accepted | plan.fallback, plan.source_index, replacement
         ).astype(np.int64)
         self.is_translated_ = accepted
-        n_classes = len(classes)
-        pairs = y_idx[plan.source_index[accepted]] * n_classes + plan.target[accepted]
-        self.accepted_pairs_ = np.bincount(pairs, minlength=n_classes**2).reshape(
-            n_classes, n_classes
+        self.accepted_pairs_ = accepted_pairs(
+            y_idx[plan.source_index[accepted]], plan.target[accepted], len(classes)
         )
-        self.class_stats_ = self._class_stats(classes, plan, accepted)
+        self.class_stats_ = plan_class_stats(
+            classes, plan.target, plan.fallback, plan.survived_beta, accepted
+        )
         self._report()
 
         X_resampled = np.vstack([X, new_rows]) if n_total else X.copy()
         y_resampled = np.hstack([y, classes[plan.target]]) if n_total else y.copy()
         return X_resampled, y_resampled
-
-    @staticmethod
-    def _class_stats(classes, plan, accepted) -> dict:
-        stats = {}
-        for c in np.unique(plan.target):
-            sel = plan.target == c
-            fallback = plan.fallback[sel]
-            survived = plan.survived_beta[sel]
-            acc = accepted[sel]
-            stats[classes[c].item() if hasattr(classes[c], "item") else classes[c]] = {
-                "n_new": int(sel.sum()),
-                "n_accepted": int(acc.sum()),
-                "n_rejected_gamma": int((survived & ~acc).sum()),
-                "n_rejected_beta": int((~survived & ~fallback).sum()),
-                "n_fallback": int(fallback.sum()),
-            }
-        return stats
 
     def _report(self) -> None:
         fallback = {c: s["n_fallback"] for c, s in self.class_stats_.items() if s["n_fallback"]}
@@ -576,11 +569,11 @@ default=None
     def __getstate__(self):
         # Pickled through torch-aware bytes, so that a sampler fitted on CUDA (its g_,
         # f_, a CUDA g given as parameter) loads on a machine without that GPU.
-        return {_PORTABLE_STATE: dumps_portable(super().__getstate__())}
+        return {PORTABLE_STATE: dumps_portable(super().__getstate__())}
 
     def __setstate__(self, state):
-        if _PORTABLE_STATE in state:
-            state = loads_portable(state[_PORTABLE_STATE])
+        if PORTABLE_STATE in state:
+            state = loads_portable(state[PORTABLE_STATE])
         device = state.get("device_")
         if isinstance(device, torch.device) and not device_is_available(device):
             warnings.warn(
@@ -647,34 +640,6 @@ def _check_label_order(out: torch.Tensor, y_idx: np.ndarray, classes: np.ndarray
             LabelOrderWarning,
             stacklevel=caller_stacklevel(),
         )
-
-
-def acceptance_totals(class_stats: Iterable[dict]) -> dict[str, int]:
-    """Planned, accepted and rejected translations summed over ``class_stats_`` entries.
-
-    ``planned``: added rows that had a larger class to translate from (``n_new -
-    n_fallback``); ``accepted``, ``rejected_gamma``, ``rejected_beta``. Also used for the
-    benchmark command's warning over several fits (:mod:`m2m_sampler.bench.acceptance`).
-    """
-    tot = dict.fromkeys(("planned", "accepted", "rejected_gamma", "rejected_beta"), 0)
-    for s in class_stats:
-        tot["planned"] += int(s["n_new"]) - int(s.get("n_fallback", 0))
-        tot["accepted"] += int(s["n_accepted"])
-        tot["rejected_gamma"] += int(s["n_rejected_gamma"])
-        tot["rejected_beta"] += int(s["n_rejected_beta"])
-    return tot
-
-
-def low_acceptance_cause(totals: dict[str, int]) -> str | None:
-    """``'gamma'`` or ``'beta'`` (the larger rejection) when under the accepted share.
-
-    ``None`` when nothing was planned or at least :data:`LOW_ACCEPTANCE_SHARE` of the
-    planned translations were accepted (``totals`` from :func:`acceptance_totals`).
-    """
-    planned = totals["planned"]
-    if not planned or totals["accepted"] / planned >= LOW_ACCEPTANCE_SHARE:
-        return None
-    return "gamma" if totals["rejected_gamma"] >= totals["rejected_beta"] else "beta"
 
 
 def _warn_low_acceptance(class_stats: dict) -> None:

@@ -252,9 +252,9 @@ def acceptance_matrix(
     """
     if classes is None:
         classes = getattr(source, "classes_", None)
-    if hasattr(source, "accepted_pairs_"):
+    if hasattr(source, "accepted_pairs_") and not hasattr(source, "history"):
         counts = np.asarray(source.accepted_pairs_)
-    else:
+    else:  # a net: every epoch of its history (accepted_pairs_ holds the last fit's)
         history = getattr(source, "history", source)
         try:
             per_epoch = history[:, "m2m_accepted_pairs"]

@@ -13,6 +13,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from m2m_sampler.classifier import M2MClassifier
+from m2m_sampler.engine.acceptance import CLASS_STATS_KEYS, accepted_share, class_record
 from m2m_sampler.engine.generation import GenerationResult
 from m2m_sampler.longtail.models import MLP
 from m2m_sampler.training.generation_log import PAIRS_KEY, GenerationLog
@@ -29,6 +30,8 @@ def test_pair_counts_of_a_hand_made_result():
         source_pos=[torch.tensor([0, 1]), torch.tensor([0])],
         survived_beta=[torch.tensor([True, True]), torch.tensor([False])],
         accepted=[torch.tensor([True, False]), torch.tensor([False])],
+        # batch 1: entry 0 (class 1) was drawn as a target too, but had no larger class
+        no_source=[torch.zeros(4, dtype=torch.bool), torch.tensor([True, False, False])],
     )
     net = SimpleNamespace(history=History(), classes_=np.arange(3))
     log = GenerationLog()
@@ -42,6 +45,12 @@ def test_pair_counts_of_a_hand_made_result():
     np.testing.assert_array_equal(pairs["translated"], [[0, 1, 1], [0, 0, 0], [0, 0, 0]])
     np.testing.assert_array_equal(pairs["accepted"], [[0, 1, 0], [0, 0, 0], [0, 0, 0]])
     assert net.history[-1, PAIRS_KEY] == [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    assert log.class_stats(["a", "b", "c"]) == {
+        "a": class_record(0, 0, 0, 0),
+        "b": class_record(2, 1, 1, 1),  # one without a source, one accepted
+        "c": class_record(2, 0, 1, 0),  # one beta-rejected, one failed gamma
+    }
+    assert log.class_stats("abc")["c"]["n_rejected_beta"] == 1
     # counts accumulate over epochs (the history keeps each epoch's) and reset at the
     # next fit
     net.history.new_epoch()
@@ -50,8 +59,10 @@ def test_pair_counts_of_a_hand_made_result():
     log.on_epoch_end(net)
     assert log.pair_counts(3)["accepted"][0, 1] == 2
     assert net.history[-1, PAIRS_KEY] == [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    assert log.class_stats("abc")["b"]["n_fallback"] == 2
     log.on_train_begin(net)
     assert log.pair_counts(3)["sourced"].sum() == 0
+    assert log.class_stats("abc")["b"] == class_record(0, 0, 0, 0)
 
 
 class _TranslatedRows(Callback):
@@ -85,8 +96,12 @@ def _fit(X, y, **kwargs):
 def test_class_stats_match_the_trained_batches_and_the_history(digits):
     X, y, _, _ = digits
     clf, rec = _fit(X, y)
-    stats, pairs, h = clf.class_stats_, clf.pair_stats_, clf.history
+    stats, h = clf.class_stats_, clf.history
+    pairs = clf.generation_log().pair_counts(10)
+    np.testing.assert_array_equal(clf.accepted_pairs_, pairs["accepted"])
     assert list(stats) == list(range(10))
+    # the one schema of both front ends (M2MOverSampler.class_stats_ has the same keys)
+    assert all(tuple(s) == CLASS_STATS_KEYS for s in stats.values())
     # accepted per target class = translated rows the net trained on, per label
     assert [s["n_accepted"] for s in stats.values()] == rec.counts_.tolist()
     assert rec.counts_.sum() > 0
@@ -95,21 +110,29 @@ def test_class_stats_match_the_trained_batches_and_the_history(digits):
         ("n_translated", "m2m_translated"),
         ("n_rejected_gamma", "m2m_rejected_gamma"),
         ("n_rejected_beta", "m2m_rejected_beta"),
+        ("n_fallback", "m2m_no_source"),
+        ("n_new", "m2m_targets"),
     ):
         assert sum(s[key] for s in stats.values()) == sum(h[:, column]), key
+    assert sum(h[:, "m2m_no_source"]) > 0  # the no-source targets are counted per class
     for s in stats.values():
-        assert s["n_sourced"] == s["n_rejected_beta"] + s["n_translated"]
+        assert s["n_new"] == s["n_fallback"] + s["n_rejected_beta"] + s["n_translated"]
         assert s["n_translated"] == s["n_rejected_gamma"] + s["n_accepted"]
-        if s["n_translated"]:
-            assert s["accept_rate"] == s["n_accepted"] / s["n_translated"]
+    planned = sum(s["n_new"] - s["n_fallback"] for s in stats.values())
+    assert accepted_share(stats.values()) == sum(rec.counts_) / planned
     # class 0 is the largest: never a target; the column sums are the per-class stats
-    assert stats[0]["n_sourced"] == 0 and np.isnan(stats[0]["accept_rate"])
+    assert stats[0] == dict.fromkeys(CLASS_STATS_KEYS, 0)
     np.testing.assert_array_equal(pairs["accepted"].sum(0), rec.counts_)
     # Eq. (5): sources come only from larger classes (Q(k0|k) = 0 otherwise)
     counts = np.bincount(y)
     not_larger = counts[:, None] <= counts[None, :]
     assert pairs["sourced"][not_larger].sum() == 0
-    assert pairs["sourced"][~not_larger].sum() == sum(s["n_sourced"] for s in stats.values())
+    assert pairs["sourced"][~not_larger].sum() == planned
+    # the earlier name of the pair counts: a deprecated alias
+    with pytest.warns(FutureWarning, match="accepted_pairs_"):
+        old = clf.pair_stats_
+    assert set(old) == {"sourced", "translated", "accepted"}
+    np.testing.assert_array_equal(old["translated"], pairs["translated"])
 
 
 def test_gamma_zero_accepts_every_translation_and_no_generation_gives_none(digits):
@@ -118,7 +141,9 @@ def test_gamma_zero_accepts_every_translation_and_no_generation_gives_none(digit
     for s in clf.class_stats_.values():
         assert s["n_rejected_gamma"] == 0 and s["n_accepted"] == s["n_translated"]
     drs, _ = _fit(X, y, generation=False, max_epochs=4)
-    assert drs.class_stats_ is None and drs.pair_stats_ is None
+    assert drs.class_stats_ is None and drs.accepted_pairs_ is None
+    with pytest.warns(FutureWarning):
+        assert drs.pair_stats_ is None
 
 
 def test_deferred_phase_on_the_decay_of_a_short_run_warns(digits):
@@ -151,3 +176,40 @@ def test_deferred_phase_on_the_decay_of_a_short_run_warns(digits):
             extra_callbacks=[("lr", paper_lr_scheduler(max_epochs=15))],
         )
         _fit(X, y, max_epochs=5, start_epoch=3)
+
+
+def test_one_record_and_one_share_rule_for_both_front_ends():
+    from sklearn.datasets import make_classification
+
+    from m2m_sampler import M2MOverSampler
+    from m2m_sampler._torch_utils import to_builtin
+    from m2m_sampler.engine.acceptance import (
+        LOW_ACCEPTANCE_SHARE,
+        acceptance_totals,
+        low_acceptance_cause,
+    )
+
+    X, y = make_classification(n_samples=300, n_classes=3, n_informative=4,
+                               weights=[0.7, 0.2, 0.1], random_state=0)
+    sampler = M2MOverSampler(beta=0.9, step_size=0.5, random_state=0)
+    sampler.fit_resample(X, y)
+    stats = sampler.class_stats_
+    assert all(tuple(s) == CLASS_STATS_KEYS for s in stats.values())
+    assert all(type(k) is int for k in stats)  # labels as Python scalars
+    for k, s in stats.items():
+        assert s["n_new"] == s["n_fallback"] + s["n_rejected_beta"] + s["n_translated"]
+        assert s["n_translated"] == s["n_rejected_gamma"] + s["n_accepted"]
+        assert s["n_accepted"] == sampler.accepted_pairs_[:, k].sum()
+    assert accepted_share(stats.values()) == sampler.is_translated_.mean()
+    # the share leaves out the rows that had no class to translate from
+    fallback = [class_record(10, 4, 6, 1), class_record(10, 0, 10, 1)]
+    assert accepted_share(fallback) == 2 / 16 > LOW_ACCEPTANCE_SHARE
+    tot = acceptance_totals(fallback)
+    assert tot == {"planned": 16, "accepted": 2, "rejected_gamma": 14, "rejected_beta": 0}
+    assert low_acceptance_cause(tot) is None
+    low = acceptance_totals([class_record(40, 0, 30, 1)])
+    assert low_acceptance_cause(low) == "gamma"
+    assert low_acceptance_cause(acceptance_totals([class_record(40, 0, 3, 1)])) == "beta"
+    assert np.isnan(accepted_share([class_record(5, 5, 0, 0)]))
+    assert to_builtin(np.int64(3)) == 3 and type(to_builtin(np.float32(0.5))) is float
+    assert to_builtin("a") == "a"

@@ -350,3 +350,18 @@ def test_lr_per_epoch_in_a_real_fit_and_after_partial_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pickle.loads(pickle.dumps(net))
+
+
+def test_one_deferral_rule_and_one_never_reached_start():
+    from m2m_sampler.classifier import M2MClassifier
+    from m2m_sampler.longtail.models import MLP
+    from m2m_sampler.training.schedules import NEVER, default_start_epoch, paper_milestones
+
+    for epochs in (1, 10, 15, 200):
+        assert default_start_epoch(epochs) == round(0.8 * epochs) == paper_milestones(epochs)[0]
+        net = M2MClassifier(MLP, max_epochs=epochs)
+        assert net._resolved_start_epoch() == default_start_epoch(epochs)
+    assert NEVER > 10**15
+    net = M2MClassifier(MLP, module__n_features=3, module__n_classes=2, max_epochs=4,
+                        classes=[0, 1]).initialize()
+    assert net.get_g_net().start_epoch == NEVER  # g's ERM net is never class-balanced

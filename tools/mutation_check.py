@@ -63,7 +63,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "b",
         "m2m_sampler/training/generation_iterator.py",
-        "f=net.get_translation_f() if net.lam != 0 else None,",
+        "f=net.get_translation_f() if self.params.lam != 0 else None,",
         "f=None,",
         "M2MClassifier ignores f: the generation gets f=None (no lambda term)",
     ),

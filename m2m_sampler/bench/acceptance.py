@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..over_sampler import LOW_ACCEPTANCE_SHARE, low_acceptance_cause
-from ..over_sampler import acceptance_totals as _fit_totals
+from ..engine.acceptance import LOW_ACCEPTANCE_SHARE, low_acceptance_cause
+from ..engine.acceptance import acceptance_totals as _fit_totals
 
 __all__ = ["acceptance_totals", "low_acceptance_warning"]
 

@@ -7,6 +7,8 @@
 * :mod:`~m2m_sampler.engine.rejection` -- Eq. (3), Algorithm 1 lines 12-13;
 * :mod:`~m2m_sampler.engine.generation` -- the one engine call (plan -> translate ->
   ``gamma`` test) that both front ends use;
+* :mod:`~m2m_sampler.engine.acceptance` -- what the translations came to: the per-class
+  record and the accepted share both front ends report;
 * :mod:`~m2m_sampler.engine.sharding` -- that call split over devices and processes;
 * :mod:`~m2m_sampler.engine.converters` -- what may be passed as ``g`` / ``f``;
 * :mod:`~m2m_sampler.engine.memory` -- the memory budget of the sampler's output.

@@ -25,9 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._torch_utils import synchronize
+from .params import TranslationParams
 from .planning import BatchPlan, acceptance_probability, plan_batch_translations
 from .rejection import passes_gamma
-from .translation import ClipRange, translate
+from .translation import translate
 
 __all__ = ["Generation", "GenerationResult", "generate", "generate_batches"]
 
@@ -84,21 +86,16 @@ def generate(
     g: nn.Module,
     plan: Any,
     sources: np.ndarray | torch.Tensor,
+    params: TranslationParams | None = None,
     *,
     f: nn.Module | None = None,
-    lam: float = 0.5,
-    gamma: float = 0.9,
-    step_size: float = 0.1,
-    n_steps: int = 10,
-    noise: float = 0.5,
-    clip: ClipRange = None,
     sample_shape: Sequence[int] | None = None,
     channels_last: bool = False,
     chunk_size: int | None = None,
     device: torch.device | str | None = None,
     generator: torch.Generator | None = None,
-    amp_dtype: torch.dtype | None = None,
     callback: Callable[[int, int], None] | None = None,
+    **overrides: Any,
 ) -> Generation:
     """Translate the survivors of ``plan`` and test them with ``gamma`` (one engine call).
 
@@ -113,10 +110,14 @@ def generate(
         as tensors on the device of ``sources``.
     sources : ndarray or torch.Tensor of shape (n, ...)
         The samples the plan's ``source_index`` refers to.
-    f, lam, step_size, n_steps, noise, clip, amp_dtype
+    params : TranslationParams, optional
+        ``lam``, ``step_size``, ``n_steps``, ``noise``, ``clip`` (a box or None) and
+        ``amp_dtype`` of the translation
+        (:func:`~m2m_sampler.engine.translation.translate`) and ``gamma``, the
+        acceptance threshold on ``g``'s probability of the target class; default:
+        :class:`~m2m_sampler.engine.params.TranslationParams` ``()``.
+    f : torch.nn.Module, optional
         As in :func:`~m2m_sampler.engine.translation.translate`.
-    gamma : float
-        Acceptance threshold on ``g``'s probability of the target class.
     sample_shape : sequence of int, optional
         Shape of one sample for the models (rows of ``sources`` are reshaped to it).
     channels_last : bool, default=False
@@ -130,11 +131,15 @@ def generate(
         The random starts, on the translation device.
     callback : callable, optional
         ``callback(n_done, n_total)`` after every chunk.
+    **overrides
+        Fields of :class:`~m2m_sampler.engine.params.TranslationParams` that replace
+        those of ``params`` (e.g. ``gamma=0.5``).
 
     Returns
     -------
     Generation
     """
+    params = TranslationParams.of(params, **overrides)
     on_host = isinstance(plan.survived_beta, np.ndarray)
     if on_host:
         device = torch.device("cpu") if device is None else torch.device(device)
@@ -159,17 +164,17 @@ def generate(
         if channels_last and x0.ndim == 4:
             x0 = x0.contiguous(memory_format=torch.channels_last)
         x_star, prob = translate(
-            g, x0, k0, k, f=f, lam=lam, step_size=step_size, n_steps=n_steps, clip=clip,
-            noise=noise, batch_size=None, generator=generator, amp_dtype=amp_dtype,
+            g, x0, k0, k, f=f, lam=params.lam, step_size=params.step_size,
+            n_steps=params.n_steps, clip=params.clip, noise=params.noise, batch_size=None,
+            generator=generator, amp_dtype=params.amp_dtype,
         )
-        ok = passes_gamma(prob, gamma)
+        ok = passes_gamma(prob, params.gamma)
         xs.append(x_star.cpu() if on_host else x_star)
         probs.append(prob)
         oks.append(ok)
         if callback is not None:
             callback(min(start + chunk, n_total), n_total)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     seconds = time.perf_counter() - start_time
     shape = tuple(sample_shape) if sample_shape is not None else tuple(sources.shape[1:])
     x_star = torch.cat(xs) if xs else torch.empty((0, *shape))
@@ -203,6 +208,9 @@ class GenerationResult:
         are translated).
     accepted : list of torch.BoolTensor
         Per batch, whether the translation was accepted (survived beta and passed gamma).
+    no_source : list of torch.BoolTensor
+        Per batch, of the batch's shape: the entries chosen as targets that found no
+        source in the batch.
     n_targets, n_no_source, n_rejected_beta, n_translated, n_rejected_gamma, n_accepted : int
         Totals over the batches. ``n_targets = n_no_source + n_rejected_beta +
         n_translated`` and ``n_translated = n_rejected_gamma + n_accepted``.
@@ -215,6 +223,7 @@ class GenerationResult:
     source_pos: list[torch.Tensor] = field(default_factory=list)
     survived_beta: list[torch.Tensor] = field(default_factory=list)
     accepted: list[torch.Tensor] = field(default_factory=list)
+    no_source: list[torch.Tensor] = field(default_factory=list)
     n_targets: int = 0
     n_no_source: int = 0
     n_rejected_beta: int = 0
@@ -228,19 +237,13 @@ def generate_batches(
     batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
     g: nn.Module,
     counts: torch.Tensor,
+    params: TranslationParams | None = None,
     *,
     f: nn.Module | None = None,
-    beta: float = 0.999,
-    lam: float = 0.5,
-    gamma: float = 0.9,
-    step_size: float = 0.1,
-    n_steps: int = 10,
-    noise: float = 0.5,
-    clip=None,
     batch_size: int | None = None,
     generator: torch.Generator | None = None,
-    amp_dtype: torch.dtype | None = None,
     accept: torch.Tensor | None = None,
+    **overrides: Any,
 ) -> GenerationResult:
     """Apply the paper's batch-wise generation rule to one or several batches.
 
@@ -263,25 +266,31 @@ def generate_batches(
         The pre-trained classifier (logits), frozen.
     counts : torch.Tensor of shape (K,)
         Training samples per class ``N_k`` (logit order).
+    params : TranslationParams, optional
+        ``beta``, ``lam``, ``gamma``, ``step_size``, ``n_steps``, ``noise``, ``clip`` (a
+        box or None) and ``amp_dtype`` (the engine's autocast dtype), as in
+        :class:`~m2m_sampler.M2MClassifier`; default:
+        :class:`~m2m_sampler.engine.params.TranslationParams` ``()``.
     f : torch.nn.Module, optional
         The network being trained, for the ``lam * f_k0(x)`` term; ``None`` (or
         ``lam == 0``) drops the term. Used in eval mode; its mode is restored.
-    beta, lam, gamma, step_size, n_steps, noise, clip
-        As in :class:`M2MClassifier`.
     batch_size : int or None, default=None
         Chunk size of the engine; ``None`` translates all survivors at once.
     generator : torch.Generator, optional
         On the batches' device: targets, sources, Bernoulli draws and random starts.
-    amp_dtype : torch.dtype, optional
-        Autocast dtype for the engine's forward passes.
     accept : torch.Tensor of shape (K, K), optional
         ``acceptance_probability(counts, beta)`` on the batches' device, if already
         computed (saves a host round-trip per call).
+    **overrides
+        Fields of :class:`~m2m_sampler.engine.params.TranslationParams` that replace
+        those of ``params`` (e.g. ``beta=0.9``).
 
     Returns
     -------
     GenerationResult
     """
+    params = TranslationParams.of(params, **overrides)
+    beta = params.beta
     result = GenerationResult()
     if not batches:
         return result
@@ -306,6 +315,7 @@ def generate_batches(
         result.target_pos.append(plan.target_pos)
         result.source_pos.append(plan.source_pos)
         result.survived_beta.append(plan.survived_beta)
+        result.no_source.append(plan.no_source)
         result.n_targets += plan.n_targets
         result.n_no_source += plan.n_no_source
         result.n_rejected_beta += int((~plan.survived_beta).sum())
@@ -321,11 +331,7 @@ def generate_batches(
         survived_beta=torch.cat(result.survived_beta),
     )
     sources = batches[0][0] if len(batches) == 1 else torch.cat([x for x, _ in batches])
-    gen = generate(
-        g, joint, sources, f=f, lam=lam, gamma=gamma, step_size=step_size,
-        n_steps=n_steps, noise=noise, clip=clip, chunk_size=batch_size,
-        generator=generator, amp_dtype=amp_dtype,
-    )
+    gen = generate(g, joint, sources, params, f=f, chunk_size=batch_size, generator=generator)
     result.n_translated = gen.n_translated
     result.n_accepted = gen.n_accepted
     result.n_rejected_gamma = gen.n_rejected_gamma

@@ -4,6 +4,12 @@
 ``amp_dtype`` mean the same in :class:`~m2m_sampler.M2MOverSampler` and
 :class:`~m2m_sampler.M2MClassifier`. This module holds, once:
 
+* :class:`TranslationParams` -- the parameters as one value with their defaults (the
+  front ends' ``__init__`` defaults are its fields' defaults), built in ``fit`` by
+  :meth:`TranslationParams.from_estimator` and handed to the engine
+  (:func:`~m2m_sampler.engine.generation.generate`,
+  :func:`~m2m_sampler.engine.generation.generate_batches`,
+  :func:`~m2m_sampler.engine.sharding.generate_sharded`);
 * :data:`TRANSLATION_PARAMETER_CONSTRAINTS` -- scikit-learn style constraints; the
   sampler merges them into its ``_parameter_constraints``, the classifier checks them
   with :func:`validate_translation_params`. Both raise scikit-learn's
@@ -17,8 +23,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,12 +40,104 @@ from .._compat import (
 )
 
 __all__ = [
+    "DEFAULT_TRANSLATION_PARAMS",
     "MAX_TRAVEL_PER_DIAGONAL",
     "TRANSLATION_PARAMETER_CONSTRAINTS",
     "TRANSLATION_PARAMETER_DOCS",
+    "TranslationParams",
     "check_step_size",
     "validate_translation_params",
 ]
+
+
+@dataclass(frozen=True)
+class TranslationParams:
+    """The translation parameters of both front ends as one value; the defaults, once.
+
+    :class:`~m2m_sampler.M2MOverSampler` and :class:`~m2m_sampler.M2MClassifier` take
+    these defaults in ``__init__``; in ``fit`` they build the value the engine runs with
+    by :meth:`from_estimator`, with what ``fit`` resolves from the data (the ``clip``
+    box) in place of the parameter. The meaning of every field is in
+    :data:`TRANSLATION_PARAMETER_DOCS`.
+
+    Attributes
+    ----------
+    beta, lam, gamma, step_size, n_steps, noise, clip, amp_dtype
+        As in the front ends. ``clip`` is the parameter (``None``, ``'minmax'``,
+        ``(low, high)``) in a value made from the defaults or an estimator as it is, and
+        the resolved box ``(low, high)`` (scalars or tensors, see
+        :func:`~m2m_sampler.engine.translation.resolve_clip`) in the value ``fit`` gives
+        the engine.
+
+    Examples
+    --------
+    >>> from m2m_sampler.engine.params import TranslationParams
+    >>> TranslationParams().gamma
+    0.9
+    >>> TranslationParams.of(None, gamma=0.5).gamma
+    0.5
+    """
+
+    beta: float = 0.999
+    lam: float = 0.5
+    gamma: float = 0.9
+    step_size: float = 0.1
+    n_steps: int = 10
+    noise: float = 0.5
+    clip: Any = None
+    amp_dtype: torch.dtype | None = None
+
+    @classmethod
+    def from_estimator(cls, estimator: Any, **resolved: Any) -> TranslationParams:
+        """The translation parameters of a front end, with values resolved in ``fit``.
+
+        Parameters
+        ----------
+        estimator : object
+            Holds every field as an attribute (its constructor parameters).
+        **resolved
+            Fields that ``fit`` resolved from the data (e.g. ``clip`` as a box): they
+            replace the estimator's parameter of that name.
+
+        Returns
+        -------
+        TranslationParams
+        """
+        _check_names(resolved, f"{cls.__name__}.from_estimator")
+        values = {name: getattr(estimator, name) for name in _FIELDS}
+        return cls(**{**values, **resolved})
+
+    @classmethod
+    def of(cls, params: TranslationParams | None, **overrides: Any) -> TranslationParams:
+        """``params`` (the defaults when None) with some fields replaced.
+
+        What the engine entry points do with their ``params`` and keyword arguments.
+
+        Raises
+        ------
+        TypeError
+            If a keyword is not a field.
+        """
+        _check_names(overrides, "the engine call")
+        base = cls() if params is None else params
+        return dataclasses.replace(base, **overrides) if overrides else base
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(TranslationParams))
+
+#: The defaults, as one :class:`TranslationParams` (what the front ends' ``__init__`` and
+#: :func:`~m2m_sampler.engine.translation.translate` take their defaults from).
+DEFAULT_TRANSLATION_PARAMS = TranslationParams()
+
+
+def _check_names(values: dict[str, Any], caller: str) -> None:
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise TypeError(
+            f"{caller} got unexpected translation parameter(s) {unknown}; the translation "
+            f"parameters are {list(_FIELDS)}."
+        )
+
 
 #: ``step_size * n_steps`` (the farthest a translation can move a sample) may be at most
 #: this many times the diagonal of the bounding box of the ``X`` given to ``fit``.

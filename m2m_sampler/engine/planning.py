@@ -208,6 +208,9 @@ class BatchPlan:
     survived_beta : torch.BoolTensor of shape (m,)
         The Bernoulli draw of Eq. (3) with ``accept_probability``: True where the
         translation is made.
+    no_source : torch.BoolTensor of shape (B,) or None
+        Batch entries chosen as targets that found no eligible source (``n_no_source``
+        of them).
     """
 
     target_pos: torch.Tensor
@@ -218,6 +221,7 @@ class BatchPlan:
     source_class: torch.Tensor
     accept_probability: torch.Tensor
     survived_beta: torch.Tensor
+    no_source: torch.Tensor | None = None
 
     @property
     def source_index(self) -> torch.Tensor:
@@ -288,4 +292,5 @@ def plan_batch_translations(
         source_class=source_class,
         accept_probability=p_accept,
         survived_beta=draw_beta_survivors(p_accept, generator=generator),
+        no_source=is_target & ~has_source,
     )

@@ -38,6 +38,7 @@ from torch import nn
 
 from .._torch_utils import frozen_copy
 from .generation import Generation, generate
+from .params import TranslationParams
 from .translation import skip_random_starts
 
 __all__ = [
@@ -142,21 +143,20 @@ def generate_sharded(
     g: nn.Module,
     plan: Any,
     sources: np.ndarray,
+    params: TranslationParams | None = None,
     *,
     devices: Sequence[torch.device],
     seed: int,
     chunk_size: int,
     sample_shape: Sequence[int],
     f: nn.Module | None = None,
-    step_size: float = 0.1,
-    noise: float = 0.5,
     distributed: bool = False,
+    channels_last: bool = False,
     callback: Callable[[int, int], None] | None = None,
-    **engine_kwargs: Any,
 ) -> Generation:
     """Translate a numpy plan's survivors in shards; the same result as one engine call.
 
-    Equivalent to ``generate(g, plan, sources, f=f, chunk_size=chunk_size,
+    Equivalent to ``generate(g, plan, sources, params, f=f, chunk_size=chunk_size,
     generator=torch.Generator(device).manual_seed(seed), ...)`` on one device, which it
     is when there is one device and one process.
 
@@ -168,6 +168,10 @@ def generate_sharded(
         A numpy plan, the same on every rank.
     sources : ndarray
         The rows the plan's ``source_index`` refers to.
+    params : TranslationParams, optional
+        As in :func:`~m2m_sampler.engine.generation.generate` (``step_size`` and
+        ``noise`` also give the radius of the random starts a shard skips); default:
+        :class:`~m2m_sampler.engine.params.TranslationParams` ``()``.
     devices : sequence of torch.device
         This process's shards, one per device (the same device may appear several
         times). Shards of CUDA devices run in one thread each, the others one after the
@@ -178,23 +182,20 @@ def generate_sharded(
         Survivors per engine chunk; shards are made of whole chunks.
     sample_shape : sequence of int
         Shape of one sample for the models.
-    step_size, noise
-        As in :func:`~m2m_sampler.engine.generation.generate` (they also give the radius of the
-        random starts a shard skips).
     distributed : bool, default=False
         Shard across the ranks of the active ``torch.distributed`` process group too,
         and gather every rank's shards (every rank returns the whole result).
+    channels_last : bool, default=False
+        As in :func:`~m2m_sampler.engine.generation.generate`.
     callback : callable, optional
         ``callback(n_done, n_total)`` after every chunk, counting this process's shards.
-    **engine_kwargs
-        The other keyword arguments of :func:`~m2m_sampler.engine.generation.generate`
-        (``lam``, ``gamma``, ``n_steps``, ``clip``, ``channels_last``, ``amp_dtype``).
 
     Returns
     -------
     Generation
         On the CPU (``x_star``, ``prob``, ``passed_gamma``), over the whole plan.
     """
+    params = TranslationParams.of(params)
     devices = [torch.device(d) for d in devices]
     rank, world = distributed_world() if distributed else (0, 1)
     survivors = np.flatnonzero(plan.survived_beta)
@@ -212,7 +213,7 @@ def generate_sharded(
         skip_random_starts(
             [chunk_size] * (start // chunk_size),
             tuple(sample_shape),
-            noise * step_size,
+            params.noise * params.step_size,
             generator,
             device,
         )
@@ -227,15 +228,14 @@ def generate_sharded(
             g_d,
             sub,
             sources,
+            params,
             f=f_d,
-            step_size=step_size,
-            noise=noise,
             sample_shape=sample_shape,
+            channels_last=channels_last,
             chunk_size=chunk_size,
             device=device,
             generator=generator,
             callback=progress.for_shard(),
-            **engine_kwargs,
         )
 
     start_time = time.perf_counter()

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._torch_utils import eval_mode, floating_dtype
+from .params import DEFAULT_TRANSLATION_PARAMS as _DEFAULTS
 
 __all__ = [
     "translate",
@@ -59,17 +60,20 @@ def translate(
     k: torch.Tensor | Sequence[int],
     *,
     f: nn.Module | None = None,
-    lam: float = 0.5,
-    step_size: float = 0.1,
-    n_steps: int = 10,
-    clip: ClipRange = None,
-    noise: float = 0.5,
+    lam: float = _DEFAULTS.lam,
+    step_size: float = _DEFAULTS.step_size,
+    n_steps: int = _DEFAULTS.n_steps,
+    clip: ClipRange = _DEFAULTS.clip,
+    noise: float = _DEFAULTS.noise,
     batch_size: int | None = 512,
     generator: torch.Generator | None = None,
-    amp_dtype: torch.dtype | None = None,
+    amp_dtype: torch.dtype | None = _DEFAULTS.amp_dtype,
     callback: Callable[[int, int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Translate sources ``x0`` of classes ``k0`` towards target classes ``k`` (Eq. 2).
+
+    The defaults of ``lam``, ``step_size``, ``n_steps``, ``clip``, ``noise`` and
+    ``amp_dtype`` are those of :class:`~m2m_sampler.engine.params.TranslationParams`.
 
     Parameters
     ----------

@@ -14,6 +14,7 @@ by step ``i - 1``: the paper's per-batch rule.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import torch
 
 from .._torch_utils import eval_mode, floating_dtype
 from ..engine.generation import generate_batches
+from ..engine.params import TranslationParams
 from ..engine.planning import acceptance_probability
 from .speed import batch_to_device, training_device
 
@@ -63,10 +65,11 @@ class GenerationIterator:
     Parameters
     ----------
     net : M2MClassifier
-        Read at every engine call: ``g_``, the live ``f``
-        (:meth:`~m2m_sampler.M2MClassifier.get_translation_f`), the translation
-        parameters, ``translate_ahead``, ``translation_batch_size``, ``amp_dtype``,
-        ``generator_``, ``clip_``.
+        Its ``translation_params_`` (the fit's
+        :class:`~m2m_sampler.engine.params.TranslationParams`, ``clip`` moved to the
+        training device here); read at every engine call: ``g_``, the live ``f``
+        (:meth:`~m2m_sampler.M2MClassifier.get_translation_f`), ``translate_ahead``,
+        ``translation_batch_size``, ``generator_``.
     batches : iterable of (X, y)
         The net's own training iterator.
     class_counts : ndarray of shape (n_classes,)
@@ -78,11 +81,14 @@ class GenerationIterator:
         self.batches = batches
         self.device = training_device(net)
         self.counts = torch.as_tensor(class_counts, device=self.device)
-        self.accept = torch.as_tensor(acceptance_probability(class_counts, net.beta),
+        params = getattr(net, "translation_params_", None)
+        if params is None:  # a net not fitted by M2MClassifier.fit
+            params = TranslationParams.from_estimator(net, clip=getattr(net, "clip_", None))
+        clip = params.clip
+        self.params = dataclasses.replace(params, clip=None if clip is None else tuple(
+            b.to(self.device) if isinstance(b, torch.Tensor) else b for b in clip))
+        self.accept = torch.as_tensor(acceptance_probability(class_counts, self.params.beta),
                                       device=self.device)
-        clip = getattr(net, "clip_", None)
-        self.clip = None if clip is None else tuple(
-            b.to(self.device) if isinstance(b, torch.Tensor) else b for b in clip)
         self.g_checked = False
 
     def __len__(self) -> int:
@@ -116,17 +122,10 @@ class GenerationIterator:
             group,
             net.g_,
             self.counts,
-            f=net.get_translation_f() if net.lam != 0 else None,
-            beta=net.beta,
-            lam=net.lam,
-            gamma=net.gamma,
-            step_size=net.step_size,
-            n_steps=net.n_steps,
-            noise=net.noise,
-            clip=self.clip,
+            self.params,
+            f=net.get_translation_f() if self.params.lam != 0 else None,
             batch_size=net.translation_batch_size,
             generator=net.generator_,
-            amp_dtype=net.amp_dtype,
             accept=self.accept,
         )
         log = net.generation_log()

@@ -7,8 +7,10 @@ writes its columns at the end of the epoch: every epoch, zeros while the generat
 off. An epoch interrupted by ``KeyboardInterrupt`` (skorch ends the fit cleanly) gets
 the columns of the batches that ran, in ``on_train_end``. Over a whole ``fit`` /
 ``partial_fit`` call it also adds up, per (source class, target class) pair, the
-translations sourced, tried and accepted (:meth:`GenerationLog.pair_counts`), from which
-:class:`~m2m_sampler.M2MClassifier` builds its ``class_stats_`` and ``pair_stats_``.
+translations sourced, tried and accepted (:meth:`GenerationLog.pair_counts`), and per
+target class the targets without a source, from which :class:`~m2m_sampler.M2MClassifier`
+builds its ``class_stats_`` and ``accepted_pairs_`` (:meth:`GenerationLog.class_stats`,
+the record of :mod:`m2m_sampler.engine.acceptance`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from ..engine.acceptance import pair_class_stats
 from ..engine.generation import GenerationResult
 
 __all__ = ["HISTORY_KEYS", "PAIRS_KEY", "PAIR_COUNTS", "GenerationLog"]
@@ -84,11 +87,36 @@ class GenerationLog(Callback):
     fit_pairs_ : ndarray of shape (3, n_classes, n_classes) or None
         The same counts over the current ``fit`` / ``partial_fit`` call (reset in
         ``on_train_begin``), ``[count, source class, target class]``.
+    no_source_, fit_no_source_ : torch.Tensor, ndarray of shape (n_classes,) or None
+        Targets without a source in their batch, per target class: in the current
+        epoch (as ``pairs_``) and over the current call (as ``fit_pairs_``).
     """
 
     def on_train_begin(self, net: Any, **kwargs: Any) -> None:
         """Start the fit's pair counts at zero."""
         self.fit_pairs_: np.ndarray | None = None
+        self.fit_no_source_: np.ndarray | None = None
+
+    def class_stats(self, classes: Any) -> dict[Any, dict[str, int]]:
+        """The fit's acceptance record per target class (``class_stats_``).
+
+        Parameters
+        ----------
+        classes : sequence
+            The class labels, in index order.
+
+        Returns
+        -------
+        dict
+            Label -> :func:`~m2m_sampler.engine.acceptance.class_record`, every class.
+        """
+        n_classes = len(classes)
+        no_source = getattr(self, "fit_no_source_", None)
+        if no_source is None:
+            no_source = np.zeros(n_classes, dtype=np.int64)
+        pairs = self.pair_counts(n_classes)
+        return pair_class_stats(classes, pairs["sourced"], pairs["translated"],
+                                pairs["accepted"], no_source)
 
     def pair_counts(self, n_classes: int) -> dict[str, np.ndarray]:
         """The fit's pair counts, ``[source, target]`` int64 arrays by :data:`PAIR_COUNTS`.
@@ -115,6 +143,7 @@ class GenerationLog(Callback):
         self.totals_["m2m_translate_time"] = 0.0
         self.totals_["m2m_generation_time"] = 0.0
         self.pairs_: torch.Tensor | None = None
+        self.no_source_: torch.Tensor | None = None
         return self
 
     def add(
@@ -151,10 +180,17 @@ class GenerationLog(Callback):
         if labels is None:
             return
         n_pairs = n_classes**2
-        for y, target, source, survived, acc in zip(
-            labels, result.target_pos, result.source_pos, result.survived_beta, result.accepted
+        no_sources = result.no_source or [None] * len(labels)
+        for y, target, source, survived, acc, no_source in zip(
+            labels, result.target_pos, result.source_pos, result.survived_beta, result.accepted,
+            no_sources,
         ):
             y = y.to(device=acc.device, dtype=torch.long)
+            if no_source is not None:
+                per_class = torch.zeros(n_classes, dtype=torch.long, device=acc.device)
+                per_class.index_add_(0, y, no_source.to(device=acc.device, dtype=torch.long))
+                earlier = getattr(self, "no_source_", None)
+                self.no_source_ = per_class if earlier is None else earlier + per_class
             pair = y[source] * n_classes + y[target]
             counts = torch.stack(
                 [
@@ -184,6 +220,12 @@ class GenerationLog(Callback):
         fit_pairs = getattr(self, "fit_pairs_", None)
         self.fit_pairs_ = pairs if fit_pairs is None else fit_pairs + pairs
         self.pairs_ = None
+        if getattr(self, "no_source_", None) is not None:
+            no_source = self.no_source_.cpu().numpy().astype(np.int64)
+            fit_no_source = getattr(self, "fit_no_source_", None)
+            self.fit_no_source_ = (
+                no_source if fit_no_source is None else fit_no_source + no_source)
+            self.no_source_ = None
 
     def on_train_end(self, net: Any, **kwargs: Any) -> None:
         """An epoch cut short (``KeyboardInterrupt``, which skorch catches) gets its row too.

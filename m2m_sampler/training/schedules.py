@@ -4,7 +4,9 @@
 * :func:`paper_lr_scheduler` -- a skorch ``LRScheduler`` with it (0.1 -> 1e-3 at epoch 160
   -> 1e-5 at epoch 180 with base lr 0.1, as in the LDAM-DRW / M2m CIFAR runs);
 * :func:`deferred_lr_budget` -- how much learning a deferred phase (DRS, DRW, M2m from
-  ``start_epoch``) gets under such a schedule.
+  ``start_epoch``) gets under such a schedule;
+* :func:`default_start_epoch` -- the paper's deferral, the last 20% of the epochs (at the
+  first decay of :func:`paper_milestones`); :data:`NEVER` -- a start epoch never reached.
 
 *Deferred phase and decay.* The paper starts its deferred methods exactly at the first
 decay (epoch 160 of 200): the deferred phase then trains at ``gamma`` (0.01) times the base
@@ -30,8 +32,10 @@ from ..exceptions import DeferredPhaseWarning
 
 __all__ = [
     "MIN_DEFERRED_LR_BUDGET",
+    "NEVER",
     "DeferredPhaseWarning",
     "WarmupStepLambda",
+    "default_start_epoch",
     "deferred_lr_budget",
     "paper_lr_scheduler",
     "paper_milestones",
@@ -42,6 +46,13 @@ __all__ = [
 #: a deferred phase is reported as too weak to matter (the paper's CIFAR protocol has 0.2,
 #: its shape scaled to 15 epochs 0.02).
 MIN_DEFERRED_LR_BUDGET = 0.1
+
+#: A start epoch that no run reaches: a deferred phase switched off (the net that trains
+#: ``g`` by ERM is never class-balanced).
+NEVER = 2**62
+
+#: Share of the epochs before the paper's deferred phase and first decay (160 of 200).
+_DEFERRAL_SHARE = 0.8
 
 
 def deferred_lr_budget(lr_lambda: Any, start_epoch: int, max_epochs: int) -> float:
@@ -170,7 +181,29 @@ def paper_milestones(max_epochs: int) -> tuple[int, int]:
     >>> paper_milestones(200), paper_milestones(15)
     ((160, 180), (12, 14))
     """
-    return int(round(0.8 * max_epochs)), int(round(0.9 * max_epochs))
+    return default_start_epoch(max_epochs), int(round(0.9 * max_epochs))
+
+
+def default_start_epoch(max_epochs: int) -> int:
+    """The paper's deferral: the deferred phase is the last 20% of the epochs.
+
+    ``round(0.8 * max_epochs)``, the 0-based first deferred epoch (160 of 200): what
+    ``start_epoch=None`` means, and the first of :func:`paper_milestones`.
+
+    Parameters
+    ----------
+    max_epochs : int
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> default_start_epoch(200), default_start_epoch(15), default_start_epoch(10)
+    (160, 12, 8)
+    """
+    return int(round(_DEFERRAL_SHARE * max_epochs))
 
 
 def paper_lr_scheduler(

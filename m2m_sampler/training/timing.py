@@ -25,16 +25,12 @@ from typing import Any
 import torch
 from skorch.callbacks import Callback
 
+from .._torch_utils import synchronize
+
 __all__ = ["TIMING_KEYS", "TrainingTimer", "synchronize"]
 
 #: The history columns written by :class:`TrainingTimer` (every epoch).
 TIMING_KEYS = ("m2m_data_time", "m2m_step_time")
-
-
-def synchronize(device: torch.device | None) -> None:
-    """Wait for the work queued on ``device`` (CUDA only; a no-op elsewhere)."""
-    if device is not None and device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class TrainingTimer(Callback):
