@@ -35,7 +35,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.neighbors import NearestNeighbors
 
-from benchmarks.table2 import Config, _continue, _from_scratch, _train_trunk, load_table2_data
+from benchmarks.table2 import Config, continue_trunk, from_scratch, load_table2_data, train_trunk
 from m2m_sampler.bench.validation import carve_validation
 from m2m_sampler.over_sampler import M2MOverSampler
 
@@ -80,14 +80,15 @@ def schedules(data, hp, log) -> list[dict]:
         }
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.process_time()
-            trunk = _train_trunk(cfg, "erm", counts, hp, Xf, yf, seed=100, folder=Path(tmp) / "ce")
+            trunk = train_trunk(cfg, "erm", counts, hp, Xf, yf, seed=100, folder=Path(tmp) / "ce")
             trunk_cpu = time.process_time() - t0
-            erm = _continue(cfg, "erm", counts, hp, trunk, Xf, yf, seed=100)
+            erm = continue_trunk(cfg, "erm", counts, hp, trunk, Xf, yf, seed=100)
             nets = {
                 "erm": erm,
-                "drs": _continue(cfg, "drs", counts, hp, trunk, Xf, yf, seed=100),
-                "m2m": _continue(cfg, "m2m", counts, hp, trunk, Xf, yf, seed=100, g=erm.module_),
-                "rs": _from_scratch(cfg, "rs", counts, hp, Xf, yf, seed=100)[0],
+                "drs": continue_trunk(cfg, "drs", counts, hp, trunk, Xf, yf, seed=100),
+                "m2m": continue_trunk(cfg, "m2m", counts, hp, trunk, Xf, yf, seed=100,
+                                      g=erm.module_),
+                "rs": from_scratch(cfg, "rs", counts, hp, Xf, yf, seed=100)[0],
             }
             for key, net in nets.items():
                 entry["rows"][key] = {
@@ -156,8 +157,8 @@ def g_and_acceptance(data, hp, etas, log) -> dict:
     out: dict[str, Any] = {"counts": counts.tolist()}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Config(eta=data["eta"])
-        trunk = _train_trunk(cfg, "erm", counts, hp, X, y, seed=0, folder=Path(tmp) / "ce")
-        erm = _continue(cfg, "erm", counts, hp, trunk, X, y, seed=0)
+        trunk = train_trunk(cfg, "erm", counts, hp, X, y, seed=0, folder=Path(tmp) / "ce")
+        erm = continue_trunk(cfg, "erm", counts, hp, trunk, X, y, seed=0)
         g = erm.module_.eval()
         labels = np.arange(len(counts))
         out["g_train_recall"] = recall_score(
@@ -170,7 +171,7 @@ def g_and_acceptance(data, hp, etas, log) -> dict:
         out["geometry"] = []
         for eta in etas:
             cfg_e = Config(eta=eta)
-            net = _continue(cfg_e, "m2m", counts, hp, trunk, X, y, seed=0, g=g)
+            net = continue_trunk(cfg_e, "m2m", counts, hp, trunk, X, y, seed=0, g=g)
             stats = net.class_stats_
             pairs = net.pair_stats_
             acc = pairs["accepted"]
