@@ -61,6 +61,7 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmarks.search import Split, carve, grid_search
 from benchmarks.timing import Stopwatch
+from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, load_tabular, make_long_tailed
 from m2m_sampler.longtail.losses import LDAMLoss
@@ -358,17 +359,13 @@ def write_markdown(path: Path, result: dict) -> None:
                   f"Chosen on validation: M2m {info['tuning']['chosen']['m2m']}, LDAM s = "
                   f"{info['tuning']['chosen']['ldam_s']}, M2MOverSampler "
                   f"{info['tuning']['chosen']['over_sampler']} (lam {LAM}, T {N_STEPS}).", "",
-                  "| method | bACC | GM | minor | major | time (s) |",
-                  "|---|---|---|---|---|---|"]
-        for e in result["summary"]:
-            if e["dataset"] != name:
-                continue
-            lines.append(
-                f"| {e['method']} | {100 * e['bacc']:.1f} ± {100 * e['bacc_std']:.1f} | "
-                f"{100 * e['gm']:.1f} ± {100 * e['gm_std']:.1f} | "
-                f"{100 * e['minor']:.1f} ± {100 * e['minor_std']:.1f} | "
-                f"{100 * e['major']:.1f} ± {100 * e['major_std']:.1f} | "
-                f"{e['fit_s']:.1f} |")
+                  ]
+        lines += pipe_table(
+            ["method", "bACC", "GM", "minor", "major", "time (s)"],
+            [[e["method"], *(f"{100 * e[k]:.1f} ± {100 * e[k + '_std']:.1f}"
+                             for k in ("bacc", "gm", "minor", "major")), f"{e['fit_s']:.1f}"]
+             for e in result["summary"] if e["dataset"] == name],
+        )  # fmt: skip
         lines += ["", "Paired differences in bACC (same seeds), mean ± std:", ""]
         for a, b in (("M2m", "DRS"), ("M2m", "ERM"), ("M2m (ahead 8)", "M2m"),
                      ("LDAM-DRW + M2m", "LDAM-DRW")):
@@ -377,20 +374,23 @@ def write_markdown(path: Path, result: dict) -> None:
         lines += ["", "Cost of an M2m epoch (deferred phase) against an ERM epoch of the same "
                   "run (epochs 1 .. start-1); estimate = 1 + share translated × T × 2 "
                   "(g and f, one forward-backward each per step):", "",
-                  "| method | ERM epoch (ms) | M2m epoch (ms) | measured ratio | estimate | "
-                  "share targets | share translated | accepted | engine / generation / "
-                  "rest (ms) |", "|---|---|---|---|---|---|---|---|---|"]
+                  ]
+        rows = []
         for e in result["summary"]:
             if e["dataset"] != name or "epoch_costs" not in e:
                 continue
             c = e["epoch_costs"]
             rest = c["m2m_epoch_s"] - c["generation_s"]
-            lines.append(
-                f"| {e['method']} | {1e3 * c['erm_epoch_s']:.0f} | "
-                f"{1e3 * c['m2m_epoch_s']:.0f} | {c['ratio']:.1f} | {c['estimate']:.1f} | "
-                f"{c['share_targets']:.2f} | {c['share_translated']:.2f} | "
-                f"{c['accept_rate']:.2f} | {1e3 * c['translate_s']:.0f} / "
-                f"{1e3 * (c['generation_s'] - c['translate_s']):.0f} / {1e3 * rest:.0f} |")
+            rows.append([e["method"], f"{1e3 * c['erm_epoch_s']:.0f}",
+                         f"{1e3 * c['m2m_epoch_s']:.0f}", f"{c['ratio']:.1f}",
+                         f"{c['estimate']:.1f}", f"{c['share_targets']:.2f}",
+                         f"{c['share_translated']:.2f}", f"{c['accept_rate']:.2f}",
+                         f"{1e3 * c['translate_s']:.0f} / "
+                         f"{1e3 * (c['generation_s'] - c['translate_s']):.0f} / "
+                         f"{1e3 * rest:.0f}"])  # fmt: skip
+        lines += pipe_table(["method", "ERM epoch (ms)", "M2m epoch (ms)", "measured ratio",
+                             "estimate", "share targets", "share translated", "accepted",
+                             "engine / generation / rest (ms)"], rows)  # fmt: skip
         lines.append("")
     path.write_text("\n".join(lines))
 

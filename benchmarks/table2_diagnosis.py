@@ -36,6 +36,7 @@ from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.neighbors import NearestNeighbors
 
 from benchmarks.table2 import Config, continue_trunk, from_scratch, load_table2_data, train_trunk
+from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.bench.validation import carve_validation
 from m2m_sampler.over_sampler import M2MOverSampler
 
@@ -207,21 +208,19 @@ def write_markdown(path: Path, res: dict) -> None:
         "",
         "## Schedules (validation part of the training set; rows ERM, RS, DRS, M2m)",
         "",
-        "| schedule | deferred epochs at full lr | ERM val / train | RS val / train | "
-        "DRS val / train | M2m val / train | M2m accepted |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for e in res["schedules"]:
-        r = e["rows"]
 
-        def cell(k, r=r):
-            return f"{100 * r[k]['val_bacc']:.1f} / {100 * r[k]['train_bacc']:.1f}"
+    def cell(r: dict, k: str) -> str:
+        return f"{100 * r[k]['val_bacc']:.1f} / {100 * r[k]['train_bacc']:.1f}"
 
-        lines.append(
-            f"| {e['schedule']} | {e['deferred_epochs_at_full_lr']} | {cell('erm')} | "
-            f"{cell('rs')} | {cell('drs')} | {cell('m2m')} | "
-            f"{100 * r['m2m']['accept_share_of_targets']:.0f}% |"
-        )
+    lines += pipe_table(
+        ["schedule", "deferred epochs at full lr", "ERM val / train", "RS val / train",
+         "DRS val / train", "M2m val / train", "M2m accepted"],
+        [[e["schedule"], e["deferred_epochs_at_full_lr"],
+          *(cell(e["rows"], k) for k in ("erm", "rs", "drs", "m2m")),
+          f"{100 * e['rows']['m2m']['accept_share_of_targets']:.0f}%"]
+         for e in res["schedules"]],
+    )  # fmt: skip
     ga = res["g"]
     counts = np.array(ga["counts"])
     tr, te = np.array(ga["g_train_recall"]), np.array(ga["g_test_recall"])
@@ -234,21 +233,22 @@ def write_markdown(path: Path, res: dict) -> None:
         f"tail classes {100 * tr[tail].mean():.1f}%; on the test set: head "
         f"{100 * te[head].mean():.1f}%, tail {100 * te[tail].mean():.1f}%.",
         "",
-        "| eta | accepted / translated | from the largest class | test bACC | "
-        "moved (median) | row norm | NN distance | negative entries | g's p(target) "
-        "median | p > 0.9 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for geo in ga["geometry"]:
         on = ga["online"][str(geo["eta"])]
         trn = sum(s["n_translated"] for s in on["class_stats"].values())
-        lines.append(
-            f"| {geo['eta']} | {on['accepted_total']} / {trn} | {on['accepted_from_class_0']} | "
-            f"{100 * on['test_bacc']:.1f} | {geo['moved_median']:.2f} | "
-            f"{geo['row_norm_median']:.2f} | {geo['nearest_neighbour_distance_median']:.2f} | "
-            f"{100 * geo['negative_share_median']:.0f}% | {geo['g_p_target_median']:.2f} | "
-            f"{100 * geo['share_p_target_above_0.9']:.0f}% |"
-        )
+        rows.append([geo["eta"], f"{on['accepted_total']} / {trn}", on["accepted_from_class_0"],
+                     f"{100 * on['test_bacc']:.1f}", f"{geo['moved_median']:.2f}",
+                     f"{geo['row_norm_median']:.2f}",
+                     f"{geo['nearest_neighbour_distance_median']:.2f}",
+                     f"{100 * geo['negative_share_median']:.0f}%",
+                     f"{geo['g_p_target_median']:.2f}",
+                     f"{100 * geo['share_p_target_above_0.9']:.0f}%"])  # fmt: skip
+    lines += pipe_table(
+        ["eta", "accepted / translated", "from the largest class", "test bACC",
+         "moved (median)", "row norm", "NN distance", "negative entries",
+         "g's p(target) median", "p > 0.9"], rows)  # fmt: skip
     lines += ["", "Most accepted (source, target) class pairs per eta (accepted, translated):", ""]
     for eta, on in ga["online"].items():
         lines.append(f"- eta {eta}: {on['top_pairs']}")

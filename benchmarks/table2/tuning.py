@@ -14,7 +14,6 @@ from benchmarks.search import Split, carve, grid_search
 from benchmarks.table2.nets import continue_trunk, from_scratch, train_trunk
 from benchmarks.table2.protocol import GRIDS, ROWS, Config, first_values
 from benchmarks.table2.scoring import acceptance
-from m2m_sampler.bench.validation import carve_validation
 
 __all__ = ["choose_schedule", "tune"]
 
@@ -89,9 +88,8 @@ def choose_schedule(
     three wins (the rows whose result depends on the schedule's shape). Returns the
     chosen config and every candidate's scores (validation and fit-part bACC).
     """
-    fit_idx, val_idx = carve_validation(data["y"], 0.2, 100)
-    Xf, yf = data["X"][fit_idx], data["y"][fit_idx]
-    Xv, yv = data["X"][val_idx], data["y"][val_idx]
+    split = carve(data["X"], data["y"], 0.2, 100)
+    Xf, yf, Xv, yv = split.X_fit, split.y_fit, split.X_val, split.y_val
     counts = np.bincount(yf, minlength=len(data["class_names"]))
     table = []
     for epochs, frac in grid:
