@@ -64,7 +64,6 @@ def load_table2_data(name: str, max_features: int = 2000) -> dict[str, Any]:
     }
 
 
-
 _DATA_CACHE: dict[tuple, dict] = {}
 
 

@@ -79,7 +79,6 @@ def _unreached_start_is_intended():
         yield
 
 
-
 def continue_trunk(cfg, key, counts, hp, trunk_dir, X, y, *, seed, g=None) -> M2MClassifier:
     """Row ``key`` continued from the trunk saved in ``trunk_dir`` until ``cfg.epochs``."""
     net = make_net(
@@ -169,12 +168,10 @@ def from_scratch(
         return net.fit(Xf, yf), info
 
 
-
-
 def run_seed(
     cfg: Config,
     data: dict,
-    hp: dict,
+    hp: HyperParams | dict,
     seed: int,
     rows: list[str],
     *,

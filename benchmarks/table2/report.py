@@ -148,7 +148,6 @@ def write_figure(path: Path, result: dict) -> None:
     plt.close(fig)
 
 
-
 def merge(paths: list[Path], stem: Path) -> dict:
     """Merge result JSONs of one data set and protocol (other seeds or rows) into ``stem``.
 

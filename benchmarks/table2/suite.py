@@ -20,7 +20,7 @@ import torch
 
 from benchmarks.table2.data import cached_data, load
 from benchmarks.table2.nets import run_seed
-from benchmarks.table2.protocol import ROW_KEYS, ROWS, Config, first_values
+from benchmarks.table2.protocol import ROW_KEYS, ROWS, Config, HyperParams, first_values
 from benchmarks.table2.report import merge, write_figure, write_markdown
 from benchmarks.table2.scoring import summarise
 from benchmarks.table2.tuning import choose_schedule, tune
@@ -228,7 +228,7 @@ def run_suite(
                         "tuning": payload["tuning"],
                         "cpu_s": payload["cpu_s"],
                     }
-                    hp = payload["tuning"]["chosen"]
+                    hp = HyperParams.of(payload["tuning"]["chosen"])
                     for s in seeds:
                         args = (n, c, hp, s, rows, max_features, loader, task_log)
                         queue(payload["data"]["n_train"], _seed_task, args, (n, s))
@@ -250,7 +250,6 @@ def run_suite(
             f"min with {jobs} process(es) -> {out / f'table2_{n}{tag}'}.{{json,md,png}}"
         )
     return results[names[0]] if isinstance(name, str) else results
-
 
 
 def build_parser() -> argparse.ArgumentParser:
