@@ -35,7 +35,14 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.neighbors import NearestNeighbors
 
-from benchmarks.table2 import Config, continue_trunk, from_scratch, load_table2_data, train_trunk
+from benchmarks.table2 import (
+    Config,
+    HyperParams,
+    continue_trunk,
+    from_scratch,
+    load_table2_data,
+    train_trunk,
+)
 from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.bench.validation import carve_validation
 from m2m_sampler.over_sampler import M2MOverSampler
@@ -51,13 +58,9 @@ SCHEDULES = {
 }
 
 
-def _hp(beta: float, gamma: float) -> dict:
-    return {
-        "m2m": {"beta": beta, "gamma": gamma},
-        "ldam": {"s": 30.0},
-        "focal": {"gamma": 1.0},
-        "cbrw": {"beta": 0.9999},
-    }
+def _hp(beta: float, gamma: float) -> HyperParams:
+    return HyperParams(m2m_beta=beta, m2m_gamma=gamma, ldam_s=30.0, focal_gamma=1.0,
+                       cbrw_beta=0.9999)  # fmt: skip
 
 
 def schedules(data, hp, log) -> list[dict]:
@@ -121,7 +124,7 @@ def geometry(data, g, hp, eta, seed=0, per_class=40) -> dict:
     target = {int(c): int(counts[c] + per_class) for c in range(1, len(counts))}
     sampler = M2MOverSampler(
         g=g,
-        beta=hp["m2m"]["beta"],
+        beta=hp.m2m_beta,
         gamma=0.0,
         step_size=eta,
         n_steps=10,
@@ -273,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "command": " ".join(["python", "-m", "benchmarks.table2_diagnosis", *sys.argv[1:]]),
         "machine": f"{platform.machine()}, 2 CPU cores shared with other jobs",
-        "hp": hp,
+        "hp": hp.to_json(),
     }
 
     def log(m):

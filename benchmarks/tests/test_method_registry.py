@@ -89,6 +89,17 @@ def test_the_factory_builds_what_the_method_names():
         build_net(REGISTRY["drs"], TrainParams(), mlp, counts, seed=0)
 
 
+def test_table2_hyper_parameters_round_trip_their_json_form():
+    from benchmarks.table2 import GRIDS, Config
+
+    first = {k: dict(v[0]) for k, v in GRIDS.items()}
+    hp = HyperParams.of(first)
+    assert hp.to_json() == first and HyperParams.of(hp) is hp
+    m2m = hp.m2m(Config(eta=0.1, lam=0.5, n_steps=3))
+    assert (m2m.beta, m2m.gamma, m2m.step_size, m2m.lam, m2m.n_steps) == (0.9, 0.9, 0.1, 0.5, 3)
+    assert (hp.losses.ldam_s, hp.losses.cb_beta, hp.losses.drw_beta) == (10.0, 0.999, 0.9999)
+
+
 def test_samplers_of_the_registry():
     counts = np.array([30, 10, 3])
     smote = make_sampler(REGISTRY["smote"], counts, seed=0)
