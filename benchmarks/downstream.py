@@ -53,7 +53,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from m2m_sampler.bench.methods import MethodContext, TrainParams, make_net
-from m2m_sampler.bench.report import dumps, environment
+from m2m_sampler.bench.report import dumps, environment, pipe_table
 from m2m_sampler.datasets import load_tabular
 from m2m_sampler.over_sampler import M2MOverSampler
 
@@ -388,13 +388,11 @@ def downstream_markdown(result: dict[str, Any]) -> str:
         "re-balancing with the same model), share of added rows that are accepted "
         "translations.",
         "",
-        "| sampler | " + " | ".join(MODELS[m] for m in models) + " |",
-        "|---|" + "---|" * len(models),
     ]
-    for label in order:
-        lines.append(
-            f"| {label} | " + " | ".join(table[label].get(m, "n/a") for m in models) + " |"
-        )
+    lines += pipe_table(
+        ["sampler", *(MODELS[m] for m in models)],
+        [[label, *(table[label].get(m, "n/a") for m in models)] for label in order],
+    )
     return "\n".join(lines) + "\n"
 
 

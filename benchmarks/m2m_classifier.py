@@ -59,8 +59,9 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.search import Split, carve, grid_search
 from benchmarks.timing import Stopwatch
-from m2m_sampler.bench.validation import balanced_log_loss, best_candidate, carve_validation
+from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, load_tabular, make_long_tailed
 from m2m_sampler.longtail.losses import LDAMLoss
@@ -205,7 +206,8 @@ def fit_timed(clf, X, y):
 def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
     """Grid search on ``--repeats`` validation carvings of the training data.
 
-    Candidates are ranked by mean validation bACC; ties (frequent: a class with one or two
+    Through the lab's one tuning loop (:func:`benchmarks.search.grid_search`): candidates
+    are ranked by mean validation bACC; ties (frequent: a class with one or two
     validation samples moves bACC in steps of 5-10 points) by the lower mean balanced
     log-loss. ``g`` is trained by ERM on each fit part.
     """
@@ -217,55 +219,32 @@ def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
         "ldam": [{"s": s} for s in cfg["ldam_s"]],
         "over_sampler": [{"beta": b, "gamma": gm, "step_size": st} for b, gm, st in grid],
     }
-    scores = {kind: [[] for _ in rows] for kind, rows in cands.items()}
-    out: dict[str, Any] = {"repeats": args.repeats, "val_fraction": args.val_fraction}
-    for rep in range(args.repeats):
-        seed = 100 + rep
-        fit_idx, val_idx = carve_validation(y, args.val_fraction, seed)
-        Xf, yf, Xv, yv = X[fit_idx], y[fit_idx], X[val_idx], y[val_idx]
-        out.setdefault("n_fit", len(yf))
-        out.setdefault("n_val", len(yv))
+    splits = [carve(X, y, args.val_fraction, 100 + rep) for rep in range(args.repeats)]
+    out: dict[str, Any] = {"repeats": args.repeats, "val_fraction": args.val_fraction,
+                           "n_fit": len(splits[0].y_fit), "n_val": len(splits[0].y_val)}
+
+    def prepare(split: Split) -> torch.nn.Module:  # g: ERM on the fit part
+        torch.manual_seed(split.seed)
+        return fit_timed(net(split.X_fit, epochs), split.X_fit, split.y_fit)[0].module_
+
+    def fit(kind: str, p: dict, split: Split, g: torch.nn.Module) -> tuple[Any, dict]:
+        Xf, yf, seed = split.X_fit, split.y_fit, split.seed
         torch.manual_seed(seed)
-        g = fit_timed(net(Xf, epochs), Xf, yf)[0].module_
-
-        def score(clf, kind, i, extra=None, Xv=Xv, yv=yv, rep=rep):
-            proba = clf.predict_proba(Xv)
-            entry = {"bacc": balanced_accuracy_score(yv, clf.classes_[proba.argmax(1)]),
-                     "log_loss": balanced_log_loss(yv, proba), **(extra or {})}
-            scores[kind][i].append(entry)
-            log(f"[tune {name} #{rep}] {kind} {cands[kind][i]}: bACC {entry['bacc']:.3f} "
-                f"log-loss {entry['log_loss']:.3f}"
-                + (f" accept {extra['accept_rate']:.2f}" if extra else ""))
-
-        for i, p in enumerate(cands["m2m"]):
-            torch.manual_seed(seed)
+        if kind == "m2m":
             clf = m2m(Xf, epochs, g, {**p, "clip": cfg["clip"]}, seed=seed).fit(Xf, yf)
-            score(clf, "m2m", i, {"accept_rate": epoch_costs(clf)["accept_rate"]})
-        for i, p in enumerate(cands["ldam"]):
-            torch.manual_seed(seed)
-            clf = net(Xf, epochs, criterion=LDAMLoss, criterion__class_counts=np.bincount(yf),
-                      criterion__s=p["s"], drw=True).fit(Xf, yf)
-            score(clf, "ldam", i)
-        for i, p in enumerate(cands["over_sampler"]):
-            torch.manual_seed(seed)
-            Xr, yr = M2MOverSampler(g=g, n_steps=N_STEPS, clip=cfg["clip"], device="cpu",
-                                    random_state=seed, **p).fit_resample(Xf, yf)
-            score(net(Xf, epochs).fit(Xr.astype(np.float32), yr), "over_sampler", i)
+            return clf, {"accept_rate": epoch_costs(clf)["accept_rate"]}
+        if kind == "ldam":
+            return net(Xf, epochs, criterion=LDAMLoss, criterion__class_counts=np.bincount(yf),
+                       criterion__s=p["s"], drw=True).fit(Xf, yf), {}  # fmt: skip
+        Xr, yr = M2MOverSampler(g=g, n_steps=N_STEPS, clip=cfg["clip"], device="cpu",
+                                random_state=seed, **p).fit_resample(Xf, yf)  # fmt: skip
+        return net(Xf, epochs).fit(Xr.astype(np.float32), yr), {}
 
-    chosen = {}
-    for kind, rows in cands.items():
-        table = []
-        for p, runs in zip(rows, scores[kind]):
-            row = {**p, "val_bacc": float(np.mean([r["bacc"] for r in runs])),
-                   "val_log_loss": float(np.mean([r["log_loss"] for r in runs]))}
-            if "accept_rate" in runs[0]:
-                row["accept_rate"] = float(np.mean([r["accept_rate"] for r in runs]))
-            table.append(row)
-        out[kind] = table
-        top = best_candidate(table, decimals=6)
-        chosen[kind] = {k: top[k] for k in rows[0]}
+    tables, chosen = grid_search(cands, splits, fit, prepare=prepare,
+                                 log=lambda m: log(f"[{name}]{m}"))  # fmt: skip
+    out.update(tables)
     out["chosen"] = {"m2m": chosen["m2m"], "ldam_s": chosen["ldam"]["s"],
-                     "over_sampler": chosen["over_sampler"]}
+                     "over_sampler": chosen["over_sampler"]}  # fmt: skip
     log(f"[tune {name}] chosen {out['chosen']}")
     return out
 
@@ -380,17 +359,13 @@ def write_markdown(path: Path, result: dict) -> None:
                   f"Chosen on validation: M2m {info['tuning']['chosen']['m2m']}, LDAM s = "
                   f"{info['tuning']['chosen']['ldam_s']}, M2MOverSampler "
                   f"{info['tuning']['chosen']['over_sampler']} (lam {LAM}, T {N_STEPS}).", "",
-                  "| method | bACC | GM | minor | major | time (s) |",
-                  "|---|---|---|---|---|---|"]
-        for e in result["summary"]:
-            if e["dataset"] != name:
-                continue
-            lines.append(
-                f"| {e['method']} | {100 * e['bacc']:.1f} ± {100 * e['bacc_std']:.1f} | "
-                f"{100 * e['gm']:.1f} ± {100 * e['gm_std']:.1f} | "
-                f"{100 * e['minor']:.1f} ± {100 * e['minor_std']:.1f} | "
-                f"{100 * e['major']:.1f} ± {100 * e['major_std']:.1f} | "
-                f"{e['fit_s']:.1f} |")
+                  ]
+        lines += pipe_table(
+            ["method", "bACC", "GM", "minor", "major", "time (s)"],
+            [[e["method"], *(f"{100 * e[k]:.1f} ± {100 * e[k + '_std']:.1f}"
+                             for k in ("bacc", "gm", "minor", "major")), f"{e['fit_s']:.1f}"]
+             for e in result["summary"] if e["dataset"] == name],
+        )  # fmt: skip
         lines += ["", "Paired differences in bACC (same seeds), mean ± std:", ""]
         for a, b in (("M2m", "DRS"), ("M2m", "ERM"), ("M2m (ahead 8)", "M2m"),
                      ("LDAM-DRW + M2m", "LDAM-DRW")):
@@ -399,20 +374,23 @@ def write_markdown(path: Path, result: dict) -> None:
         lines += ["", "Cost of an M2m epoch (deferred phase) against an ERM epoch of the same "
                   "run (epochs 1 .. start-1); estimate = 1 + share translated × T × 2 "
                   "(g and f, one forward-backward each per step):", "",
-                  "| method | ERM epoch (ms) | M2m epoch (ms) | measured ratio | estimate | "
-                  "share targets | share translated | accepted | engine / generation / "
-                  "rest (ms) |", "|---|---|---|---|---|---|---|---|---|"]
+                  ]
+        rows = []
         for e in result["summary"]:
             if e["dataset"] != name or "epoch_costs" not in e:
                 continue
             c = e["epoch_costs"]
             rest = c["m2m_epoch_s"] - c["generation_s"]
-            lines.append(
-                f"| {e['method']} | {1e3 * c['erm_epoch_s']:.0f} | "
-                f"{1e3 * c['m2m_epoch_s']:.0f} | {c['ratio']:.1f} | {c['estimate']:.1f} | "
-                f"{c['share_targets']:.2f} | {c['share_translated']:.2f} | "
-                f"{c['accept_rate']:.2f} | {1e3 * c['translate_s']:.0f} / "
-                f"{1e3 * (c['generation_s'] - c['translate_s']):.0f} / {1e3 * rest:.0f} |")
+            rows.append([e["method"], f"{1e3 * c['erm_epoch_s']:.0f}",
+                         f"{1e3 * c['m2m_epoch_s']:.0f}", f"{c['ratio']:.1f}",
+                         f"{c['estimate']:.1f}", f"{c['share_targets']:.2f}",
+                         f"{c['share_translated']:.2f}", f"{c['accept_rate']:.2f}",
+                         f"{1e3 * c['translate_s']:.0f} / "
+                         f"{1e3 * (c['generation_s'] - c['translate_s']):.0f} / "
+                         f"{1e3 * rest:.0f}"])  # fmt: skip
+        lines += pipe_table(["method", "ERM epoch (ms)", "M2m epoch (ms)", "measured ratio",
+                             "estimate", "share targets", "share translated", "accepted",
+                             "engine / generation / rest (ms)"], rows)  # fmt: skip
         lines.append("")
     path.write_text("\n".join(lines))
 

@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from m2m_sampler.bench.report import pipe_table
+
 __all__ = ["main", "worker", "efficiency", "to_markdown"]
 
 N_CLASSES = 10
@@ -168,16 +170,17 @@ def to_markdown(report: dict[str, Any]) -> str:
         "of processes (all rounds in the JSON). Efficiency = samples/s(P) / "
         "(P x samples/s(1)). Load average: before the first and after the last launch.",
         "",
-        "| workload | processes | samples/s | efficiency | load avg before -> after |",
-        "|---|---|---|---|---|",
     ]
+    rows = []
     for workload, label in WORKLOADS.items():
         eff = efficiency(report["results"], workload)
         for r in report["results"]:
             p = r["processes"]
-            load = f"{r['load_before']:.2f} -> {r['load_after']:.2f}"
-            lines.append(f"| {label} | {p} | {r[workload]['samples_per_s']:.0f} | "
-                         f"{eff[p]:.2f} | {load} |")
+            rows.append([label, p, f"{r[workload]['samples_per_s']:.0f}", f"{eff[p]:.2f}",
+                         f"{r['load_before']:.2f} -> {r['load_after']:.2f}"])  # fmt: skip
+    lines += pipe_table(
+        ["workload", "processes", "samples/s", "efficiency", "load avg before -> after"], rows
+    )
     runs = {r["processes"]: r["translation"] for r in report["results"]}
     if all("rows_per_cpu_s" in t for t in runs.values()):
         base = runs[1]["rows_per_cpu_s"]
@@ -190,10 +193,9 @@ def to_markdown(report: dict[str, Any]) -> str:
             "process plans everything, skips the earlier random starts and takes part in "
             "the gather):",
             "",
-            "| processes | rows per CPU-second | work efficiency |",
-            "|---|---|---|",
-            *[f"| {p} | {t['rows_per_cpu_s']:.0f} | {t['rows_per_cpu_s'] / base:.2f} |"
-              for p, t in runs.items()],
+            *pipe_table(["processes", "rows per CPU-second", "work efficiency"],
+                        [[p, f"{t['rows_per_cpu_s']:.0f}", f"{t['rows_per_cpu_s'] / base:.2f}"]
+                         for p, t in runs.items()]),  # fmt: skip
         ]
     lines += [
         "",

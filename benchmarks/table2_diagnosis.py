@@ -13,7 +13,8 @@
 2. **g and its acceptance, on the full training set (seed 0).** g's training recall
    against its test recall per class (over-fitting of the small classes), the online
    M2m's acceptance per target class and per (source, target) pair
-   (``M2MClassifier.class_stats_`` / ``pair_stats_``) for ``eta`` in ``--etas``, and
+   (``M2MClassifier.class_stats_`` / ``generation_log().pair_counts``) for ``eta`` in
+   ``--etas``, and
    the geometry of translations (the offline engine on 40 targets per class): the
    distance moved against the rows' norm and the nearest-neighbour distance, the share
    of negative entries (TF-IDF is non-negative), g's confidence in the target class.
@@ -35,7 +36,15 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.neighbors import NearestNeighbors
 
-from benchmarks.table2 import Config, _continue, _from_scratch, _train_trunk, load_table2_data
+from benchmarks.table2 import (
+    Config,
+    HyperParams,
+    continue_trunk,
+    from_scratch,
+    load_table2_data,
+    train_trunk,
+)
+from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.bench.validation import carve_validation
 from m2m_sampler.over_sampler import M2MOverSampler
 
@@ -50,13 +59,9 @@ SCHEDULES = {
 }
 
 
-def _hp(beta: float, gamma: float) -> dict:
-    return {
-        "m2m": {"beta": beta, "gamma": gamma},
-        "ldam": {"s": 30.0},
-        "focal": {"gamma": 1.0},
-        "cbrw": {"beta": 0.9999},
-    }
+def _hp(beta: float, gamma: float) -> HyperParams:
+    return HyperParams(m2m_beta=beta, m2m_gamma=gamma, ldam_s=30.0, focal_gamma=1.0,
+                       cbrw_beta=0.9999)  # fmt: skip
 
 
 def schedules(data, hp, log) -> list[dict]:
@@ -80,14 +85,15 @@ def schedules(data, hp, log) -> list[dict]:
         }
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.process_time()
-            trunk = _train_trunk(cfg, "erm", counts, hp, Xf, yf, seed=100, folder=Path(tmp) / "ce")
+            trunk = train_trunk(cfg, "erm", counts, hp, Xf, yf, seed=100, folder=Path(tmp) / "ce")
             trunk_cpu = time.process_time() - t0
-            erm = _continue(cfg, "erm", counts, hp, trunk, Xf, yf, seed=100)
+            erm = continue_trunk(cfg, "erm", counts, hp, trunk, Xf, yf, seed=100)
             nets = {
                 "erm": erm,
-                "drs": _continue(cfg, "drs", counts, hp, trunk, Xf, yf, seed=100),
-                "m2m": _continue(cfg, "m2m", counts, hp, trunk, Xf, yf, seed=100, g=erm.module_),
-                "rs": _from_scratch(cfg, "rs", counts, hp, Xf, yf, seed=100)[0],
+                "drs": continue_trunk(cfg, "drs", counts, hp, trunk, Xf, yf, seed=100),
+                "m2m": continue_trunk(cfg, "m2m", counts, hp, trunk, Xf, yf, seed=100,
+                                      g=erm.module_),
+                "rs": from_scratch(cfg, "rs", counts, hp, Xf, yf, seed=100)[0],
             }
             for key, net in nets.items():
                 entry["rows"][key] = {
@@ -119,7 +125,7 @@ def geometry(data, g, hp, eta, seed=0, per_class=40) -> dict:
     target = {int(c): int(counts[c] + per_class) for c in range(1, len(counts))}
     sampler = M2MOverSampler(
         g=g,
-        beta=hp["m2m"]["beta"],
+        beta=hp.m2m_beta,
         gamma=0.0,
         step_size=eta,
         n_steps=10,
@@ -156,8 +162,8 @@ def g_and_acceptance(data, hp, etas, log) -> dict:
     out: dict[str, Any] = {"counts": counts.tolist()}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Config(eta=data["eta"])
-        trunk = _train_trunk(cfg, "erm", counts, hp, X, y, seed=0, folder=Path(tmp) / "ce")
-        erm = _continue(cfg, "erm", counts, hp, trunk, X, y, seed=0)
+        trunk = train_trunk(cfg, "erm", counts, hp, X, y, seed=0, folder=Path(tmp) / "ce")
+        erm = continue_trunk(cfg, "erm", counts, hp, trunk, X, y, seed=0)
         g = erm.module_.eval()
         labels = np.arange(len(counts))
         out["g_train_recall"] = recall_score(
@@ -170,9 +176,9 @@ def g_and_acceptance(data, hp, etas, log) -> dict:
         out["geometry"] = []
         for eta in etas:
             cfg_e = Config(eta=eta)
-            net = _continue(cfg_e, "m2m", counts, hp, trunk, X, y, seed=0, g=g)
+            net = continue_trunk(cfg_e, "m2m", counts, hp, trunk, X, y, seed=0, g=g)
             stats = net.class_stats_
-            pairs = net.pair_stats_
+            pairs = net.generation_log().pair_counts(len(net.classes_))
             acc = pairs["accepted"]
             top = [
                 (int(s), int(t), int(acc[s, t]), int(pairs["translated"][s, t]))
@@ -206,21 +212,19 @@ def write_markdown(path: Path, res: dict) -> None:
         "",
         "## Schedules (validation part of the training set; rows ERM, RS, DRS, M2m)",
         "",
-        "| schedule | deferred epochs at full lr | ERM val / train | RS val / train | "
-        "DRS val / train | M2m val / train | M2m accepted |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for e in res["schedules"]:
-        r = e["rows"]
 
-        def cell(k, r=r):
-            return f"{100 * r[k]['val_bacc']:.1f} / {100 * r[k]['train_bacc']:.1f}"
+    def cell(r: dict, k: str) -> str:
+        return f"{100 * r[k]['val_bacc']:.1f} / {100 * r[k]['train_bacc']:.1f}"
 
-        lines.append(
-            f"| {e['schedule']} | {e['deferred_epochs_at_full_lr']} | {cell('erm')} | "
-            f"{cell('rs')} | {cell('drs')} | {cell('m2m')} | "
-            f"{100 * r['m2m']['accept_share_of_targets']:.0f}% |"
-        )
+    lines += pipe_table(
+        ["schedule", "deferred epochs at full lr", "ERM val / train", "RS val / train",
+         "DRS val / train", "M2m val / train", "M2m accepted"],
+        [[e["schedule"], e["deferred_epochs_at_full_lr"],
+          *(cell(e["rows"], k) for k in ("erm", "rs", "drs", "m2m")),
+          f"{100 * e['rows']['m2m']['accept_share_of_targets']:.0f}%"]
+         for e in res["schedules"]],
+    )  # fmt: skip
     ga = res["g"]
     counts = np.array(ga["counts"])
     tr, te = np.array(ga["g_train_recall"]), np.array(ga["g_test_recall"])
@@ -233,21 +237,22 @@ def write_markdown(path: Path, res: dict) -> None:
         f"tail classes {100 * tr[tail].mean():.1f}%; on the test set: head "
         f"{100 * te[head].mean():.1f}%, tail {100 * te[tail].mean():.1f}%.",
         "",
-        "| eta | accepted / translated | from the largest class | test bACC | "
-        "moved (median) | row norm | NN distance | negative entries | g's p(target) "
-        "median | p > 0.9 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for geo in ga["geometry"]:
         on = ga["online"][str(geo["eta"])]
         trn = sum(s["n_translated"] for s in on["class_stats"].values())
-        lines.append(
-            f"| {geo['eta']} | {on['accepted_total']} / {trn} | {on['accepted_from_class_0']} | "
-            f"{100 * on['test_bacc']:.1f} | {geo['moved_median']:.2f} | "
-            f"{geo['row_norm_median']:.2f} | {geo['nearest_neighbour_distance_median']:.2f} | "
-            f"{100 * geo['negative_share_median']:.0f}% | {geo['g_p_target_median']:.2f} | "
-            f"{100 * geo['share_p_target_above_0.9']:.0f}% |"
-        )
+        rows.append([geo["eta"], f"{on['accepted_total']} / {trn}", on["accepted_from_class_0"],
+                     f"{100 * on['test_bacc']:.1f}", f"{geo['moved_median']:.2f}",
+                     f"{geo['row_norm_median']:.2f}",
+                     f"{geo['nearest_neighbour_distance_median']:.2f}",
+                     f"{100 * geo['negative_share_median']:.0f}%",
+                     f"{geo['g_p_target_median']:.2f}",
+                     f"{100 * geo['share_p_target_above_0.9']:.0f}%"])  # fmt: skip
+    lines += pipe_table(
+        ["eta", "accepted / translated", "from the largest class", "test bACC",
+         "moved (median)", "row norm", "NN distance", "negative entries",
+         "g's p(target) median", "p > 0.9"], rows)  # fmt: skip
     lines += ["", "Most accepted (source, target) class pairs per eta (accepted, translated):", ""]
     for eta, on in ga["online"].items():
         lines.append(f"- eta {eta}: {on['top_pairs']}")
@@ -272,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "command": " ".join(["python", "-m", "benchmarks.table2_diagnosis", *sys.argv[1:]]),
         "machine": f"{platform.machine()}, 2 CPU cores shared with other jobs",
-        "hp": hp,
+        "hp": hp.to_json(),
     }
 
     def log(m):

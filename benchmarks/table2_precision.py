@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.table2 import ROWS, t_half_width
+from m2m_sampler.bench.report import pipe_table
 
 __all__ = ["compare", "markdown"]
 
@@ -95,16 +96,15 @@ def markdown(results: list[dict], command: str = "") -> str:
             "",
             f"Chosen on validation: bf16 `{res['chosen_bf16']}`; fp32 `{res['chosen_fp32']}`.",
             "",
-            "| row | seeds | bACC bf16 | bACC fp32 | bf16 − fp32 (points, 95% CI) | "
-            "CPU s bf16 | CPU s fp32 | ratio |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for r in res["rows"]:
-            lines.append(
-                f"| {r['label']} | {r['n']} | {100 * r['bacc_bf16']:.1f} | "
-                f"{100 * r['bacc_fp32']:.1f} | {r['diff']:+.2f} ± {r['ci95']:.2f} | "
-                f"{r['cpu_bf16']:.1f} | {r['cpu_fp32']:.1f} | {r['cpu_ratio']:.2f} |"
-            )
+        lines += pipe_table(
+            ["row", "seeds", "bACC bf16", "bACC fp32", "bf16 − fp32 (points, 95% CI)",
+             "CPU s bf16", "CPU s fp32", "ratio"],
+            [[r["label"], r["n"], f"{100 * r['bacc_bf16']:.1f}", f"{100 * r['bacc_fp32']:.1f}",
+              f"{r['diff']:+.2f} ± {r['ci95']:.2f}", f"{r['cpu_bf16']:.1f}",
+              f"{r['cpu_fp32']:.1f}", f"{r['cpu_ratio']:.2f}"] for r in res["rows"]],
+            align="lrrrrrrr",
+        )  # fmt: skip
         ap = res["all_pairs"]
         lines += [
             "",

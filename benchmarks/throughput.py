@@ -45,6 +45,7 @@ from torch import nn
 
 from benchmarks.timing import Stopwatch
 from m2m_sampler._torch_utils import resolve_device
+from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.engine.translation import translate
 from m2m_sampler.longtail.models import MLP, ResNet32
@@ -364,32 +365,28 @@ def main(argv: list[str] | None = None, default_out: str = "benchmarks/results")
         ">= 0.5 with f). Each figure is the median of interleaved rounds (all rounds are in "
         "the JSON).",
         "",
-        "| model | batch | train samples/s | translate seeds/s (no f) | ratio (no f) "
-        "| translate seeds/s (with f) | ratio (with f) |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        for row in r["rows"]:
-            lines.append(
-                f"| {r['model']} | {row['batch_size']} | {row['train_samples_per_s']:.0f} | "
-                f"{row['translate_seeds_per_s_without_f']:.0f} | {row['ratio_without_f']:.2f} |"
-                f" {row['translate_seeds_per_s_with_f']:.0f} | {row['ratio_with_f']:.2f} |"
-            )
+    lines += pipe_table(
+        ["model", "batch", "train samples/s", "translate seeds/s (no f)", "ratio (no f)",
+         "translate seeds/s (with f)", "ratio (with f)"],
+        [[r["model"], row["batch_size"], f"{row['train_samples_per_s']:.0f}",
+          f"{row['translate_seeds_per_s_without_f']:.0f}", f"{row['ratio_without_f']:.2f}",
+          f"{row['translate_seeds_per_s_with_f']:.0f}", f"{row['ratio_with_f']:.2f}"]
+         for r in results for row in r["rows"]],
+    )  # fmt: skip
     lines += [
         "",
         "End to end (`M2MOverSampler(g, f=f, beta=0.9).fit_resample`, with f) "
         "against imbalanced-learn's SMOTE on the same data:",
         "",
-        "| model | samples in | added | translated | translated/s | fit_resample s | SMOTE s |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        s = r["sampler"]
-        lines.append(
-            f"| {r['model']} | {s['n_samples_in']} | {s['n_samples_added']} | "
-            f"{s['n_translated']} | {s['translated_per_s']:.0f} | "
-            f"{s['fit_resample_seconds']:.2f} | {s['smote_seconds']:.3f} |"
-        )
+    lines += pipe_table(
+        ["model", "samples in", "added", "translated", "translated/s", "fit_resample s",
+         "SMOTE s"],
+        [[r["model"], s["n_samples_in"], s["n_samples_added"], s["n_translated"],
+          f"{s['translated_per_s']:.0f}", f"{s['fit_resample_seconds']:.2f}",
+          f"{s['smote_seconds']:.3f}"] for r in results for s in [r["sampler"]]],
+    )  # fmt: skip
     (out / f"{tag}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / tag}.json and .md")
     return 0

@@ -35,16 +35,16 @@ seconds) or, on a GPU, ``python -m benchmarks.cifar_lt --device cuda --fast
 from __future__ import annotations
 
 from benchmarks.cifar_lt.cli import main, parse_args
-from benchmarks.cifar_lt.methods import METHODS, PAPER, CifarMethod, make_net
+from benchmarks.cifar_lt.methods import METHODS, PAPER, make_net, trunk_of
 from benchmarks.cifar_lt.phases import Cache, load_cached_networks
 
 __all__ = [
     "METHODS",
     "PAPER",
     "Cache",
-    "CifarMethod",
     "load_cached_networks",
     "main",
     "make_net",
     "parse_args",
+    "trunk_of",
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.cifar_lt.data import load_data
-from benchmarks.cifar_lt.methods import METHODS, PAPER_TRIO, add_m2m_arguments
+from benchmarks.cifar_lt.methods import METHODS, PAPER_TRIO, add_m2m_arguments, trunk_of
 from benchmarks.cifar_lt.phases import Cache, run_method, train_g, train_trunk
 from benchmarks.cifar_lt.report import build_report, print_summary
 
@@ -136,8 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{len(data['y_test'])} test images ({time.time() - t0:.1f}s)", flush=True)
     cache = Cache(args.cache_dir)
     needs_g = any(m == "erm" or METHODS[m].generation for m in args.methods)
-    trunk_losses = list(dict.fromkeys(METHODS[m].trunk for m in args.methods
-                                     if METHODS[m].trunk))
+    trunk_losses = list(dict.fromkeys(trunk_of(m) for m in args.methods if trunk_of(m)))
     phases, results, missing = {}, {}, []
     report_only = args.only == "report"
     # --only methods never trains g or a trunk: a missing one is reported, not retrained
@@ -166,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             spec = METHODS[method]
             prerequisites = (spec.generation and g_state is None) or (
-                spec.trunk is not None and spec.trunk not in trunks)
+                trunk_of(method) is not None and trunk_of(method) not in trunks)
             if prerequisites and not report_only:
                 print(f"[{method}] skipped: g or its trunk is not in the cache", flush=True)
                 missing.append(method)

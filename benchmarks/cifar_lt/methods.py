@@ -46,80 +46,59 @@ the loss alone.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from m2m_sampler.bench.methods import (
+    REGISTRY,
+    M2mParams,
+    Method,
+    NetModule,
+    PaperSchedule,
+    build_net,
+    make_sampler,
+)
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.longtail.augment import RandomCropFlip
-from m2m_sampler.longtail.losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
 from m2m_sampler.longtail.models import ResNet32
-from m2m_sampler.training.callbacks import DeferredReweighting
-from m2m_sampler.training.device_data import DeviceLoader
-from m2m_sampler.training.schedules import paper_lr_scheduler
 
 __all__ = [
     "METHODS",
     "PAPER",
     "PAPER_M2M",
     "PAPER_TRIO",
+    "METHOD_KEYS",
     "PLAIN_LOOP_H100",
-    "CifarMethod",
     "Progress",
     "add_m2m_arguments",
     "amp_dtype",
     "make_net",
     "phase_chains",
-    "trunk_method",
+    "smote",
+    "trunk_of",
+    "training",
 ]
 
 
-@dataclass(frozen=True)
-class CifarMethod:
-    """How a method trains (see the table of :mod:`benchmarks.cifar_lt.methods`).
+#: The methods, in the order of the reports (keys of
+#: :data:`m2m_sampler.bench.methods.REGISTRY`).
+METHOD_KEYS = (
+    "erm", "drs", "m2m", "drw", "rs", "smote", "rw", "cbrw", "focal", "ldam", "ldam-drw",
+    "ldam-m2m", "la", "la-drs", "la-m2m", "bs", "bs-drs", "bs-m2m",
+)  # fmt: skip
 
-    Attributes
-    ----------
-    loss : {"ce", "focal", "ldam", "la", "bs"}
-    trunk : str or None
-        The loss of the shared trunk it continues from the deferral epoch, or None
-        (trained from scratch for the whole schedule).
-    sampling : {"shuffle", "deferred", "balanced", "smote"}
-    reweight : {None, "inverse", "effective", "deferred-effective"}
-    generation : bool
-        M2m generation (with the CE ``g``) in the deferred phase.
-    """
-
-    loss: str
-    trunk: str | None
-    sampling: str
-    reweight: str | None
-    generation: bool
+METHODS: dict[str, Method] = {k: REGISTRY[k] for k in METHOD_KEYS}
+"""Method key -> its :class:`~m2m_sampler.bench.methods.Method`, in report order."""
 
 
-METHODS: dict[str, CifarMethod] = {
-    "erm": CifarMethod("ce", None, "shuffle", None, False),  # = g
-    "drs": CifarMethod("ce", "ce", "deferred", None, False),
-    "m2m": CifarMethod("ce", "ce", "deferred", None, True),
-    "drw": CifarMethod("ce", "ce", "shuffle", "deferred-effective", False),
-    "rs": CifarMethod("ce", None, "balanced", None, False),
-    "smote": CifarMethod("ce", None, "smote", None, False),
-    "rw": CifarMethod("ce", None, "shuffle", "inverse", False),
-    "cbrw": CifarMethod("ce", None, "shuffle", "effective", False),
-    "focal": CifarMethod("focal", None, "shuffle", None, False),
-    "ldam": CifarMethod("ldam", "ldam", "shuffle", None, False),
-    "ldam-drw": CifarMethod("ldam", "ldam", "shuffle", "deferred-effective", False),
-    "ldam-m2m": CifarMethod("ldam", "ldam", "deferred", None, True),
-    "la": CifarMethod("la", "la", "shuffle", None, False),
-    "la-drs": CifarMethod("la", "la", "deferred", None, False),
-    "la-m2m": CifarMethod("la", "la", "deferred", None, True),
-    "bs": CifarMethod("bs", "bs", "shuffle", None, False),
-    "bs-drs": CifarMethod("bs", "bs", "deferred", None, False),
-    "bs-m2m": CifarMethod("bs", "bs", "deferred", None, True),
-}
-"""Method key -> :class:`CifarMethod`, in the order of the reports."""
+def trunk_of(method: str) -> str | None:
+    """The loss of the trunk ``method`` continues; None for ``erm`` (``g`` itself, the
+    whole schedule) and the methods trained from scratch."""
+    spec = METHODS[method]
+    return spec.loss if spec.trunk and method != "erm" else None
+
 
 PAPER_TRIO = ("erm", "drs", "m2m")
 
@@ -162,21 +141,6 @@ def add_m2m_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, type=type(value), default=value)
 
 
-def trunk_method(loss: str) -> str:
-    """The first method that continues the trunk trained with ``loss``.
-
-    Parameters
-    ----------
-    loss : str
-
-    Returns
-    -------
-    str
-        A key of :data:`METHODS` (``"drs"`` for ``"ce"``, ``"ldam"`` for ``"ldam"``).
-    """
-    return next(k for k, m in METHODS.items() if m.trunk == loss)
-
-
 def phase_chains(methods: list[str]) -> list[tuple[str | None, list[str], list[str]]]:
     """Group methods by the trunk they continue, for running the groups side by side.
 
@@ -201,8 +165,7 @@ def phase_chains(methods: list[str]) -> list[tuple[str | None, list[str], list[s
     for m in methods:
         if m == "erm":
             continue
-        spec = METHODS[m]
-        groups.setdefault(spec.trunk, ([], []))[1 if spec.generation else 0].append(m)
+        groups.setdefault(trunk_of(m), ([], []))[1 if METHODS[m].generation else 0].append(m)
     return [(trunk, plain, with_g) for trunk, (plain, with_g) in groups.items()]
 
 
@@ -236,18 +199,32 @@ def amp_dtype(args: argparse.Namespace) -> torch.dtype | None:
     return {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.amp]
 
 
-def _criterion(loss: str, counts: np.ndarray) -> tuple[type, dict]:
-    """The criterion class of ``loss`` and its ``criterion__`` arguments."""
-    if loss == "focal":
-        return FocalLoss, {"criterion__gamma": 1.0}
-    if loss == "ldam":
-        return LDAMLoss, {"criterion__class_counts": counts, "criterion__max_m": 0.5,
-                          "criterion__s": 30.0}
-    if loss == "la":
-        return LogitAdjustedLoss, {"criterion__class_counts": counts, "criterion__tau": 1.0}
-    if loss == "bs":
-        return BalancedSoftmaxLoss, {"criterion__class_counts": counts}
-    return torch.nn.CrossEntropyLoss, {}
+def training(args: argparse.Namespace) -> PaperSchedule:
+    """The network factory's training configuration of the reproduction's options."""
+    return PaperSchedule(
+        epochs=args.epochs, start_epoch=args.start_epoch, warmup=args.warmup_epochs,
+        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+        batch_size=args.batch_size, device=args.device, amp_dtype=amp_dtype(args),
+        options={
+            "clip": (0.0, 1.0), "translate_ahead": args.translate_ahead,
+            "translation_batch_size": args.translation_batch_size,
+            "channels_last": args.channels_last, "cuda_graph": args.cuda_graph,
+            "iterator_train__dtype": torch.float32,
+            "iterator_train__transform": RandomCropFlip(padding=4),
+            "iterator_train__channels_last": args.channels_last,
+            "iterator_valid__dtype": torch.float32,
+            "iterator_valid__batch_size": args.eval_batch_size,
+            "iterator_valid__channels_last": args.channels_last,
+        },
+    )  # fmt: skip
+
+
+def smote(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """SMOTE on the flattened pixels in [0, 1] (float32 images out)."""
+    sampler = make_sampler(REGISTRY["smote"], np.bincount(y), seed=seed)
+    flat = X.reshape(len(X), -1).astype(np.float32) / 255.0
+    X_res, y_res = sampler.fit_resample(flat, y)
+    return X_res.reshape(-1, *X.shape[1:]).astype(np.float32), y_res
 
 
 def make_net(
@@ -263,6 +240,9 @@ def make_net(
     select: Callback | None = None,
 ) -> M2MClassifier:
     """The net of ``method`` (``trunk=True``: the shared part before the deferral epoch).
+
+    Built by :func:`m2m_sampler.bench.methods.build_net` (focal gamma 1, LDAM scale 30,
+    effective-number beta 0.9999: :class:`~m2m_sampler.bench.methods.LossParams`).
 
     Parameters
     ----------
@@ -290,63 +270,11 @@ def make_net(
     -------
     M2MClassifier
     """
-    spec = METHODS[method]
-    sampling, reweight, generation = spec.sampling, spec.reweight, spec.generation
-    never = args.epochs  # a start_epoch that is not reached within the run
-    if trunk:
-        sampling, reweight, generation = "shuffle", None, False
-    start = {"deferred": args.start_epoch, "balanced": 0}.get(sampling, never)
-    criterion, criterion_kwargs = _criterion(spec.loss, counts)
-    callbacks = [
-        # lr 0.1 after a 5-epoch warm-up, x0.01 at 80% and again at 90% of the epochs
-        ("lr", paper_lr_scheduler(max_epochs=args.epochs, warmup_epochs=args.warmup_epochs)),
-        ("progress", Progress(phase, args.log_every, args.epochs)),
-    ]
-    if select is not None and not trunk:
-        # the validation split of the authors' protocol, scored from its from_epoch on
-        callbacks.insert(1, ("select", select))
-    if reweight is not None:
-        rw_start = args.start_epoch if reweight.startswith("deferred") else 0
-        kind = "inverse" if reweight == "inverse" else "effective"
-        callbacks.insert(0, ("reweight", DeferredReweighting(
-            start_epoch=rw_start, weights=kind, beta=0.9999)))
-    return M2MClassifier(
-        ResNet32,
-        module__num_classes=10,
-        module__head="cosine" if spec.loss == "ldam" else "linear",
-        criterion=criterion,
-        **criterion_kwargs,
-        g=g,
-        generation=generation,
-        balanced_batches=True,
-        start_epoch=start,
-        beta=args.beta,
-        lam=args.lam,
-        gamma=args.gamma,
-        step_size=args.step_size,
-        n_steps=args.n_steps,
-        clip=(0.0, 1.0),
-        translate_ahead=args.translate_ahead,
-        translation_batch_size=args.translation_batch_size,
-        amp_dtype=amp_dtype(args),
-        channels_last=args.channels_last,
-        cuda_graph=args.cuda_graph,
-        random_state=seed,
-        optimizer=torch.optim.SGD,
-        lr=args.lr,
-        optimizer__momentum=args.momentum,
-        optimizer__weight_decay=args.weight_decay,
-        batch_size=args.batch_size,
-        max_epochs=max_epochs,
-        device=args.device,
-        iterator_train=DeviceLoader,
-        iterator_train__dtype=torch.float32,
-        iterator_train__transform=RandomCropFlip(padding=4),
-        iterator_train__channels_last=args.channels_last,
-        iterator_valid=DeviceLoader,
-        iterator_valid__dtype=torch.float32,
-        iterator_valid__batch_size=args.eval_batch_size,
-        iterator_valid__channels_last=args.channels_last,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    # the validation split of the authors' protocol, scored from its from_epoch on
+    callbacks = [("select", select)] if select is not None and not trunk else []
+    callbacks.append(("progress", Progress(phase, args.log_every, args.epochs)))
+    m2m = M2mParams(beta=args.beta, lam=args.lam, gamma=args.gamma,
+                    step_size=args.step_size, n_steps=args.n_steps)  # fmt: skip
+    return build_net(METHODS[method], training(args), NetModule(ResNet32, {"num_classes": 10}),
+                     counts, seed=seed, g=g, trunk=trunk, max_epochs=max_epochs, m2m=m2m,
+                     callbacks=callbacks)  # fmt: skip

@@ -26,11 +26,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from benchmarks.cifar_lt.evaluation import timed_evaluate
-from benchmarks.cifar_lt.methods import METHODS, make_net, trunk_method
+from benchmarks.cifar_lt.methods import METHODS, make_net, smote, trunk_of
 from benchmarks.cifar_lt.selection import ValidationSelection
 from benchmarks.seeding import phase_seed
 from benchmarks.timing import Stopwatch
@@ -204,7 +203,7 @@ def train_trunk(args, data, cache: Cache, loss: str,
         return None
     seed = phase_seed(args.seed, name)
     torch.manual_seed(seed)
-    net = make_net(args, trunk_method(loss), name, data["counts"],
+    net = make_net(args, next(m for m in METHODS if trunk_of(m) == loss), name, data["counts"],
                    max_epochs=args.start_epoch, trunk=True, seed=seed)
     with Stopwatch(args.device) as watch:
         net.fit(data["X"], data["y"])
@@ -232,16 +231,6 @@ def g_module(state: dict) -> torch.nn.Module:
     return g.eval()
 
 
-def smote(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """SMOTE on the flattened pixels in [0, 1] (float32 images out)."""
-    from imblearn.over_sampling import SMOTE
-
-    k = int(min(5, np.bincount(y).min() - 1))
-    flat = X.reshape(len(X), -1).astype(np.float32) / 255.0
-    X_res, y_res = SMOTE(k_neighbors=k, random_state=seed).fit_resample(flat, y)
-    return X_res.reshape(-1, *X.shape[1:]).astype(np.float32), y_res
-
-
 def run_method(args, data, cache: Cache, method: str, g_state: dict | None,
                trunks: dict, cached_only: bool = False) -> dict | None:
     """Train ``method`` (from its trunk, or from scratch) and score it; its phase record.
@@ -261,16 +250,16 @@ def run_method(args, data, cache: Cache, method: str, g_state: dict | None,
     torch.manual_seed(seed)
     g = g_module(g_state) if spec.generation else None
     X, y = data["X"], data["y"]
-    if spec.sampling == "smote":
+    if spec.sampler == "smote":
         X, y = smote(X, y, seed)
-    if spec.trunk is None:
+    if trunk_of(method) is None:
         net = make_net(args, method, method, data["counts"], max_epochs=args.epochs, g=g,
                        seed=seed, select=validation_selection(args, data, 0))
         first = 0
         with Stopwatch(args.device) as watch:
             net.fit(X, y)
     else:
-        folder = trunks[spec.trunk]
+        folder = trunks[trunk_of(method)]
         net = make_net(args, method, method, data["counts"],
                        max_epochs=args.epochs - args.start_epoch, g=g, seed=seed,
                        select=validation_selection(args, data, args.start_epoch))
@@ -283,7 +272,7 @@ def run_method(args, data, cache: Cache, method: str, g_state: dict | None,
     metrics, eval_s = timed_evaluate(net, data)
     record = {
         "phase": method, "start_unix": watch.start_unix, "end_unix": watch.end_unix,
-        "wall_s": watch.seconds, "from_trunk": spec.trunk, "first_epoch": first,
+        "wall_s": watch.seconds, "from_trunk": trunk_of(method), "first_epoch": first,
         "train": summarize_history(net, first), "metrics": metrics, "eval_s": eval_s,
     }
     cache.write_json(f"result-{method}", key, record)

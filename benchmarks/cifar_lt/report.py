@@ -21,6 +21,7 @@ import torch
 
 from benchmarks.cifar_lt.methods import PAPER, PLAIN_LOOP_H100
 from m2m_sampler._torch_utils import resolve_device
+from m2m_sampler.bench.report import pipe_table
 
 __all__ = [
     "RUN_GAP_S",
@@ -182,45 +183,38 @@ def render(report: dict, wall: dict | None = None, command: str | None = None) -
     if command:
         lines += [f"Command: `{command}`", ""]
     selection = any("selected" in r for r in report["results"].values())
-    extra_head = (" | 900/class bACC / GM at the validation-selected epoch (epoch)"
-                  if selection else "")
-    lines += [
-        "| method | bACC | GM | major acc | minor acc | bACC (900/class split) "
-        f"| paper bACC | paper GM{extra_head} |",
-        "|---|---|---|---|---|---|---|---|" + ("---|" if selection else ""),
-    ]
+    header = ["method", "bACC", "GM", "major acc", "minor acc", "bACC (900/class split)",
+              "paper bACC", "paper GM"]  # fmt: skip
+    if selection:
+        header.append("900/class bACC / GM at the validation-selected epoch (epoch)")
     paper = report.get("paper", {})
+    rows = []
     for m, r in report["results"].items():
         t, s = r["test"], r["test900"]
         p = paper.get(m, {})
-        row = (
-            f"| {NAMES.get(m, m)} | {_pct(t['balanced_accuracy'])} "
-            f"| {_pct(t['gmean'])} | {_pct(t['major_acc'])} | {_pct(t['minor_acc'])} "
-            f"| {_pct(s['balanced_accuracy'])} | {p.get('bacc', '–')} | {p.get('gm', '–')} |"
-        )
+        row = [NAMES.get(m, m), _pct(t["balanced_accuracy"]), _pct(t["gmean"]),
+               _pct(t["major_acc"]), _pct(t["minor_acc"]), _pct(s["balanced_accuracy"]),
+               p.get("bacc", "–"), p.get("gm", "–")]  # fmt: skip
         if selection:
             sel = r.get("selected")
-            row += (" – |" if sel is None else
-                    f" {_pct(sel['test900']['balanced_accuracy'])} / "
-                    f"{_pct(sel['test900']['gmean'])} ({sel['epoch']}) |")
-        lines.append(row)
+            row.append("–" if sel is None else
+                       f"{_pct(sel['test900']['balanced_accuracy'])} / "
+                       f"{_pct(sel['test900']['gmean'])} ({sel['epoch']})")  # fmt: skip
+        rows.append(row)
+    lines += pipe_table(header, rows)
     if report.get("missing"):
         lines += ["", f"Not finished: {', '.join(report['missing'])}."]
-    lines += [
-        "",
-        "| phase | epochs | wall (s) | images/s | data (s) | train step (s) "
-        "| generation (s) | of which translation (s) | other (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for name, ph in report["phases"].items():
         tr = ph["train"]
         ips = tr.get("images_per_s")
-        lines.append(
-            f"| {name} | {tr['epochs']} | {ph['wall_s']:.1f} | "
-            f"{'–' if ips is None else f'{ips:,.0f}'} | {tr['data_s']:.1f} | "
-            f"{tr['step_s']:.1f} | {tr['generation_s']:.1f} | {tr['translate_s']:.1f} | "
-            f"{tr['other_s']:.1f} |"
-        )
+        rows.append([name, tr["epochs"], f"{ph['wall_s']:.1f}",
+                     "–" if ips is None else f"{ips:,.0f}", f"{tr['data_s']:.1f}",
+                     f"{tr['step_s']:.1f}", f"{tr['generation_s']:.1f}",
+                     f"{tr['translate_s']:.1f}", f"{tr['other_s']:.1f}"])  # fmt: skip
+    lines += ["", *pipe_table(["phase", "epochs", "wall (s)", "images/s", "data (s)",
+                               "train step (s)", "generation (s)", "of which translation (s)",
+                               "other (s)"], rows)]  # fmt: skip
     m2m = report["phases"].get("m2m", {}).get("train", {})
     if "targets" in m2m:
         # reports before 2026-12-01 name the column "no_seed"
@@ -256,11 +250,9 @@ def render(report: dict, wall: dict | None = None, command: str | None = None) -
 def render_seeds(reports: list[dict]) -> str:
     """One row per method: bACC / GM of every seed, their mean, and the paper's."""
     seeds = [r["config"]["seed"] for r in reports]
-    head = " | ".join(f"seed {s} bACC / GM" for s in seeds)
-    lines = [
-        f"| method | {head} | mean bACC | mean GM | paper bACC / GM |",
-        "|---|" + "---|" * (len(seeds) + 3),
-    ]
+    header = ["method", *(f"seed {s} bACC / GM" for s in seeds), "mean bACC", "mean GM",
+              "paper bACC / GM"]  # fmt: skip
+    rows = []
     methods = list(dict.fromkeys(m for r in reports for m in r["results"]))
     for m in methods:
         cells, bacc, gm = [], [], []
@@ -274,12 +266,10 @@ def render_seeds(reports: list[dict]) -> str:
             cells.append(f"{_pct(t['balanced_accuracy'])} / {_pct(t['gmean'])}")
         full = len(bacc) == len(reports)
         p = reports[0].get("paper", {}).get(m, {})
-        lines.append(
-            f"| {NAMES.get(m, m)} | {' | '.join(cells)} | "
-            f"{_pct(sum(bacc) / len(bacc)) if full else '–'} | "
-            f"{_pct(sum(gm) / len(gm)) if full else '–'} | "
-            f"{p.get('bacc', '–')} / {p.get('gm', '–')} |"
-        )
+        rows.append([NAMES.get(m, m), *cells, _pct(sum(bacc) / len(bacc)) if full else "–",
+                     _pct(sum(gm) / len(gm)) if full else "–",
+                     f"{p.get('bacc', '–')} / {p.get('gm', '–')}"])  # fmt: skip
+    lines = pipe_table(header, rows)
     if any("selected" in r for rep in reports for r in rep["results"].values()):
         lines += ["", "At the validation-selected epoch (900/class split, bACC):"]
         for m in methods:

@@ -221,7 +221,7 @@ def test_smoke_run_phases_cache_and_report(tmp_path):
 
 def test_method_table_builds_the_losses_samplers_and_generation_it_names():
     """la/bs rows: their loss with the training counts, the deferral or not, g or not."""
-    from benchmarks.cifar_lt import METHODS, make_net, parse_args
+    from benchmarks.cifar_lt import make_net, parse_args, trunk_of
     from m2m_sampler.longtail.losses import BalancedSoftmaxLoss, LDAMLoss, LogitAdjustedLoss
 
     args = parse_args(["--smoke"])
@@ -237,7 +237,7 @@ def test_method_table_builds_the_losses_samplers_and_generation_it_names():
     }
     for method, (criterion, trunk, deferred, generation) in expected.items():
         net = make_net(args, method, method, counts, max_epochs=1)
-        assert net.criterion is criterion and METHODS[method].trunk == trunk
+        assert net.criterion is criterion and trunk_of(method) == trunk
         assert net.start_epoch == (args.start_epoch if deferred else args.epochs)
         assert net.generation is generation
         assert np.array_equal(net.criterion__class_counts, counts)

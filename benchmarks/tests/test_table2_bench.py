@@ -130,7 +130,7 @@ def test_worker_processes_change_the_time_not_the_numbers(tmp_path):
     import json
 
     cfg = table2.Config(epochs=4, warmup=1, start_frac=0.5, batch_size=32, hidden=8,
-                        eta=float("nan"))  # fmt: skip
+                        eta=None)  # fmt: skip
     kw = dict(rows=["erm", "drs", "m2m", "cbrw"], seeds=[0, 1], loader=table2_toy_data,
               fixed={"m2m": {"beta": 0.9, "gamma": 0.9}}, log=lambda m: None)  # fmt: skip
     names = ["twitter-pos", "reuters"]
@@ -149,7 +149,7 @@ def test_worker_processes_change_the_time_not_the_numbers(tmp_path):
         saved = json.loads((tmp_path / "two" / f"table2_{n}.json").read_text())
         assert saved["suite"] == names and saved["suite_wall_s"] > 0
         assert "2 worker process(es)" in (tmp_path / "two" / f"table2_{n}.md").read_text()
-    # each data set keeps its own step size and data (eta from the loader: nan -> 0.1)
+    # each data set keeps its own step size and data (eta from the loader: None -> 0.1)
     assert one["reuters"]["config"]["eta"] == 0.1
     assert numbers(one["reuters"]) != numbers(one["twitter-pos"])
     bf16 = table2.run_suite("reuters", table2.Config(**{**cfg.__dict__, "precision": "bf16"}),
