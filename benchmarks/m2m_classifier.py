@@ -71,9 +71,8 @@ from m2m_sampler.net import NetClassifier
 from m2m_sampler.over_sampler import M2MOverSampler
 from m2m_sampler.training.callbacks import DeferredResampling, DeferredReweighting
 from m2m_sampler.training.sampling import ClassBalancedSampler
-from m2m_sampler.training.schedules import paper_lr_scheduler
+from m2m_sampler.training.schedules import NEVER, default_start_epoch, paper_lr_scheduler
 
-NEVER = 10**9
 LAM = 0.5
 N_STEPS = 10
 
@@ -144,7 +143,7 @@ def natural_order(start: int = NEVER) -> dict[str, Any]:
 def net(X, epochs, *, criterion=None, drw=False, **extra) -> NetClassifier:
     order = natural_order()
     callbacks = [paper_lr_scheduler(epochs, gamma=LR_DECAY), order.pop("_order")]
-    start = int(round(0.8 * epochs))
+    start = default_start_epoch(epochs)
     if drw:
         callbacks.append(DeferredReweighting(start_epoch=start))
     kwargs = {**common(X, epochs), **order, **extra}
@@ -157,7 +156,7 @@ def m2m(X, epochs, g, params, *, seed, ldam=None, counts=None, **extra) -> M2MCl
     callbacks = [paper_lr_scheduler(epochs, gamma=LR_DECAY)]
     kwargs = {**common(X, epochs), **extra}
     if ldam is not None:
-        start = int(round(0.8 * epochs))
+        start = default_start_epoch(epochs)
         callbacks.append(DeferredReweighting(start_epoch=start))
         kwargs.update(criterion=LDAMLoss, criterion__class_counts=counts, criterion__s=ldam)
     return M2MClassifier(MLP, g=g, callbacks=callbacks, lam=LAM, n_steps=N_STEPS,
@@ -355,7 +354,7 @@ def write_markdown(path: Path, result: dict) -> None:
         lines += [f"## {name}", "",
                   f"Training counts {info['counts']} (rho {info['rho']}), test "
                   f"{info['n_test']} (balanced); {info['epochs']} epochs, deferred phase "
-                  f"from epoch {int(round(0.8 * info['epochs']))}.", "",
+                  f"from epoch {default_start_epoch(info['epochs'])}.", "",
                   f"Chosen on validation: M2m {info['tuning']['chosen']['m2m']}, LDAM s = "
                   f"{info['tuning']['chosen']['ldam_s']}, M2MOverSampler "
                   f"{info['tuning']['chosen']['over_sampler']} (lam {LAM}, T {N_STEPS}).", "",

@@ -13,25 +13,9 @@ from types import TracebackType
 
 import torch
 
-from m2m_sampler._torch_utils import resolve_device
+from m2m_sampler.training.timing import synchronize
 
 __all__ = ["Stopwatch", "synchronize"]
-
-
-def synchronize(device: str | torch.device | None) -> None:
-    """Wait for the work queued on ``device`` to finish (CUDA only; a no-op elsewhere).
-
-    Parameters
-    ----------
-    device : str, torch.device or None
-        ``"cuda"``, ``"cuda:N"``, ``"auto"`` (CUDA when available), ``"cpu"`` or a
-        ``torch.device``; None: nothing to wait for.
-    """
-    if device is None:
-        return
-    device = resolve_device(device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Stopwatch:

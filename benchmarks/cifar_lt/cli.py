@@ -18,6 +18,7 @@ from benchmarks.cifar_lt.data import load_data
 from benchmarks.cifar_lt.methods import METHODS, PAPER_TRIO, add_m2m_arguments, trunk_of
 from benchmarks.cifar_lt.phases import Cache, run_method, train_g, train_trunk
 from benchmarks.cifar_lt.report import build_report, print_summary
+from m2m_sampler.training.schedules import default_start_epoch
 
 __all__ = ["PROG", "main", "parse_args"]
 
@@ -101,7 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.start_epoch = 1
         args.log_every = 1
     if args.start_epoch is None:
-        args.start_epoch = 160 if args.epochs == 200 else int(round(0.8 * args.epochs))
+        args.start_epoch = default_start_epoch(args.epochs)
     if not 0 <= args.start_epoch <= args.epochs:
         p.error("--start-epoch must be in [0, --epochs]")
     names = list(METHODS) if args.method == "all" else args.method.split(",")

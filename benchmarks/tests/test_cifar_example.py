@@ -17,7 +17,7 @@ from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import has_data_dir, load_digits_lt
 from m2m_sampler.longtail.models import MLP
 from m2m_sampler.training.device_data import DeviceLoader
-from m2m_sampler.training.schedules import paper_lr_scheduler
+from m2m_sampler.training.schedules import NEVER, paper_lr_scheduler
 
 HAS_CIFAR = has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz")
 
@@ -238,13 +238,13 @@ def test_method_table_builds_the_losses_samplers_and_generation_it_names():
     for method, (criterion, trunk, deferred, generation) in expected.items():
         net = make_net(args, method, method, counts, max_epochs=1)
         assert net.criterion is criterion and trunk_of(method) == trunk
-        assert net.start_epoch == (args.start_epoch if deferred else args.epochs)
+        assert net.start_epoch == (args.start_epoch if deferred else NEVER)
         assert net.generation is generation
         assert np.array_equal(net.criterion__class_counts, counts)
         assert dict(net.callbacks).keys() == {"lr", "progress"}  # no re-weighting
         trunk_net = make_net(args, method, "trunk", counts, max_epochs=1, trunk=True)
         assert trunk_net.criterion is criterion and not trunk_net.generation
-        assert trunk_net.start_epoch == args.epochs
+        assert trunk_net.start_epoch == NEVER
     assert make_net(args, "la", "la", counts, max_epochs=1).criterion__tau == 1.0
     # LDAM keeps its cosine head; the logit-adjusted losses train the linear one
     assert make_net(args, "ldam-m2m", "x", counts, max_epochs=1).module__head == "cosine"

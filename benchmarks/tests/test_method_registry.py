@@ -27,6 +27,7 @@ from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.longtail.losses import FocalLoss, LDAMLoss
 from m2m_sampler.longtail.models import MLP
 from m2m_sampler.training.callbacks import DeferredReweighting
+from m2m_sampler.training.schedules import NEVER
 
 
 def test_every_front_end_names_methods_of_the_one_registry():
@@ -65,13 +66,13 @@ def test_the_factory_builds_what_the_method_names():
                     losses=LossParams(ldam_s=10.0))  # fmt: skip
     assert isinstance(net, M2MClassifier) and net.criterion is LDAMLoss
     assert net.criterion__s == 10.0 and net.module__head == "cosine"
-    assert net.start_epoch == 10 and not net.generation  # shuffled batches: never reached
+    assert net.start_epoch == NEVER and not net.generation  # shuffled batches: never reached
     names = [n for n, _ in net.callbacks]
     assert names == ["reweight", "lr"]
     rw = dict(net.callbacks)["reweight"]
     assert isinstance(rw, DeferredReweighting) and rw.start_epoch == 8 and rw.beta == 0.9999
     m2m = build_net(REGISTRY["m2m"], sched, mlp, counts, seed=3, trunk=True)
-    assert not m2m.generation and m2m.start_epoch == 10  # its trunk
+    assert not m2m.generation and m2m.start_epoch == NEVER  # its trunk
     m2m = build_net(REGISTRY["m2m"], sched, mlp, counts, seed=3)
     assert m2m.generation and m2m.start_epoch == 8 and m2m.random_state == 3
     focal = build_net(REGISTRY["focal"], sched, mlp, counts, seed=0,

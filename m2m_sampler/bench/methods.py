@@ -55,6 +55,7 @@ from imblearn.pipeline import Pipeline
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
+from .._torch_utils import to_builtin
 from ..classifier import M2MClassifier
 from ..longtail.class_weights import inverse_frequency_weights
 from ..longtail.losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
@@ -64,7 +65,7 @@ from ..over_sampler import M2MOverSampler
 from ..training.callbacks import DeferredReweighting
 from ..training.device_data import DeviceLoader
 from ..training.sampling import ClassBalancedSampler
-from ..training.schedules import paper_lr_scheduler
+from ..training.schedules import NEVER, paper_lr_scheduler
 
 __all__ = [
     "METHODS",
@@ -393,7 +394,7 @@ class MethodContext:
     def smallest_class(self) -> Any:
         """Label of the smallest training class."""
         lab = self.classes[int(np.argmin(self.train_counts))]
-        return lab.item() if isinstance(lab, np.generic) else lab
+        return to_builtin(lab)
 
 
 @dataclass(frozen=True)
@@ -571,8 +572,7 @@ def build_net(
         return _adam_net(spec, training, module.cls, module_kwargs, counts, seed, losses,
                          classes, class_weight)  # fmt: skip
     t = training
-    never = t.epochs  # a start_epoch that is not reached within the run
-    start = {"deferred": t.start_epoch, "balanced": 0}.get(spec.batches, never)
+    start = {"deferred": t.start_epoch, "balanced": 0}.get(spec.batches, NEVER)
     lr = paper_lr_scheduler(max_epochs=t.epochs, warmup_epochs=t.warmup,
                             milestones=t.milestones, gamma=t.lr_decay)  # fmt: skip
     cbs: list[tuple[str, Any]] = [("lr", lr), *callbacks]
