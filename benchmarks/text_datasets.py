@@ -14,7 +14,7 @@ M2m sampler or :class:`~m2m_sampler.M2MClassifier`; their output is dense becaus
 translates inputs by gradient steps in input space.
 
 The files are read from the shared data directory (``text/`` folder), located by
-:func:`m2m_sampler.datasets.get_data_dir`; nothing is downloaded.
+:func:`benchmarks.datasets.get_data_dir`; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from benchmarks.datasets import _data_file
 from m2m_sampler.bench.data import DenseTransformer
-from m2m_sampler.datasets import _data_file
 from m2m_sampler.longtail.metrics import class_frequency_order
 
 __all__ = [
@@ -165,7 +165,7 @@ def load_reuters(
     min_test_docs : int, default=5
         Minimum number of test documents for a topic to be kept.
     data_dir : str or path-like, default=None
-        See :func:`m2m_sampler.datasets.get_data_dir`; the file is
+        See :func:`benchmarks.datasets.get_data_dir`; the file is
         ``text/reuters21578_parsed.jsonl.gz`` in it.
     return_X_y : bool, default=False
         Return ``(text_train, y_train, text_test, y_test)`` instead of a Bunch.
@@ -358,7 +358,7 @@ def load_twitter_pos(
     split : {'oct27'}, default='oct27'
         Which split to read (the only one with a training part).
     data_dir : str or path-like, default=None
-        See :func:`m2m_sampler.datasets.get_data_dir`; the files are in its
+        See :func:`benchmarks.datasets.get_data_dir`; the files are in its
         ``text/twitter_pos/`` folder.
     return_X_y : bool, default=False
         Return ``(X_train, y_train, X_dev, y_dev, X_test, y_test)`` instead of a Bunch.

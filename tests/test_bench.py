@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from benchmarks.datasets import DATA_DIR_ENV, has_data_dir
 from m2m_sampler.bench.__main__ import main
-from m2m_sampler.datasets import DATA_DIR_ENV, has_data_dir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = (
