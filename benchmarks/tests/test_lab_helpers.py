@@ -12,7 +12,7 @@ from sklearn.metrics import log_loss
 
 from benchmarks.seeding import phase_seed
 from benchmarks.timing import Stopwatch, synchronize
-from m2m_sampler.bench.tuning import bench_args, tuning_tag
+from benchmarks.tune_m2m import bench_args, tuning_tag
 from m2m_sampler.bench.validation import (
     balanced_log_loss,
     best_candidate,

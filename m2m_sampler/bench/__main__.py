@@ -405,7 +405,7 @@ def _run(
     )
     from .runner import print_progress, run_benchmark
     from .speed_rule import fast_train_params
-    from .tuning import chosen_table, tune_methods, tuned_settings, tuning_doc
+    from .tuning import chosen_table, tune_methods, tuned_settings
 
     progress = None if args.quiet else print_progress
     train = TrainParams(
@@ -444,9 +444,8 @@ def _run(
         # the command sums M2m's acceptance over the run and warns once (below)
         warnings.filterwarnings("ignore", message=r"only \d+ of \d+ planned")
         if tune:
-            tunings = tune_methods(data, first_split, methods, train, m2m, progress=progress)
-            params, m2m = tuned_settings(tunings, m2m)
-            tuning = tuning_doc(tunings)
+            tuning = tune_methods(data, first_split, methods, train, m2m, progress=progress)
+            params, m2m = tuned_settings(tuning, m2m)
         result = run_benchmark(data, methods, seeds, train, m2m, progress=progress, params=params)
     result.wall_time = time.perf_counter() - t0
     config: dict[str, Any] = {
