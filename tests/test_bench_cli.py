@@ -202,18 +202,19 @@ def test_tune_methods_scores_every_candidate_on_the_carved_validation_part(toy):
     methods = ["erm", "ros", "smote", "reweight", "m2m"]
     tunings = tune_methods(toy, split, methods, train, m2m)
     assert list(tunings) == methods
-    assert tunings["ros"].chosen == {} and tunings["ros"].candidates == []
+    assert tunings["ros"] == {"chosen": {}, "candidates": []}
+    assert tunings["erm"]["chosen"] == {} and len(tunings["erm"]["candidates"]) == 1
     # grids: SMOTE's k in (5, 3, 10) (10 capped at n_min - 1 = 8 of the fit part),
     # RW's power in (1, 0.5), M2m's 2 betas x 2 gammas x (0.2, 2.0)
-    assert [c["params"] for c in tunings["smote"].candidates] == METHOD_GRIDS["smote"]
-    assert [c["params"]["power"] for c in tunings["reweight"].candidates] == [1.0, 0.5]
-    steps = sorted({c["params"]["step_size"] for c in tunings["m2m"].candidates})
-    assert steps == pytest.approx([0.2, 2.0]) and len(tunings["m2m"].candidates) == 8
+    assert [c["params"] for c in tunings["smote"]["candidates"]] == METHOD_GRIDS["smote"]
+    assert [c["params"]["power"] for c in tunings["reweight"]["candidates"]] == [1.0, 0.5]
+    steps = sorted({c["params"]["step_size"] for c in tunings["m2m"]["candidates"]})
+    assert steps == pytest.approx([0.2, 2.0]) and len(tunings["m2m"]["candidates"]) == 8
     for key in ("smote", "reweight", "m2m"):
         t = tunings[key]
-        best = max(t.candidates, key=ranking_key)
-        assert t.chosen == best["params"]
-    assert all(0 <= c["acceptance_rate"] <= 1 for c in tunings["m2m"].candidates)
+        best = max(t["candidates"], key=ranking_key)
+        assert t["chosen"] == best["params"]
+    assert all(0 <= c["acceptance_rate"] <= 1 for c in tunings["m2m"]["candidates"])
 
     # independent re-computation of RW's candidate power=0.5 on the same carving
     fit, val = carve_validation(split.y_train, 0.25, CARVING_SEED)
@@ -221,7 +222,7 @@ def test_tune_methods_scores_every_candidate_on_the_carved_validation_part(toy):
     ctx.params = {"reweight": {"power": 0.5}}
     pipe = build_pipeline("reweight", ctx).fit(split.X_train[fit], split.y_train[fit])
     proba = pipe.predict_proba(split.X_train[val])
-    row = tunings["reweight"].candidates[1]
+    row = tunings["reweight"]["candidates"][1]
     assert row["val_bacc"] == balanced_accuracy_score(
         split.y_train[val], toy.classes[proba.argmax(axis=1)]
     )
@@ -232,8 +233,9 @@ def test_tune_methods_scores_every_candidate_on_the_carved_validation_part(toy):
     np.testing.assert_allclose(w, n**-0.5 * 3 / (n**-0.5).sum(), rtol=1e-6)
 
     params, chosen_m2m = tuned_settings(tunings, m2m)
-    assert params == {"smote": tunings["smote"].chosen, "reweight": tunings["reweight"].chosen}
-    assert chosen_m2m.step_size == tunings["m2m"].chosen["step_size"]
+    chosen = {k: t["chosen"] for k, t in tunings.items()}
+    assert params == {"smote": chosen["smote"], "reweight": chosen["reweight"]}
+    assert chosen_m2m.step_size == chosen["m2m"]["step_size"]
     assert chosen_m2m.n_steps == m2m.n_steps and chosen_m2m.f == m2m.f
 
 
