@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import DTypeLike
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.feature_selection import SelectorMixin
@@ -38,7 +38,6 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from benchmarks.datasets import _data_file
-from m2m_sampler.bench.data import DenseTransformer
 from m2m_sampler.longtail.metrics import class_frequency_order
 
 __all__ = [
@@ -51,6 +50,59 @@ __all__ = [
     "token_features",
     "twitter_pos_features",
 ]
+
+
+class DenseTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Convert a (sparse) matrix to a dense C-contiguous array of one dtype.
+
+    Stateless apart from recording ``n_features_in_``; feature names pass through.
+
+    Parameters
+    ----------
+    dtype : dtype, default=np.float32
+        dtype of the output (float32 is what the library's networks train in).
+    """
+
+    def __init__(self, dtype: DTypeLike = np.float32) -> None:
+        self.dtype = dtype
+
+    def fit(self, X: Any, y: Any = None) -> DenseTransformer:
+        """Record the number of input features.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        validate_data(self, X, accept_sparse=True, dtype="numeric")
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Densify.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), dtype ``self.dtype``
+        """
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, accept_sparse=True, dtype="numeric", reset=False)
+        if sp.issparse(X):
+            X = X.toarray()
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
+        return tags
 
 _REUTERS_FILE = "text/reuters21578_parsed.jsonl.gz"
 _TWITTER_DIR = "text/twitter_pos"

@@ -37,17 +37,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import DTypeLike
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..datasets import load_csv, load_digits_lt, make_long_tailed
 
 __all__ = [
     "DIGITS",
-    "DenseTransformer",
     "TEXT_FEATURES",
     "BenchData",
     "NamedData",
@@ -202,60 +198,12 @@ class BenchData:
 
 #: Columns of the TF-IDF features of a CSV text column (hashed terms, see
 #: :func:`text_features`).
-class DenseTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Convert a (sparse) matrix to a dense C-contiguous array of one dtype.
-
-    Stateless apart from recording ``n_features_in_``; feature names pass through.
-
-    Parameters
-    ----------
-    dtype : dtype, default=np.float32
-        dtype of the output (float32 is what the library's networks train in).
-    """
-
-    def __init__(self, dtype: DTypeLike = np.float32) -> None:
-        self.dtype = dtype
-
-    def fit(self, X: Any, y: Any = None) -> DenseTransformer:
-        """Record the number of input features.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        validate_data(self, X, accept_sparse=True, dtype="numeric")
-        return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Densify.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features), dtype ``self.dtype``
-        """
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, accept_sparse=True, dtype="numeric", reset=False)
-        if sp.issparse(X):
-            X = X.toarray()
-        return np.ascontiguousarray(X, dtype=self.dtype)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
-        return tags
-
-
 TEXT_FEATURES = 4096
+
+
+def _dense_float32(X: Any) -> np.ndarray:
+    """A (sparse) matrix as a dense C-contiguous float32 array (what the networks train on)."""
+    return np.ascontiguousarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
 
 
 def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
@@ -286,7 +234,7 @@ def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
     ((2, 16), 'float32')
     """
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-
+    from sklearn.preprocessing import FunctionTransformer
 
     return Pipeline(
         [
@@ -295,7 +243,7 @@ def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
                 HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None),
             ),
             ("tfidf", TfidfTransformer(sublinear_tf=True)),
-            ("dense", DenseTransformer(dtype=np.float32)),
+            ("dense", FunctionTransformer(_dense_float32, accept_sparse=True)),
         ]
     )
 
