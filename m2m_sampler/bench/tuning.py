@@ -4,12 +4,13 @@ The test split of the benchmark is never used. The training part of the first se
 split is divided, per class, into a *fit* part and a *validation* part
 (:func:`~m2m_sampler.bench.validation.carve_validation`, seeded with
 :data:`CARVING_SEED`), which scikit-learn sees as a
-:class:`~sklearn.model_selection.PredefinedSplit`. Each method's candidates
-(:data:`METHOD_GRIDS`, and :func:`m2m_candidates` for M2m, whose ``g`` is the ERM network
-of the fit part) are fitted on the fit part and scored on the validation part by
-:func:`~sklearn.model_selection.cross_validate` (:func:`search`): balanced accuracy and the
-class-balanced log-loss (:func:`~m2m_sampler.bench.validation.balanced_log_loss`). The
-best by balanced accuracy, ties broken by the lower log-loss, then by grid order
+:class:`~sklearn.model_selection.PredefinedSplit`. Each method's candidates (the
+:class:`~sklearn.model_selection.ParameterGrid` of :data:`METHOD_GRIDS`, and of
+:func:`m2m_grid` for M2m, whose ``g`` is the ERM network of the fit part) are fitted on
+the fit part and scored on the validation part by
+:func:`~sklearn.model_selection.cross_validate` (:func:`search`): balanced accuracy and
+the class-balanced log-loss (:func:`~m2m_sampler.bench.validation.balanced_log_loss`).
+The best by balanced accuracy, ties broken by the lower log-loss, then by grid order
 (defaults first), is chosen (:func:`~m2m_sampler.bench.validation.ranking_key`); the
 chosen values then serve every seed (:func:`tuned_settings`, :func:`chosen_table`).
 ``benchmarks.tune_m2m`` (the lab's search of M2m's values for the committed results)
@@ -18,7 +19,6 @@ scores its candidates with the same :func:`search`.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import PredefinedSplit, cross_validate
+from sklearn.model_selection import ParameterGrid, PredefinedSplit, cross_validate
 
 from ..over_sampler import acceptance_totals
 from .data import BenchData, Split
@@ -39,7 +39,7 @@ __all__ = [
     "METHOD_GRIDS",
     "CandidateEstimator",
     "chosen_table",
-    "m2m_candidates",
+    "m2m_grid",
     "search",
     "tune_methods",
     "tuned_settings",
@@ -49,33 +49,36 @@ __all__ = [
 #: ``CARVING_SEED + r``).
 CARVING_SEED = 1000
 
-#: Candidates of each method's hyper-parameters (:data:`~.methods.METHOD_PARAMS`), the
-#: default first (it wins ties). ERM and RandomOverSampler have none.
-METHOD_GRIDS: dict[str, list[dict[str, Any]]] = {
-    "smote": [{"k_neighbors": k} for k in (5, 3, 10)],
-    "adasyn": [{"n_neighbors": k} for k in (5, 3, 10)],
-    "borderline-smote": [{"k_neighbors": k} for k in (5, 3, 10)],
-    "reweight": [{"power": p} for p in (1.0, 0.5)],
+#: Parameter grids of each method's hyper-parameters (:data:`~.methods.METHOD_PARAMS`),
+#: the default first (it wins ties). ERM and RandomOverSampler have none.
+METHOD_GRIDS: dict[str, dict[str, list[Any]]] = {
+    "smote": {"k_neighbors": [5, 3, 10]},
+    "adasyn": {"n_neighbors": [5, 3, 10]},
+    "borderline-smote": {"k_neighbors": [5, 3, 10]},
+    "reweight": {"power": [1.0, 0.5]},
 }
 
 
-def m2m_candidates(m2m: M2mParams) -> list[M2mParams]:
-    """M2m's candidates around ``m2m``: beta x gamma in (0.99, 0.9), step x (1, 10).
+def m2m_grid(m2m: M2mParams) -> dict[str, list[float]]:
+    """M2m's parameter grid around ``m2m``: beta x gamma in (0.99, 0.9), step x (1, 10).
 
     Parameters
     ----------
     m2m : M2mParams
-        Gives ``step_size`` (the base of the step grid), ``n_steps``, ``f`` and ``lam``.
+        Gives ``step_size``, the base of the step grid (the other values stay as given).
 
     Returns
     -------
-    list of M2mParams
-        8 candidates, ``m2m``'s beta and gamma defaults (0.99) first.
+    dict
+        ``beta``, ``gamma`` and ``step_size``: 8 candidates, in
+        :class:`~sklearn.model_selection.ParameterGrid` order (0.99 and the given step
+        first).
     """
-    return [
-        replace(m2m, beta=b, gamma=g, step_size=m2m.step_size * f)
-        for b, g, f in itertools.product((0.99, 0.9), (0.99, 0.9), (1.0, 10.0))
-    ]
+    return {
+        "beta": [0.99, 0.9],
+        "gamma": [0.99, 0.9],
+        "step_size": [m2m.step_size * f for f in (1.0, 10.0)],
+    }
 
 
 class CandidateEstimator(ClassifierMixin, BaseEstimator):
@@ -90,8 +93,8 @@ class CandidateEstimator(ClassifierMixin, BaseEstimator):
     build : callable
         ``values -> unfitted pipeline``. A function is not copied by ``clone``, so what
         it holds (e.g. M2m's fitted ``g``) is shared, not copied.
-    values : object
-        The candidate: a dict of hyper-parameters, or :class:`~.methods.M2mParams`.
+    values : dict
+        The candidate's hyper-parameters.
     """
 
     def __init__(self, build: Callable[[Any], Any] | None = None, values: Any = None) -> None:
@@ -261,7 +264,7 @@ def tune_methods(
 
     def build(key: str) -> Callable[[Any], Any]:
         if key == "m2m":
-            return lambda p: build_pipeline(key, replace(ctx, m2m=p))
+            return lambda p: build_pipeline(key, replace(ctx, m2m=replace(m2m, **p)))
         return lambda params: build_pipeline(key, replace(ctx, params={key: params}))
 
     out: dict[str, dict[str, Any]] = {}
@@ -272,22 +275,17 @@ def tune_methods(
             pipe = erm.pop("estimator").pipeline_
             ctx.g = None if pipe is None else pipe.named_steps["net"]
         for key in methods:
-            cands = METHOD_GRIDS.get(key, [])
+            grid = m2m_grid(m2m) if key == "m2m" else METHOD_GRIDS.get(key, [])
+            cands = list(ParameterGrid(grid))
             if key == "erm":
-                cands, params, rows = [{}], [{}], [erm]
-            elif key == "m2m":
-                cands = m2m_candidates(m2m)
-                params = [
-                    {"beta": c.beta, "gamma": c.gamma, "step_size": c.step_size} for c in cands
-                ]
-                rows = search(build(key), cands, X, y, cv)
+                cands, rows = [{}], [erm]
             else:  # the neighbour cap may make candidates equal: fit those once
-                params, first = cands, {}
+                first: dict[tuple, dict[str, Any]] = {}
                 for c in cands:
                     first.setdefault(_effective(c, ctx.n_min), c)
                 scored = dict(zip(first, search(build(key), list(first.values()), X, y, cv)))
                 rows = [scored[_effective(c, ctx.n_min)] for c in cands]
-            rows = [{"params": p, **r} for p, r in zip(params, rows)]
+            rows = [{"params": p, **r} for p, r in zip(cands, rows)]
             ok = [r for r in rows if r["status"] == "ok"]
             chosen = dict(max(ok, key=ranking_key)["params"]) if ok else {}
             out[key] = {"chosen": chosen, "candidates": rows}
