@@ -93,8 +93,8 @@ class CandidateEstimator(ClassifierMixin, BaseEstimator):
     build : callable
         ``values -> unfitted pipeline``. A function is not copied by ``clone``, so what
         it holds (e.g. M2m's fitted ``g``) is shared, not copied.
-    values : dict
-        The candidate's hyper-parameters.
+    values : object
+        The candidate (a dict of hyper-parameters for ``m2m-bench --tune``).
     """
 
     def __init__(self, build: Callable[[Any], Any] | None = None, values: Any = None) -> None:
