@@ -60,8 +60,9 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from benchmarks.datasets import load_tabular
+from benchmarks.ranking import best_candidate
 from benchmarks.timing import Stopwatch
-from m2m_sampler.bench.validation import balanced_log_loss, best_candidate, carve_validation
+from m2m_sampler.bench.validation import balanced_log_loss, carve_validation
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, make_long_tailed
 from m2m_sampler.longtail.losses import LDAMLoss

@@ -81,8 +81,9 @@ import torch
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
+from benchmarks.ranking import best_candidate
 from m2m_sampler.bench.report import environment
-from m2m_sampler.bench.validation import balanced_log_loss, best_candidate, carve_validation
+from m2m_sampler.bench.validation import balanced_log_loss, carve_validation
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.longtail.losses import FocalLoss, LDAMLoss, LogitAdjustedLoss
 from m2m_sampler.longtail.metrics import geometric_mean
