@@ -37,7 +37,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from benchmarks.cifar_lt.methods import add_m2m_arguments
 from benchmarks.cifar_lt.phases import load_cached_networks
-from m2m_sampler.datasets import load_cifar10_lt
+from benchmarks.datasets import load_cifar10_lt
 from m2m_sampler.engine.generation import generate
 from m2m_sampler.engine.planning import acceptance_probability, plan_batch_translations
 from m2m_sampler.engine.rejection import passes_gamma

@@ -52,9 +52,9 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.datasets import load_tabular
 from m2m_sampler.bench.methods import MethodContext, TrainParams, make_net
 from m2m_sampler.bench.report import dumps, environment, pipe_table
-from m2m_sampler.datasets import load_tabular
 from m2m_sampler.over_sampler import M2MOverSampler
 
 __all__ = [

@@ -59,11 +59,12 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.datasets import load_tabular
 from benchmarks.search import Split, carve, grid_search
 from benchmarks.timing import Stopwatch
 from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.classifier import M2MClassifier
-from m2m_sampler.datasets import load_digits_lt, load_tabular, make_long_tailed
+from m2m_sampler.datasets import load_digits_lt, make_long_tailed
 from m2m_sampler.longtail.losses import LDAMLoss
 from m2m_sampler.longtail.metrics import geometric_mean, major_minor_accuracy
 from m2m_sampler.longtail.models import MLP

@@ -30,7 +30,7 @@ run_set() {
   t1=$(date +%s)
   echo "$(stamp) bench $tag ($args), tuning took $((t1 - t0)) s" | tee -a "$LOG/run_all.log"
   # shellcheck disable=SC2086  # $args holds several options
-  "$PY" -m m2m_sampler.bench "$@" --epochs "$epochs" $args \
+  "$PY" -m benchmarks.tabular "$@" --epochs "$epochs" $args \
     --out "benchmarks/results/tabular/$tag" >"$LOG/bench_$tag.log" 2>&1
   echo "$(stamp) done $tag, bench took $(($(date +%s) - t1)) s" | tee -a "$LOG/run_all.log"
 }

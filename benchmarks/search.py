@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from m2m_sampler.bench.validation import balanced_log_loss, best_candidate, carve_validation
+from benchmarks.ranking import best_candidate
+from m2m_sampler.bench.validation import balanced_log_loss, carve_validation
 
 __all__ = ["Split", "carve", "grid_search"]
 

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from m2m_sampler.bench.report import pipe_table
+
 COMPARE = ("smote", "reweight", "ros", "erm")
 
 
@@ -133,8 +135,7 @@ def summary_markdown(folders: list[Path], root: Path) -> str:
         labels.update({m: s["label"] for m, s in doc["summary"].items()})
 
     out = ["## Balanced accuracy (%), mean ± std over seeds", ""]
-    out.append("| data set | train size | seeds | " + " | ".join(labels[m] for m in methods) + " |")
-    out.append("|---|---:|---:|" + "---:|" * len(methods))
+    rows = []
     for folder, doc in docs:
         s = doc["summary"]
         n_train = sorted({sp["n_train"] for sp in doc["splits"]})
@@ -149,11 +150,9 @@ def summary_markdown(folders: list[Path], root: Path) -> str:
             f"**{c}**" if m in s and s[m]["balanced_accuracy_mean"] == best else c
             for m, c in zip(methods, cells)
         ]
-        out.append(
-            f"| {_tag(folder)} | {size} | {len(doc['config']['seeds'])} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        rows.append([_tag(folder), size, len(doc["config"]["seeds"]), *cells])
+    header = ["data set", "train size", "seeds", *(labels[m] for m in methods)]
+    out += pipe_table(header, rows, align="lrr" + "r" * len(methods))
     out += [
         "",
         "Bold: best mean. [k/n seeds]: the method could not run on the other seeds "
@@ -164,19 +163,17 @@ def summary_markdown(folders: list[Path], root: Path) -> str:
         "Mean ± std over seeds of M2m's bACC minus the other method's on the same split; "
         "(wins/ties/losses over seeds); verdict of a two-sided paired t-test at 5%.",
         "",
-        "| data set | " + " | ".join(f"vs {labels[m]}" for m in COMPARE) + " |",
-        "|---|" + "---|" * len(COMPARE),
+        *pipe_table(
+            ["data set", *(f"vs {labels[m]}" for m in COMPARE)],
+            [[_tag(folder), *(compare(doc, m) for m in COMPARE)] for folder, doc in docs],
+        ),
     ]
-    for folder, doc in docs:
-        out.append(f"| {_tag(folder)} | " + " | ".join(compare(doc, m) for m in COMPARE) + " |")
     out += [
         "",
         "## M2m: hyper-parameters (tuned on validation) and acceptance",
         "",
-        "| data set | beta | gamma | step size | f | lam | accepted translations (%) | "
-        "minority acc M2m / ROS / SMOTE (%) |",
-        "|---|---:|---:|---:|---|---:|---:|---|",
     ]
+    rows = []
     for folder, doc in docs:
         cfg, s = doc["config"]["m2m"], doc["summary"]
         m2m = s.get("m2m", {})
@@ -189,10 +186,21 @@ def summary_markdown(folders: list[Path], root: Path) -> str:
             v = s.get(m, {}).get("minor_acc_mean")
             minor.append("n/a" if v is None else f"{100 * v:.1f}")
         lam = f"{cfg['lam']:g}" if cfg["f"] == "g" else "-"
-        out.append(
-            f"| {_tag(folder)} | {cfg['beta']:g} | {cfg['gamma']:g} | {cfg['step_size']:g} | "
-            f"{cfg['f']} | {lam} | {rate_txt} | {' / '.join(minor)} |"
+        rows.append(
+            [
+                _tag(folder),
+                f"{cfg['beta']:g}",
+                f"{cfg['gamma']:g}",
+                f"{cfg['step_size']:g}",
+                cfg["f"],
+                lam,
+                rate_txt,
+                " / ".join(minor),
+            ]
         )
+    header = ["data set", "beta", "gamma", "step size", "f", "lam"]
+    header += ["accepted translations (%)", "minority acc M2m / ROS / SMOTE (%)"]
+    out += pipe_table(header, rows, align="lrrrlrrl")
     out += [
         "",
         "## Tuning: does accepting translations help on validation?",
@@ -202,31 +210,35 @@ def summary_markdown(folders: list[Path], root: Path) -> str:
         "validation bACC of the candidates that accept more than half / less than 5% of the "
         "added samples (the latter are almost RandomOverSampler).",
         "",
-        "| data set | validation bACC range (%) | ERM / ROS on validation (%) | Spearman "
-        "(acceptance, val bACC) | mean val bACC, > 50% accepted | mean val bACC, < 5% "
-        "accepted |",
-        "|---|---|---|---:|---|---|",
     ]
+    rows = []
     for folder, _ in docs:
         path = root / "tuning" / f"{_tag(folder)}.json"
         if not path.is_file():
             continue
         tune = json.loads(path.read_text())
-        rows = tune["stage1"]
-        acc = np.array([r["acceptance_rate"] for r in rows])
-        val = 100 * np.array([r["val_bacc"] for r in rows])
-        every = 100 * np.array([r["val_bacc"] for r in rows + tune["stage2"]])
+        stage1 = tune["stage1"]
+        acc = np.array([r["acceptance_rate"] for r in stage1])
+        val = 100 * np.array([r["val_bacc"] for r in stage1])
+        every = 100 * np.array([r["val_bacc"] for r in stage1 + tune["stage2"]])
         ref = tune["reference_val_bacc"]
         rho = stats.spearmanr(acc, val).statistic
         groups = [
             f"{val[m].mean():.1f} (n={int(m.sum())})" if m.any() else "-"
             for m in (acc > 0.5, acc < 0.05)
         ]
-        out.append(
-            f"| {_tag(folder)} | {every.min():.1f}-{every.max():.1f} | "
-            f"{100 * ref['erm']:.1f} / {100 * ref['ros']:.1f} | {rho:+.2f} | "
-            f"{groups[0]} | {groups[1]} |"
+        rows.append(
+            [
+                _tag(folder),
+                f"{every.min():.1f}-{every.max():.1f}",
+                f"{100 * ref['erm']:.1f} / {100 * ref['ros']:.1f}",
+                f"{rho:+.2f}",
+                *groups,
+            ]
         )
+    header = ["data set", "validation bACC range (%)", "ERM / ROS on validation (%)"]
+    header += ["Spearman (acceptance, val bACC)", "mean val bACC, > 50% accepted"]
+    out += pipe_table([*header, "mean val bACC, < 5% accepted"], rows, align="lllrll")
     return "\n".join(out)
 
 

@@ -14,7 +14,7 @@ M2m sampler or :class:`~m2m_sampler.M2MClassifier`; their output is dense becaus
 translates inputs by gradient steps in input space.
 
 The files are read from the shared data directory (``text/`` folder), located by
-:func:`m2m_sampler.datasets.get_data_dir`; nothing is downloaded.
+:func:`benchmarks.datasets.get_data_dir`; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import DTypeLike
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.feature_selection import SelectorMixin
@@ -37,8 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from m2m_sampler.bench.data import DenseTransformer
-from m2m_sampler.datasets import _data_file
+from benchmarks.datasets import _data_file
 from m2m_sampler.longtail.metrics import class_frequency_order
 
 __all__ = [
@@ -51,6 +50,59 @@ __all__ = [
     "token_features",
     "twitter_pos_features",
 ]
+
+
+class DenseTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Convert a (sparse) matrix to a dense C-contiguous array of one dtype.
+
+    Stateless apart from recording ``n_features_in_``; feature names pass through.
+
+    Parameters
+    ----------
+    dtype : dtype, default=np.float32
+        dtype of the output (float32 is what the library's networks train in).
+    """
+
+    def __init__(self, dtype: DTypeLike = np.float32) -> None:
+        self.dtype = dtype
+
+    def fit(self, X: Any, y: Any = None) -> DenseTransformer:
+        """Record the number of input features.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        validate_data(self, X, accept_sparse=True, dtype="numeric")
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Densify.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), dtype ``self.dtype``
+        """
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, accept_sparse=True, dtype="numeric", reset=False)
+        if sp.issparse(X):
+            X = X.toarray()
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
+        return tags
 
 _REUTERS_FILE = "text/reuters21578_parsed.jsonl.gz"
 _TWITTER_DIR = "text/twitter_pos"
@@ -165,7 +217,7 @@ def load_reuters(
     min_test_docs : int, default=5
         Minimum number of test documents for a topic to be kept.
     data_dir : str or path-like, default=None
-        See :func:`m2m_sampler.datasets.get_data_dir`; the file is
+        See :func:`benchmarks.datasets.get_data_dir`; the file is
         ``text/reuters21578_parsed.jsonl.gz`` in it.
     return_X_y : bool, default=False
         Return ``(text_train, y_train, text_test, y_test)`` instead of a Bunch.
@@ -358,7 +410,7 @@ def load_twitter_pos(
     split : {'oct27'}, default='oct27'
         Which split to read (the only one with a training part).
     data_dir : str or path-like, default=None
-        See :func:`m2m_sampler.datasets.get_data_dir`; the files are in its
+        See :func:`benchmarks.datasets.get_data_dir`; the files are in its
         ``text/twitter_pos/`` folder.
     return_X_y : bool, default=False
         Return ``(X_train, y_train, X_dev, y_dev, X_test, y_test)`` instead of a Bunch.

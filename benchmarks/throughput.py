@@ -234,7 +234,7 @@ def _bench_model(
 
 def _images(n: int, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     try:
-        from m2m_sampler.datasets import load_cifar10_lt
+        from benchmarks.datasets import load_cifar10_lt
 
         d = load_cifar10_lt(100, data_dir=data_dir, flatten=True)
         return d.X_train[:n], d.y_train[:n], "CIFAR-LT-10 rho=100 (first rows)"

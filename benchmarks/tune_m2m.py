@@ -1,12 +1,29 @@
-"""Tune M2MOverSampler's hyper-parameters on a validation split carved from training data.
+"""Tune M2MOverSampler's hyper-parameters on validation splits carved from training data.
 
-The command line of :mod:`m2m_sampler.bench.tuning` (which documents the search): for the
-benchmark split of ``--split-seed`` (the same rule as ``python -m m2m_sampler.bench``),
-``--repeats`` per-class carvings of ``--val-fraction`` of the training part, a two-stage
-grid (beta x gamma x step size with ``f = None``, then lambda with ``f = g``), ranked by
-validation bACC with ties broken by the balanced log-loss. The test split is never used.
-The chosen values are written with the full table to ``<out>/<tag>.json`` and ``.md``; the
-``bench_args`` field holds the matching ``m2m-bench`` options.
+The test split of the benchmark is never used. For the benchmark split of
+``--split-seed`` (the same rule as ``m2m-bench``), the training part is divided
+``--repeats`` times, per class, into a *fit* part and a *validation* part
+(:func:`~m2m_sampler.bench.validation.carve_validation`; carving ``r`` is seeded with
+``CARVING_SEED + r`` and trains with seed ``r``), each seen by scikit-learn as a
+:class:`~sklearn.model_selection.PredefinedSplit`. ``g`` (the ERM network of the
+benchmark) is trained on each fit part; every candidate M2m pipeline is then scored by
+:func:`m2m_sampler.bench.tuning.search` (``cross_validate``: validation balanced accuracy
+and balanced log-loss), and the scores are averaged over the carvings.
+
+To stay cheap the grid is searched in two stages (the paper's candidates for beta,
+lambda and gamma; step sizes for standardised features / pixels in [0, 1]):
+
+1. ``f = None``: every (beta, gamma, step_size) of :data:`BETAS` x :data:`GAMMAS` x
+   :data:`STEPS` (18 candidates);
+2. ``f = g`` (a snapshot of g in the ``lam * f_k0`` term of Eq. 2): lambda in
+   :data:`LAMS` at the best (beta, gamma, step_size) of stage 1 (3 candidates).
+
+ERM and RandomOverSampler are scored on the same validation parts for reference (M2m with
+every translation rejected is RandomOverSampler). Candidates are ranked by mean validation
+bACC, ties broken by the lower mean balanced log-loss
+(:func:`~m2m_sampler.bench.validation.ranking_key`); stage 2 wins only if it ranks
+strictly higher. The chosen values are written with the full table to ``<out>/<tag>.json``
+and ``.md``; the ``bench_args`` field holds the matching ``m2m-bench`` options.
 
 Usage::
 
@@ -17,16 +34,232 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+from sklearn.model_selection import PredefinedSplit
 
+from benchmarks.tabular import named_sets
 from m2m_sampler.bench import M2mParams, TrainParams, load_bench_data
+from m2m_sampler.bench.data import BenchData
+from m2m_sampler.bench.methods import MethodContext, build_pipeline
+from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.bench.runner import print_progress
-from m2m_sampler.bench.tuning import tune_m2m, tuning_markdown, tuning_tag
+from m2m_sampler.bench.tuning import CARVING_SEED, search
+from m2m_sampler.bench.validation import carve_validation, ranking_key
+
+#: Stage-1 grid: beta, gamma and step size (with ``f = None``).
+BETAS = (0.9, 0.99, 0.999)
+GAMMAS = (0.9, 0.99)
+STEPS = (0.1, 0.5, 1.0)
+#: Stage-2 grid: lambda (with ``f = g``), at the best stage-1 values.
+LAMS = (0.01, 0.1, 0.5)
+
+
+def tune_m2m(
+    data: BenchData,
+    split_seed: int = 0,
+    repeats: int = 2,
+    val_fraction: float = 0.25,
+    epochs: int = TrainParams.epochs,
+    n_steps: int = M2mParams.n_steps,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Two-stage search of M2m's hyper-parameters on carvings of one benchmark split.
+
+    Parameters
+    ----------
+    data : BenchData
+    split_seed : int, default=0
+    repeats : int, default=2
+        Random validation carvings.
+    val_fraction : float, default=0.25
+    epochs : int
+        Training epochs of every network (on the CPU).
+    n_steps : int
+        M2m's steps per translation.
+    progress : callable or None
+        Receives one line per carving and per candidate.
+
+    Returns
+    -------
+    dict
+        ``stage1``, ``stage2`` (every candidate's row: its values, ``val_bacc`` (mean over
+        the carvings), ``val_bacc_folds``, ``val_log_loss``, ``acceptance_rate``),
+        ``best`` (the chosen row), ``reference`` (mean validation bACC of ``"erm"`` and
+        ``"ros"``), ``n_fit`` and ``n_val`` (sizes of each carving's parts).
+    """
+    split = data.split(split_seed)
+    X, y = split.X_train, split.y_train
+    train = TrainParams(epochs=epochs, device="cpu")
+    folds, ref, n_fit, n_val = [], {"erm": [], "ros": []}, [], []
+    for r in range(repeats):
+        fit_idx, val_idx = carve_validation(y, val_fraction, CARVING_SEED + r)
+        test_fold = np.full(len(y), -1)
+        test_fold[val_idx] = 0
+        cv = PredefinedSplit(test_fold)
+        ctx = MethodContext.for_training_set(data, y[fit_idx], r, train)
+        for key in ("erm", "ros"):
+            (row,) = search(lambda _, k=key, c=ctx: build_pipeline(k, c), [None], X, y, cv, True)
+            ref[key].append(row["val_bacc"])
+            if key == "erm":
+                ctx.g = row["estimator"].pipeline_.named_steps["net"]
+        folds.append((ctx, cv))
+        n_fit.append(len(fit_idx))
+        n_val.append(len(val_idx))
+        if progress:
+            progress(
+                f"repeat {r}: fit {len(fit_idx)}, validation {len(val_idx)}; ERM "
+                f"{ref['erm'][-1]:.4f}, ROS {ref['ros'][-1]:.4f}"
+            )
+
+    def score(cands: list[M2mParams]) -> list[dict[str, Any]]:
+        per_fold = [
+            search(lambda p, c=ctx: build_pipeline("m2m", replace(c, m2m=p)), cands, X, y, cv)
+            for ctx, cv in folds
+        ]
+        rows = []
+        for p, fold_rows in zip(cands, zip(*per_fold)):
+            scores = [f["val_bacc"] for f in fold_rows]
+            acc = [f.get("acceptance_rate", np.nan) for f in fold_rows]
+            row = {**vars(p), "val_bacc": float(np.mean(scores)), "val_bacc_folds": scores}
+            row["val_log_loss"] = float(np.mean([f["val_log_loss"] for f in fold_rows]))
+            row["acceptance_rate"] = float(np.nanmean(acc))
+            rows.append(row)
+            if progress:
+                progress(
+                    f"  beta {p.beta:<6} gamma {p.gamma:<5} step {p.step_size:<4} f {p.f:<4} "
+                    f"lam {p.lam:<5} -> val bACC {row['val_bacc']:.4f}, log-loss "
+                    f"{row['val_log_loss']:.4f}, accepted {100 * row['acceptance_rate']:.1f}%"
+                )
+        return rows
+
+    rows1 = score(
+        [
+            M2mParams(beta=b, gamma=g, step_size=s, n_steps=n_steps, f="none", lam=0.0)
+            for b, g, s in itertools.product(BETAS, GAMMAS, STEPS)
+        ]
+    )
+    b1 = max(rows1, key=ranking_key)
+    rows2 = score(
+        [
+            M2mParams(
+                beta=b1["beta"],
+                gamma=b1["gamma"],
+                step_size=b1["step_size"],
+                n_steps=n_steps,
+                f="g",
+                lam=lam,
+            )
+            for lam in LAMS
+        ]
+    )
+    b2 = max(rows2, key=ranking_key)
+    return {
+        "stage1": rows1,
+        "stage2": rows2,
+        "best": b2 if ranking_key(b2) > ranking_key(b1) else b1,
+        "reference": {k: float(np.mean(v)) for k, v in ref.items()},
+        "n_fit": n_fit,
+        "n_val": n_val,
+    }
+
+
+def bench_args(best: dict[str, Any]) -> str:
+    """The ``m2m-bench`` options of a chosen row (``--lam`` the default when ``f`` is none).
+
+    Parameters
+    ----------
+    best : dict
+        A row of :func:`tune_m2m`.
+
+    Returns
+    -------
+    str
+    """
+    lam = best["lam"] if best["f"] == "g" else M2mParams.lam
+    return (
+        f"--beta {best['beta']:g} --gamma {best['gamma']:g} --step-size {best['step_size']:g} "
+        f"--n-steps {best['n_steps']} --m2m-f {best['f']} --lam {lam:g}"
+    )
+
+
+def tuning_tag(dataset: str, imbalance_ratio: float | None, min_class_count: int = 0) -> str:
+    """File stem of a tuning's results: data set, ``_r<ratio>``, ``_min<count>``.
+
+    Parameters
+    ----------
+    dataset : str
+        A data set name or the path of a CSV file (its stem is used).
+    imbalance_ratio : float or None
+    min_class_count : int, default=0
+
+    Returns
+    -------
+    str
+    """
+    name = Path(dataset).stem if dataset.endswith(".csv") else dataset
+    tag = name if imbalance_ratio is None else f"{name}_r{imbalance_ratio:g}"
+    return tag + (f"_min{min_class_count}" if min_class_count else "")
+
+
+def tuning_markdown(tag: str, doc: dict[str, Any]) -> str:
+    """The Markdown report of a tuning document.
+
+    Parameters
+    ----------
+    tag : str
+    doc : dict
+        Holds ``command``, ``wall_time_s``, ``dataset``, ``repeats``, ``val_fraction``,
+        ``split_seed``, ``n_fit``, ``n_val``, ``epochs``, ``reference_val_bacc``,
+        ``bench_args``, ``stage1`` and ``stage2``.
+
+    Returns
+    -------
+    str
+    """
+    ref = doc["reference_val_bacc"]
+    rows = [
+        [
+            stage,
+            f"{r['beta']:g}",
+            f"{r['gamma']:g}",
+            f"{r['step_size']:g}",
+            r["f"],
+            f"{r['lam']:g}" if r["f"] == "g" else "-",
+            f"{100 * r['val_bacc']:.2f}",
+            f"{r['val_log_loss']:.4f}",
+            f"{100 * r['acceptance_rate']:.1f}",
+        ]
+        for stage, rs in (("1", doc["stage1"]), ("2", doc["stage2"]))
+        for r in sorted(rs, key=ranking_key, reverse=True)
+    ]
+    header = ["stage", "beta", "gamma", "step", "f", "lam", "val bACC (%)", "val log-loss"]
+    lines = [
+        f"# M2m tuning: {tag}",
+        "",
+        f"Command: `{doc['command']}` ({doc['wall_time_s']:.0f} s)",
+        "",
+        f"Data: {doc['dataset']}",
+        "",
+        f"Validation: {doc['repeats']} random per-class carvings of {doc['val_fraction']:g} "
+        f"of the training part of split seed {doc['split_seed']} (fit sizes {doc['n_fit']}, "
+        f"validation sizes {doc['n_val']}); {doc['epochs']} epochs. Reference validation "
+        f"bACC: ERM {100 * ref['erm']:.1f}, ROS {100 * ref['ros']:.1f}.",
+        "",
+        f"Chosen: `{doc['bench_args']}`",
+        "",
+        *pipe_table([*header, "accepted (%)"], rows, align="lrrrlrrrr"),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         args.dataset,
         imbalance_ratio=args.imbalance_ratio,
         label_column=args.label_column,
-        data_dir=args.data_dir,
+        named=named_sets(args.data_dir),
         min_class_count=args.min_class_count,
     )
     result = tune_m2m(
@@ -73,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         n_steps=args.n_steps,
         progress=print_progress,
     )
-    best, ref = result.best, result.reference
+    best, ref = result["best"], result["reference"]
     tag = tuning_tag(args.dataset, args.imbalance_ratio, args.min_class_count)
     doc = {
         "command": " ".join(["python -m benchmarks.tune_m2m", *(argv or sys.argv[1:])]),
@@ -82,13 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "val_fraction": args.val_fraction,
         "epochs": args.epochs,
-        "n_fit": result.n_fit,
-        "n_val": result.n_val,
+        "n_fit": result["n_fit"],
+        "n_val": result["n_val"],
         "reference_val_bacc": ref,
-        "stage1": result.stage1,
-        "stage2": result.stage2,
+        "stage1": result["stage1"],
+        "stage2": result["stage2"],
         "best": best,
-        "bench_args": result.bench_args,
+        "bench_args": bench_args(best),
         "wall_time_s": time.perf_counter() - t_start,
     }
     out = Path(args.out)
@@ -96,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{tag}.json").write_text(json.dumps(doc, indent=1) + "\n")
     (out / f"{tag}.md").write_text(tuning_markdown(tag, doc))
     print(
-        f"{tag}: chosen {result.bench_args} (val bACC {100 * best['val_bacc']:.1f}; ERM "
+        f"{tag}: chosen {doc['bench_args']} (val bACC {100 * best['val_bacc']:.1f}; ERM "
         f"{100 * ref['erm']:.1f}, ROS {100 * ref['ros']:.1f})"
     )
     return 0

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from m2m_sampler.bench.__main__ import main
-from m2m_sampler.datasets import DATA_DIR_ENV, has_data_dir
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = (
@@ -210,22 +209,23 @@ def test_entry_point_reports_errors_without_traceback():
     assert proc.stderr.strip().count("\n") == 0 and "unknown dataset" in proc.stderr
 
 
-@pytest.mark.skipif(
-    not has_data_dir("tabular/satimage.csv"),
-    reason=f"shared tabular data not found (set {DATA_DIR_ENV})",
-)
-def test_long_tailed_tabular_split(tmp_path):
-    out = tmp_path / "sat"
-    args = ["--dataset", "satimage", "--imbalance-ratio", "10", "--test-per-class", "50"]
-    args += ["--methods", "erm,m2m", "--seed-list", "3", "--epochs", "1", "--no-figures"]
-    assert main([*args, "--out", str(out), "--quiet"]) == 0
+def test_named_data_run_like_digits_and_the_shared_sets_are_not_in_the_wheel(tmp_path, capsys):
+    """``main(named=...)`` adds data sets by name (the lab's shared tables): no CSV speed
+    rule, no --tune by default, the given command in results.json."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(2 * i, 1.0, (n, 3)) for i, n in enumerate((40, 20, 8))])
+    y = np.repeat([0, 1, 2], (40, 20, 8))
+    named = {"toy": lambda: (X, y, "toy set 'toy'")}
+    out = tmp_path / "toy"
+    args = ["--dataset", "toy", "--methods", "erm", "--seed-list", "0", "--epochs", "1"]
+    args += ["--no-figures", "--quiet", "--out", str(out)]
+    assert main(args, named=named, command="lab") == 0
     doc = _load(out)
-    split = doc["splits"][0]
-    assert set(split["test_counts"].values()) == {50}
-    # satimage classes: 1533, 1508, 1358, 707, 703, 626 samples; 50 of each held out, the
-    # largest pool (1483) is n_max and class k keeps int(1483 * 0.1 ** (k / 5))
-    expected = [int(1483 * 0.1 ** (k / 5)) for k in range(6)]
-    assert sorted(split["train_counts"].values(), reverse=True) == expected
-    assert [split["train_counts"][str(c)] for c in (1, 7, 3, 5, 2, 4)] == expected
-    assert doc["dataset"]["standardized"] is True
-    assert all(r["status"] == "ok" for r in doc["rows"])
+    assert doc["command"].startswith("lab --dataset toy ")
+    assert doc["config"]["train"]["batch_size"] == 64
+    assert doc["config"]["train"]["tensor_loader"] is False and "tune" not in doc["config"]
+    assert doc["dataset"]["description"].startswith("toy set 'toy', 68 samples, 3 features")
+    assert doc["dataset"]["kind"] == "natural"
+    with pytest.raises(SystemExit):
+        main(["--dataset", "satimage", "--out", str(tmp_path / "x")])
+    assert "unknown dataset 'satimage'" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from m2m_sampler.bench.speed_rule import csv_batch_size, fast_train_params
 from m2m_sampler.bench.tuning import (
     CARVING_SEED,
     METHOD_GRIDS,
-    m2m_candidates,
+    m2m_grid,
     tune_methods,
     tuned_settings,
 )
@@ -202,18 +202,21 @@ def test_tune_methods_scores_every_candidate_on_the_carved_validation_part(toy):
     methods = ["erm", "ros", "smote", "reweight", "m2m"]
     tunings = tune_methods(toy, split, methods, train, m2m)
     assert list(tunings) == methods
-    assert tunings["ros"].chosen == {} and tunings["ros"].candidates == []
+    assert tunings["ros"] == {"chosen": {}, "candidates": []}
+    assert tunings["erm"]["chosen"] == {} and len(tunings["erm"]["candidates"]) == 1
     # grids: SMOTE's k in (5, 3, 10) (10 capped at n_min - 1 = 8 of the fit part),
     # RW's power in (1, 0.5), M2m's 2 betas x 2 gammas x (0.2, 2.0)
-    assert [c["params"] for c in tunings["smote"].candidates] == METHOD_GRIDS["smote"]
-    assert [c["params"]["power"] for c in tunings["reweight"].candidates] == [1.0, 0.5]
-    steps = sorted({c["params"]["step_size"] for c in tunings["m2m"].candidates})
-    assert steps == pytest.approx([0.2, 2.0]) and len(tunings["m2m"].candidates) == 8
+    assert [c["params"] for c in tunings["smote"]["candidates"]] == [
+        {"k_neighbors": k} for k in METHOD_GRIDS["smote"]["k_neighbors"]
+    ]
+    assert [c["params"]["power"] for c in tunings["reweight"]["candidates"]] == [1.0, 0.5]
+    steps = sorted({c["params"]["step_size"] for c in tunings["m2m"]["candidates"]})
+    assert steps == pytest.approx([0.2, 2.0]) and len(tunings["m2m"]["candidates"]) == 8
     for key in ("smote", "reweight", "m2m"):
         t = tunings[key]
-        best = max(t.candidates, key=ranking_key)
-        assert t.chosen == best["params"]
-    assert all(0 <= c["acceptance_rate"] <= 1 for c in tunings["m2m"].candidates)
+        best = max(t["candidates"], key=ranking_key)
+        assert t["chosen"] == best["params"]
+    assert all(0 <= c["acceptance_rate"] <= 1 for c in tunings["m2m"]["candidates"])
 
     # independent re-computation of RW's candidate power=0.5 on the same carving
     fit, val = carve_validation(split.y_train, 0.25, CARVING_SEED)
@@ -221,7 +224,7 @@ def test_tune_methods_scores_every_candidate_on_the_carved_validation_part(toy):
     ctx.params = {"reweight": {"power": 0.5}}
     pipe = build_pipeline("reweight", ctx).fit(split.X_train[fit], split.y_train[fit])
     proba = pipe.predict_proba(split.X_train[val])
-    row = tunings["reweight"].candidates[1]
+    row = tunings["reweight"]["candidates"][1]
     assert row["val_bacc"] == balanced_accuracy_score(
         split.y_train[val], toy.classes[proba.argmax(axis=1)]
     )
@@ -232,17 +235,16 @@ def test_tune_methods_scores_every_candidate_on_the_carved_validation_part(toy):
     np.testing.assert_allclose(w, n**-0.5 * 3 / (n**-0.5).sum(), rtol=1e-6)
 
     params, chosen_m2m = tuned_settings(tunings, m2m)
-    assert params == {"smote": tunings["smote"].chosen, "reweight": tunings["reweight"].chosen}
-    assert chosen_m2m.step_size == tunings["m2m"].chosen["step_size"]
+    chosen = {k: t["chosen"] for k, t in tunings.items()}
+    assert params == {"smote": chosen["smote"], "reweight": chosen["reweight"]}
+    assert chosen_m2m.step_size == chosen["m2m"]["step_size"]
     assert chosen_m2m.n_steps == m2m.n_steps and chosen_m2m.f == m2m.f
 
 
-def test_m2m_candidates_span_beta_gamma_and_step_around_the_given_values():
-    cands = m2m_candidates(M2mParams(step_size=0.05, n_steps=7, lam=0.3, f="g"))
-    assert {(c.beta, c.gamma, c.step_size) for c in cands} == {
-        (b, g, s) for b in (0.99, 0.9) for g in (0.99, 0.9) for s in (0.05, 0.5)
-    }
-    assert all(c.n_steps == 7 and c.lam == 0.3 and c.f == "g" for c in cands)
+def test_m2m_grid_spans_beta_gamma_and_step_around_the_given_step():
+    grid = m2m_grid(M2mParams(step_size=0.05, n_steps=7, lam=0.3, f="g"))
+    assert grid["beta"] == grid["gamma"] == [0.99, 0.9]
+    assert grid["step_size"] == pytest.approx([0.05, 0.5]) and len(grid) == 3
 
 
 def test_tune_is_on_by_default_for_a_csv_and_the_table_shows_the_choices(tmp_path, capsys):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from m2m_sampler.datasets import has_data_dir
+from benchmarks.datasets import has_data_dir
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

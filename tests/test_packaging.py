@@ -1,5 +1,5 @@
 """Packaging: licence and metadata, py.typed, changelog, the sdist's content, the bench
-without matplotlib, and a data-directory lookup that ignores where the package lives."""
+without matplotlib, and no shared-data lookup in the package."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 
 import m2m_sampler
 import m2m_sampler.datasets as ds
-from m2m_sampler.datasets import DATA_DIR_ENV, get_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -166,24 +165,10 @@ def test_bench_without_matplotlib_says_so_first_and_still_writes_results(
     assert not list(out.glob("*.png"))
 
 
-def test_data_dir_ignores_where_the_package_is_installed(tmp_path, monkeypatch):
-    """A package installed at <prefix>/site-packages must not look in <prefix>/shared/data:
-    only the argument, M2M_DATA_DIR and the working directory count."""
-    prefix = tmp_path / "prefix"
-    (prefix / "shared" / "data").mkdir(parents=True)
-    fake_pkg = prefix / "site-packages" / "m2m_sampler"
-    fake_pkg.mkdir(parents=True)
-    monkeypatch.setattr(ds, "__file__", str(fake_pkg / "datasets.py"))
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    work = tmp_path / "elsewhere" / "work"
-    work.mkdir(parents=True)
-    monkeypatch.chdir(work)
-    with pytest.raises(FileNotFoundError, match=DATA_DIR_ENV) as err:
-        get_data_dir()
-    assert str(prefix) not in str(err.value)  # not even searched
-    # The working directory's ../shared/data is found ...
-    (tmp_path / "elsewhere" / "shared" / "data").mkdir(parents=True)
-    assert get_data_dir() == (tmp_path / "elsewhere" / "shared" / "data").resolve()
-    # ... and M2M_DATA_DIR (documented) wins over it.
-    monkeypatch.setenv(DATA_DIR_ENV, str(prefix / "shared" / "data"))
-    assert get_data_dir() == (prefix / "shared" / "data").resolve()
+def test_the_library_does_not_read_the_shared_data_folder():
+    """The project's shared data (CIFAR-LT, UCI tables, text) are the lab's
+    (``benchmarks.datasets``): no module of the package looks for them."""
+    for path in Path(m2m_sampler.__file__).parent.rglob("*.py"):
+        text = path.read_text()
+        assert "M2M_DATA_DIR" not in text and "shared/data" not in text, path
+    assert not hasattr(ds, "get_data_dir") and not hasattr(ds, "load_tabular")

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from m2m_sampler.datasets import get_data_dir, load_cifar10_lt
+from benchmarks.datasets import get_data_dir, load_cifar10_lt
 
 __all__ = ["load_data"]
 

@@ -13,7 +13,7 @@ Ratio 10 does not fit beside the test set in one call (its training set alone is
 which keeps the test set of the first call (see docs/reproduction.md).
 
 Run with ``python benchmarks/gpu/pack_data.py`` (reads the shared data directory, see
-``m2m_sampler.datasets.get_data_dir``; writes ``.data/cifar10_r100.tar.xz`` and checks
+``benchmarks.datasets.get_data_dir``; writes ``.data/cifar10_r100.tar.xz`` and checks
 the round trip; about a minute), and for ratio 10 ``python benchmarks/gpu/pack_data.py
 --files cifar10_lt_train_r10.npz --out .data/cifar10_r10_train.tar.xz``.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from m2m_sampler.datasets import get_data_dir
+from benchmarks.datasets import get_data_dir
 
 FILES = ("cifar10_lt_train_r100.npz", "cifar10_test.npz")
 

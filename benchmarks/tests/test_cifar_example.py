@@ -13,8 +13,9 @@ from benchmarks.cifar_lt import main
 from benchmarks.cifar_lt.evaluation import selected_metrics
 from benchmarks.cifar_lt.report import render, split_runs
 from benchmarks.cifar_lt.selection import ValidationSelection
+from benchmarks.datasets import has_data_dir
 from m2m_sampler.classifier import M2MClassifier
-from m2m_sampler.datasets import has_data_dir, load_digits_lt
+from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.longtail.models import MLP
 from m2m_sampler.training.device_data import DeviceLoader
 from m2m_sampler.training.schedules import NEVER, paper_lr_scheduler

@@ -10,15 +10,11 @@ import pytest
 import torch
 from sklearn.metrics import log_loss
 
+from benchmarks.ranking import best_candidate
 from benchmarks.seeding import phase_seed
 from benchmarks.timing import Stopwatch, synchronize
-from m2m_sampler.bench.tuning import bench_args, tuning_tag
-from m2m_sampler.bench.validation import (
-    balanced_log_loss,
-    best_candidate,
-    carve_validation,
-    ranking_key,
-)
+from benchmarks.tune_m2m import bench_args, tuning_tag
+from m2m_sampler.bench.validation import balanced_log_loss, carve_validation, ranking_key
 
 
 def test_carving_sends_floor_fraction_of_each_class_and_keeps_one_to_fit():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from m2m_sampler.datasets import has_data_dir
+from benchmarks.datasets import has_data_dir
 from m2m_sampler.longtail.models import ResNet32
 
 HAS_CIFAR = has_data_dir("cifar10_lt_train_r100.npz", "cifar10_test.npz")

@@ -10,8 +10,8 @@ import torch
 from scipy import stats
 
 from benchmarks import table2
+from benchmarks.datasets import has_data_dir
 from benchmarks.tests._toy_data import table2_toy_data
-from m2m_sampler.datasets import has_data_dir
 
 
 def _toy():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from benchmarks.datasets import DATA_DIR_ENV, has_data_dir
 from benchmarks.text_datasets import (
     DenseTransformer,
     FrequentFeatures,
@@ -16,7 +17,6 @@ from benchmarks.text_datasets import (
     token_features,
     twitter_pos_features,
 )
-from m2m_sampler.datasets import DATA_DIR_ENV, has_data_dir
 
 needs_reuters = pytest.mark.skipif(
     not has_data_dir("text/reuters21578_parsed.jsonl.gz"),

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..plotting import INSTALL_HINT, matplotlib_available
-from .data import DIGITS, TEXT_FEATURES, dataset_names, load_bench_data
+from .data import DIGITS, TEXT_FEATURES, NamedData, load_bench_data
 from .methods import METHODS, M2mParams, TrainParams
 
 __all__ = ["build_parser", "main"]
@@ -102,8 +102,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The argument parser of ``m2m-bench``.
+
+    Parameters
+    ----------
+    names : sequence of str, default=()
+        Named data sets ``--dataset`` also accepts (see :func:`main`).
 
     Returns
     -------
@@ -123,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--dataset",
         default=DIGITS,
-        help=f"one of {', '.join(dataset_names())}, or the path of a CSV file",
+        help=f"{', '.join([DIGITS, *names])} or the path of a CSV file",
     )
     d.add_argument("--label-column", default=None, help="class column of a CSV data set")
     d.add_argument(
@@ -158,7 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="drop classes with fewer samples than this (tabular / CSV data)",
     )
-    d.add_argument("--data-dir", default=None, help="shared data directory (else M2M_DATA_DIR)")
 
     r = p.add_argument_group("run")
     r.add_argument(
@@ -292,13 +296,25 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else repr(exc)}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    named: NamedData | None = None,
+    command: str = "python -m m2m_sampler.bench",
+) -> int:
     """Run the benchmark from the command line.
 
     Parameters
     ----------
     argv : sequence of str or None
         Arguments (None: ``sys.argv[1:]``).
+    named : mapping or None, default=None
+        Further data sets ``--dataset`` accepts by name, run like digits-LT (no CSV
+        speed rule, ``--tune`` off by default): name -> a function returning
+        ``(X, y, source)`` (see :data:`~m2m_sampler.bench.data.NamedData`). The lab's
+        ``python -m benchmarks.tabular`` passes the shared tables this way.
+    command : str, default="python -m m2m_sampler.bench"
+        The command written before the arguments in ``results.json``.
 
     Returns
     -------
@@ -310,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupted.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    named = dict(named or {})
+    parser = build_parser(list(named))
     args = parser.parse_args(argv)
     methods = _check_args(parser, args)
     if not args.no_figures and not matplotlib_available():
@@ -340,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.dataset,
             imbalance_ratio=args.imbalance_ratio,
             label_column=args.label_column,
-            data_dir=args.data_dir,
+            named=named,
             test_per_class=args.test_per_class,
             test_size=args.test_size,
             min_class_count=args.min_class_count,
@@ -349,11 +366,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         first_split = data.split(seeds[0])  # fails early if the split rule cannot apply
     except (ValueError, FileNotFoundError, OSError) as exc:
         parser.error(str(exc))
-    is_csv = args.dataset not in dataset_names()
+    is_csv = args.dataset != DIGITS and args.dataset not in named
     tune = is_csv if args.tune is None else args.tune
 
     try:
-        return _run(args, argv, methods, seeds, out, data, first_split, str(device), is_csv, tune)
+        return _run(
+            args, argv, methods, seeds, out, data, first_split, str(device), is_csv, tune, command
+        )
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except (ValueError, RuntimeError, OSError, MemoryError) as exc:
@@ -371,6 +390,7 @@ def _run(
     device: str,
     is_csv: bool,
     tune: bool,
+    command: str,
 ) -> int:
     import warnings
     from dataclasses import replace
@@ -386,7 +406,7 @@ def _run(
     )
     from .runner import print_progress, run_benchmark
     from .speed_rule import fast_train_params
-    from .tuning import chosen_table, tune_methods, tuned_settings, tuning_doc
+    from .tuning import chosen_table, tune_methods, tuned_settings
 
     progress = None if args.quiet else print_progress
     train = TrainParams(
@@ -425,9 +445,8 @@ def _run(
         # the command sums M2m's acceptance over the run and warns once (below)
         warnings.simplefilter("ignore", LowAcceptanceWarning)
         if tune:
-            tunings = tune_methods(data, first_split, methods, train, m2m, progress=progress)
-            params, m2m = tuned_settings(tunings, m2m)
-            tuning = tuning_doc(tunings)
+            tuning = tune_methods(data, first_split, methods, train, m2m, progress=progress)
+            params, m2m = tuned_settings(tuning, m2m)
         result = run_benchmark(data, methods, seeds, train, m2m, progress=progress, params=params)
     result.wall_time = time.perf_counter() - t0
     config: dict[str, Any] = {
@@ -457,7 +476,8 @@ def _run(
         "standardized": data.standardize,
         "m2m_clip": list(data.clip) if data.clip else None,
     }
-    doc = write_json(out / "results.json", result, config, dataset, environment(device), argv)
+    env = environment(device)
+    doc = write_json(out / "results.json", result, config, dataset, env, argv, command)
     write_markdown(out / "results.md", result, methods, doc)
     warning = low_acceptance_warning(result.rows, tuned=tune) if "m2m" in methods else None
     extra_md = []

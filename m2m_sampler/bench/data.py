@@ -7,8 +7,9 @@ Three kinds of data set, each with its own split rule (documented in ``docs/benc
   ``imbalance_ratio``, default 10). The split is the same for every seed; seeds only drive
   the network initialisation and the samplers. Pixels stay in ``[0, 1]`` (no scaler), and
   M2m translations are clipped to that range, as for images in the paper.
-* a shared tabular set (:func:`m2m_sampler.datasets.load_tabular`) or a CSV file
-  (:func:`m2m_sampler.datasets.load_csv`) **made long-tailed** (``imbalance_ratio`` given):
+* a CSV file (:func:`m2m_sampler.datasets.load_csv`), or arrays a caller loaded (the
+  lab's shared tables, ``python -m benchmarks.tabular``), **made long-tailed**
+  (``imbalance_ratio`` given):
   for each seed, ``test_per_class`` random samples of every class are held out as a
   balanced test set first; the rest is sub-sampled by
   :func:`m2m_sampler.datasets.make_long_tailed` (classes ordered by the size of what is
@@ -29,43 +30,34 @@ numbers with a fractional part are refused as a continuous target).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import DTypeLike
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..datasets import list_tabular, load_csv, load_digits_lt, load_tabular, make_long_tailed
+from ..datasets import load_csv, load_digits_lt, make_long_tailed
 
 __all__ = [
     "DIGITS",
-    "DenseTransformer",
     "TEXT_FEATURES",
     "BenchData",
+    "NamedData",
     "Split",
-    "dataset_names",
     "load_bench_data",
     "text_features",
 ]
 
 DIGITS = "digits-lt"
 
-
-def dataset_names() -> list[str]:
-    """Names accepted by ``--dataset`` besides a CSV path.
-
-    Returns
-    -------
-    names : list of str
-        ``"digits-lt"`` followed by the shared tabular sets.
-    """
-    return [DIGITS, *list_tabular()]
+#: Named data sets a caller adds to ``--dataset`` (``m2m-bench`` itself has only
+#: digits-LT and CSV files): name -> a function returning ``(X, y, source)``, ``source``
+#: saying in a few words what the data are (it starts the description).
+NamedData = Mapping[str, Callable[[], tuple[Any, Any, str]]]
 
 
 @dataclass
@@ -110,7 +102,7 @@ class BenchData:
     Attributes
     ----------
     name : str
-        ``"digits-lt"``, a shared tabular name or the CSV file name.
+        ``"digits-lt"``, a named data set or the CSV file name.
     kind : {"digits", "long-tailed", "natural"}
         Which split rule applies (see the module docstring).
     X, y : ndarray
@@ -206,60 +198,12 @@ class BenchData:
 
 #: Columns of the TF-IDF features of a CSV text column (hashed terms, see
 #: :func:`text_features`).
-class DenseTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Convert a (sparse) matrix to a dense C-contiguous array of one dtype.
-
-    Stateless apart from recording ``n_features_in_``; feature names pass through.
-
-    Parameters
-    ----------
-    dtype : dtype, default=np.float32
-        dtype of the output (float32 is what the library's networks train in).
-    """
-
-    def __init__(self, dtype: DTypeLike = np.float32) -> None:
-        self.dtype = dtype
-
-    def fit(self, X: Any, y: Any = None) -> DenseTransformer:
-        """Record the number of input features.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        validate_data(self, X, accept_sparse=True, dtype="numeric")
-        return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Densify.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features), dtype ``self.dtype``
-        """
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, accept_sparse=True, dtype="numeric", reset=False)
-        if sp.issparse(X):
-            X = X.toarray()
-        return np.ascontiguousarray(X, dtype=self.dtype)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
-        return tags
-
-
 TEXT_FEATURES = 4096
+
+
+def _dense_float32(X: Any) -> np.ndarray:
+    """A (sparse) matrix as a dense C-contiguous float32 array (what the networks train on)."""
+    return np.ascontiguousarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
 
 
 def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
@@ -290,7 +234,7 @@ def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
     ((2, 16), 'float32')
     """
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-
+    from sklearn.preprocessing import FunctionTransformer
 
     return Pipeline(
         [
@@ -299,7 +243,7 @@ def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
                 HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None),
             ),
             ("tfidf", TfidfTransformer(sublinear_tf=True)),
-            ("dense", DenseTransformer(dtype=np.float32)),
+            ("dense", FunctionTransformer(_dense_float32, accept_sparse=True)),
         ]
     )
 
@@ -365,7 +309,7 @@ def load_bench_data(
     *,
     imbalance_ratio: float | None = None,
     label_column: str | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
+    named: NamedData | None = None,
     test_per_class: int = 100,
     test_size: float = 0.3,
     min_class_count: int = 0,
@@ -376,15 +320,14 @@ def load_bench_data(
     Parameters
     ----------
     dataset : str
-        ``"digits-lt"``, a shared tabular name (see :func:`dataset_names`) or the path of
-        a CSV file.
+        ``"digits-lt"``, a key of ``named`` or the path of a CSV file.
     imbalance_ratio : float or None, default=None
         For digits: ``load_digits_lt``'s ratio (None means 10). For the others: make the
         training part long-tailed with this ratio (None keeps the data as it is).
     label_column : str or None, default=None
         The class column of a CSV file (required for CSV files).
-    data_dir : str or path-like, default=None
-        The shared data directory (see :func:`m2m_sampler.datasets.get_data_dir`).
+    named : mapping or None, default=None
+        Further data sets by name (:data:`NamedData`), e.g. the lab's shared tables.
     test_per_class : int, default=100
         Balanced test samples per class when the data are made long-tailed.
     test_size : float, default=0.3
@@ -408,7 +351,7 @@ def load_bench_data(
         for a CSV file also: no feature column, infinite values, labels that are not
         classes (numbers other than integers).
     FileNotFoundError
-        Missing CSV file or shared data directory.
+        Missing CSV file (or data of a named set).
     """
     _check_ratio(imbalance_ratio)
     if dataset == DIGITS and text_column:
@@ -430,17 +373,17 @@ def load_bench_data(
             _fixed=fixed,
         )
 
-    if dataset in list_tabular():
+    if named and dataset in named:
         if text_column:
             raise ValueError("--text-column applies to a CSV file only.")
-        X, y = load_tabular(dataset, data_dir=data_dir, return_X_y=True)
-        name, source = dataset, f"shared tabular set {dataset!r}"
+        X, y, source = named[dataset]()
+        name = dataset
     else:
         looks_like_file = dataset.lower().endswith(".csv") or os.sep in dataset or "/" in dataset
         if not looks_like_file:
             raise ValueError(
-                f"unknown dataset {dataset!r}; choose one of {dataset_names()} or give the "
-                "path of a CSV file (with --label-column)."
+                f"unknown dataset {dataset!r}; choose one of {[DIGITS, *(named or ())]} or "
+                "give the path of a CSV file (with --label-column)."
             )
         path = Path(dataset)
         if not path.is_file():

@@ -266,6 +266,7 @@ def write_json(
     dataset: dict[str, Any],
     env: dict[str, Any],
     argv: Sequence[str] | None,
+    command: str = "python -m m2m_sampler.bench",
 ) -> dict[str, Any]:
     """Write ``results.json``.
 
@@ -281,6 +282,8 @@ def write_json(
         :func:`environment`.
     argv : sequence of str or None
         The command-line arguments (None: ``sys.argv[1:]``).
+    command : str, default="python -m m2m_sampler.bench"
+        What ran them (the ``command`` field is it followed by the arguments).
 
     Returns
     -------
@@ -289,7 +292,7 @@ def write_json(
     """
     args = list(sys.argv[1:] if argv is None else argv)
     doc = {
-        "command": " ".join(["python -m m2m_sampler.bench", *map(shlex.quote, args)]),
+        "command": " ".join([command, *map(shlex.quote, args)]),
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": result.wall_time,
         "config": config,

@@ -1,10 +1,8 @@
 """How the user-CSV path of ``m2m-bench`` trains fast: batch and learning rate by rule.
 
-Measured on optdigits (5,620 rows, 64 features; ``benchmarks/results/csv_speed``): with torch's
-``DataLoader`` at batch 64, skorch spends more time building batches (one
-``Dataset.__getitem__`` and a collate per sample) and stepping the optimiser once per 64
-rows than computing, and a 5.5k-row CSV with 3 seeds and the 7 default methods took about
-10 minutes on 2 shared cores. The rule for CSV input, when ``--batch-size`` is not given:
+With torch's ``DataLoader`` at batch 64, skorch spends more time building batches (one
+``Dataset.__getitem__`` and a collate per sample) and stepping the optimiser than
+computing. For CSV input, when ``--batch-size`` is not given:
 
 * batches are slices of the training tensors
   (:class:`~m2m_sampler.training.device_data.DeviceLoader`), not collated sample by sample;
@@ -12,17 +10,12 @@ rows than computing, and a 5.5k-row CSV with 3 seeds and the 7 default methods t
   part: ``2 ** round(log2(n_train / 16))``, between :data:`MIN_BATCH` and
   :data:`MAX_BATCH` (up to about 1,450 training rows keep batch 64);
 * the learning rate grows with the batch: ``lr * batch / 64`` (the linear scaling rule,
-  Goyal et al., 2017), so that an epoch moves the weights about as far as before;
-* the epochs stay ``TrainParams.epochs`` (100).
+  Goyal et al., 2017); the epochs stay ``TrainParams.epochs``.
 
-Chosen on measurements (optdigits and satimage as CSV files, 3 seeds, ERM and ROS, test
-bACC; ``benchmarks/results/csv_speed/batch_rule.md``): batch 256 with the learning rate x4 kept the
-accuracy of batch 64 (98.49 vs 98.51 and 88.79 vs 88.31 on average) at about a third of
-the CPU time, while batch 128 without scaling lost 0.1 point on optdigits, and 50 epochs
-lost 0.2. Larger batches than 256 were not measured with scaled rates, hence the cap.
-
-The digits and shared tabular sets keep batch 64 and torch's ``DataLoader``: their
-committed results and golden outputs stay bit-identical.
+Measured in ``benchmarks/results/csv_speed`` (``docs/benchmarks.md``): batch 256 with the
+learning rate x4 kept the accuracy of batch 64 on optdigits and satimage at about a third
+of the CPU time. Digits-LT and the lab's shared tables keep batch 64 and torch's
+``DataLoader``, so their committed results stay bit-identical.
 """
 
 from __future__ import annotations

@@ -6,19 +6,19 @@ on the training part only: each class is divided at random into a *fit* part and
 *validation* part (:func:`carve_validation`), candidates are trained on the fit part and
 scored on the validation part by balanced accuracy, and ties, frequent on small
 validation sets, are broken by the balanced log-loss (:func:`balanced_log_loss`,
-:func:`best_candidate`). The test split is never used.
+:func:`ranking_key`; the lab rounds the bACC first, ``benchmarks.ranking``). The test
+split is never used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
-__all__ = ["balanced_log_loss", "best_candidate", "carve_validation", "ranking_key"]
+__all__ = ["balanced_log_loss", "carve_validation", "ranking_key"]
 
 
 def carve_validation(
@@ -89,37 +89,19 @@ def balanced_log_loss(
     return float(np.mean([nll[y == c].mean() for c in np.unique(y)]))
 
 
-def ranking_key(row: dict[str, Any], decimals: int | None = None) -> tuple[float, float]:
+def ranking_key(row: dict[str, Any]) -> tuple[float, float]:
     """Sort key of a scored candidate: higher validation bACC, then lower log-loss.
+
+    ``max(rows, key=ranking_key)`` is the first of the best rows.
 
     Parameters
     ----------
     row : dict
         Holds ``val_bacc`` and ``val_log_loss`` (means over the carvings).
-    decimals : int or None, default=None
-        Round ``val_bacc`` to this many decimals first, so that means equal but for
-        float round-off tie (None: compare them as they are).
 
     Returns
     -------
     tuple of float
         Larger is better.
     """
-    bacc = row["val_bacc"] if decimals is None else round(row["val_bacc"], decimals)
-    return (bacc, -row["val_log_loss"])
-
-
-def best_candidate(rows: Sequence[dict[str, Any]], decimals: int | None = None) -> dict:
-    """The first of the best-ranked rows (see :func:`ranking_key`).
-
-    Parameters
-    ----------
-    rows : sequence of dict
-    decimals : int or None, default=None
-
-    Returns
-    -------
-    dict
-        One of ``rows``; on a full tie, the earliest.
-    """
-    return max(rows, key=lambda r: ranking_key(r, decimals))
+    return (row["val_bacc"], -row["val_log_loss"])
