@@ -14,10 +14,10 @@ study is a command line that writes JSON / Markdown results under
 * :mod:`benchmarks.throughput`, :mod:`benchmarks.scaling` -- translation against training
   throughput, and scaling over processes;
 * :mod:`benchmarks.tune_m2m`, :mod:`benchmarks.csv_speed`, :mod:`benchmarks.csv_batch_rule`,
-  :mod:`benchmarks.cifar_lt_precision` -- tuning and speed studies of ``m2m-bench``;
+  :mod:`benchmarks.cifar_lt_precision` -- tuning and speed studies of ``benchmarks.compare``;
 * :mod:`benchmarks.summary` -- the summary of the committed results;
 * :mod:`benchmarks.datasets` -- the shared data folder: CIFAR-LT-10 and the tabular sets;
-  :mod:`benchmarks.tabular` -- ``m2m-bench`` on a shared tabular set;
+  :mod:`benchmarks.tabular` -- ``python -m benchmarks.compare`` on a shared tabular set;
 * :mod:`benchmarks.text_datasets` -- the paper's text data sets and their featurisers;
 * :mod:`benchmarks.ranking` -- the studies' choice among validation candidates;
 * :mod:`benchmarks.seeding`, :mod:`benchmarks.timing` -- seeds of phases, wall-clock timers.

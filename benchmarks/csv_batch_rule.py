@@ -1,7 +1,7 @@
-"""The measurement behind the CSV path's batch-size rule (m2m_sampler.bench.speed_rule).
+"""The measurement behind the CSV path's batch-size rule (benchmarks.compare.speed_rule).
 
 For each CSV file and seed 0, 1, 2 (the benchmark's stratified split), ERM and
-RandomOverSampler pipelines of ``m2m-bench`` are trained with tensor batches
+RandomOverSampler pipelines of ``python -m benchmarks.compare`` are trained with tensor batches
 (``TrainParams(tensor_loader=True)``) under several (batch size, learning rate, epochs)
 settings; one line per fit: data set, seed, setting, method, CPU seconds
 (``time.process_time``) and test bACC (%). ``B128fe`` is ``B128`` with Adam's
@@ -22,8 +22,8 @@ import warnings
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from m2m_sampler.bench import TrainParams, load_bench_data
-from m2m_sampler.bench.methods import MethodContext, build_pipeline
+from benchmarks.compare import TrainParams, load_bench_data
+from benchmarks.compare.methods import MethodContext, build_pipeline
 
 #: name -> (batch size, Adam learning rate, epochs, foreach)
 SETTINGS = {

@@ -1,14 +1,14 @@
-"""Time and accuracy of the user-CSV path of ``m2m-bench``, before and after its speed rule.
+"""Time and accuracy of the CSV path of ``benchmarks.compare``, before and after its speed rule.
 
 For each CSV file, in one process and one after the other (so that the load of a shared
 machine weighs on both alike; compare the CPU-time ratios, ``time.process_time``):
 
 * ``before``: the command as it was (torch ``DataLoader`` at batch 64, 100 epochs, the
   default hyper-parameters), i.e. ``run_benchmark`` with ``TrainParams()``;
-* ``rule``: the speed rule of :mod:`m2m_sampler.bench.speed_rule` (batch by rule, tensor
+* ``rule``: the speed rule of :mod:`benchmarks.compare.speed_rule` (batch by rule, tensor
   batches), the same seeds, methods and hyper-parameters, no tuning;
 * ``command``: the command as it is now with its defaults for a CSV file (the rule plus
-  ``--tune``), run through :func:`m2m_sampler.bench.main`.
+  ``--tune``), run through :func:`benchmarks.compare.main`.
 
 Per configuration: wall and CPU time, and each method's test bACC (mean ± std over seeds)
 with the paired difference to ``before``. Writes ``<out>/<stem>.json`` and ``.md``.
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from m2m_sampler.bench import METHODS, M2mParams, TrainParams, load_bench_data, main
-from m2m_sampler.bench.report import dumps, environment
-from m2m_sampler.bench.runner import run_benchmark
-from m2m_sampler.bench.speed_rule import fast_train_params
+from benchmarks.compare import METHODS, M2mParams, TrainParams, load_bench_data, main
+from benchmarks.compare.report import dumps, environment
+from benchmarks.compare.runner import run_benchmark
+from benchmarks.compare.speed_rule import fast_train_params
 from m2m_sampler.exceptions import LowAcceptanceWarning
 
 
@@ -107,7 +107,7 @@ def measure(path: str, label_column: str, seeds: list[int]) -> dict[str, Any]:
             status, wall, cpu = _timed(lambda: main(argv))
             doc = json.loads((Path(tmp) / "results.json").read_text())
         configs["command"] = {
-            "argv": ["python -m m2m_sampler.bench", *argv[:-4], "--quiet", "--no-figures"],
+            "argv": ["python -m benchmarks.compare", *argv[:-4], "--quiet", "--no-figures"],
             "exit_status": status,
             "train": doc["config"]["train"],
             "chosen": {k: t["chosen"] for k, t in doc["config"]["tuning"].items()},

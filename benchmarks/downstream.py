@@ -6,7 +6,7 @@ scikit-learn's ``balanced_accuracy_score`` on the test fold:
 
 * models (:data:`MODELS`): ``LogisticRegression``, ``HistGradientBoostingClassifier``
   and the benchmark's MLP (:class:`~m2m_sampler.longtail.models.MLP` through
-  :class:`~m2m_sampler.bench.methods.SeededNetClassifier`, as ``m2m-bench`` trains it);
+  :class:`~benchmarks.compare.methods.SeededNetClassifier`, as ``benchmarks.compare`` trains it);
 * samplers: none, ``RandomOverSampler``, ``SMOTE`` (``k_neighbors=min(5, n_min - 1)``)
   and :class:`~m2m_sampler.M2MOverSampler` at the settings of :data:`M2M_SETTINGS` (from
   few to most translations accepted), each with ``g=None`` (the sampler's own MLP) and,
@@ -52,9 +52,9 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.compare.methods import MethodContext, TrainParams, make_net
+from benchmarks.compare.report import dumps, environment, pipe_table
 from benchmarks.datasets import load_tabular
-from m2m_sampler.bench.methods import MethodContext, TrainParams, make_net
-from m2m_sampler.bench.report import dumps, environment, pipe_table
 from m2m_sampler.over_sampler import M2MOverSampler
 
 __all__ = [

@@ -59,10 +59,10 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.compare.report import pipe_table
 from benchmarks.datasets import load_tabular
 from benchmarks.search import Split, carve, grid_search
 from benchmarks.timing import Stopwatch
-from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, make_long_tailed
 from m2m_sampler.longtail.losses import LDAMLoss

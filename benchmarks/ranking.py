@@ -1,6 +1,6 @@
 """The lab's choice among scored validation candidates (Table 2, the M2MClassifier study).
 
-The rule of :func:`m2m_sampler.bench.validation.ranking_key` (higher validation bACC, then
+The rule of :func:`benchmarks.compare.validation.ranking_key` (higher validation bACC, then
 lower balanced log-loss, then the first row), with the bACC optionally rounded so that
 means equal but for float round-off tie.
 """

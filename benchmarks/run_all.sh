@@ -44,7 +44,7 @@ digits() {
   echo "$(stamp) bench digits-lt (defaults), tuning took $(($(date +%s) - t0)) s" \
     | tee -a "$LOG/run_all.log"
   t0=$(date +%s)
-  "$PY" -m m2m_sampler.bench --out benchmarks/results/digits_lt >"$LOG/bench_digits-lt.log" 2>&1
+  "$PY" -m benchmarks.compare --out benchmarks/results/digits_lt >"$LOG/bench_digits-lt.log" 2>&1
   echo "$(stamp) done digits-lt, bench took $(($(date +%s) - t0)) s" | tee -a "$LOG/run_all.log"
 }
 

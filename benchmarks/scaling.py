@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from m2m_sampler.bench.report import pipe_table
+from benchmarks.compare.report import pipe_table
 
 __all__ = ["main", "worker", "efficiency", "to_markdown"]
 

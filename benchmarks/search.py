@@ -3,12 +3,12 @@
 Table 2 (:func:`benchmarks.table2.tune`) and the M2MClassifier study
 (:func:`benchmarks.m2m_classifier.tune`) choose their hyper-parameters through
 :func:`grid_search`: every candidate of every searched kind is trained on the fit part of
-every validation split (:func:`carve`, :func:`~m2m_sampler.bench.validation.carve_validation`
+every validation split (:func:`carve`, :func:`~benchmarks.compare.validation.carve_validation`
 of the training data) and scored on its validation part by balanced accuracy and
-balanced log-loss (:func:`~m2m_sampler.bench.validation.balanced_log_loss`); the scores are
+balanced log-loss (:func:`~benchmarks.compare.validation.balanced_log_loss`); the scores are
 averaged over the splits, and the candidate first by
-:func:`~m2m_sampler.bench.validation.ranking_key` (bACC rounded to 6 decimals, ties: the
-lower log-loss) is chosen (:func:`~m2m_sampler.bench.validation.best_candidate`).
+:func:`~benchmarks.compare.validation.ranking_key` (bACC rounded to 6 decimals, ties: the
+lower log-loss) is chosen (:func:`~benchmarks.compare.validation.best_candidate`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
+from benchmarks.compare.validation import balanced_log_loss, carve_validation
 from benchmarks.ranking import best_candidate
-from m2m_sampler.bench.validation import balanced_log_loss, carve_validation
 
 __all__ = ["Split", "carve", "grid_search"]
 

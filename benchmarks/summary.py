@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from m2m_sampler.bench.report import pipe_table
+from benchmarks.compare.report import pipe_table
 
 COMPARE = ("smote", "reweight", "ros", "erm")
 

@@ -36,6 +36,8 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.neighbors import NearestNeighbors
 
+from benchmarks.compare.report import pipe_table
+from benchmarks.compare.validation import carve_validation
 from benchmarks.table2 import (
     Config,
     HyperParams,
@@ -44,8 +46,6 @@ from benchmarks.table2 import (
     load_table2_data,
     train_trunk,
 )
-from m2m_sampler.bench.report import pipe_table
-from m2m_sampler.bench.validation import carve_validation
 from m2m_sampler.over_sampler import M2MOverSampler
 
 __all__ = ["SCHEDULES", "main"]

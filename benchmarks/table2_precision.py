@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.compare.report import pipe_table
 from benchmarks.table2 import ROWS, t_half_width
-from m2m_sampler.bench.report import pipe_table
 
 __all__ = ["compare", "markdown"]
 

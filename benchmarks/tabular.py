@@ -1,12 +1,12 @@
-"""``m2m-bench`` on the shared tabular sets: ``python -m benchmarks.tabular --dataset <name>``.
+"""``benchmarks.compare`` on the shared tabular sets: ``python -m benchmarks.tabular --dataset X``.
 
-The installed command (``m2m-bench``, ``python -m m2m_sampler.bench``) has digits-LT and
+The comparison command (``python -m benchmarks.compare``) has digits-LT and
 CSV files; this entry adds the project's shared UCI / KEEL tables by name
 (:func:`benchmarks.datasets.list_tabular`: ``ecoli``, ``glass``, ``letter``, ...), read by
 :func:`benchmarks.datasets.load_tabular`, and runs them as the committed results under
 ``benchmarks/results/tabular/`` were made: like digits-LT (batch 64, torch's
 ``DataLoader``, no ``--tune`` unless asked), not by the CSV path's speed rule. Every other
-option is ``m2m-bench``'s; ``--data-dir`` (else ``M2M_DATA_DIR``) names the shared folder.
+option is ``benchmarks.compare``'s; ``--data-dir`` (else ``M2M_DATA_DIR``) names the shared folder.
 
 Usage::
 
@@ -21,8 +21,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from benchmarks.compare.__main__ import main as bench_main
 from benchmarks.datasets import list_tabular, load_tabular
-from m2m_sampler.bench.__main__ import main as bench_main
 
 __all__ = ["main", "named_sets"]
 
@@ -30,7 +30,7 @@ COMMAND = "python -m benchmarks.tabular"
 
 
 def named_sets(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The shared tabular sets as ``m2m-bench``'s named data (loaded when chosen).
+    """The shared tabular sets as ``benchmarks.compare``'s named data (loaded when chosen).
 
     Parameters
     ----------
@@ -41,7 +41,7 @@ def named_sets(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]
     -------
     dict
         Name -> a function returning ``(X, y, source)``
-        (:data:`m2m_sampler.bench.data.NamedData`).
+        (:data:`benchmarks.compare.data.NamedData`).
     """
 
     def loader(name: str) -> Any:
@@ -55,12 +55,12 @@ def named_sets(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``m2m-bench`` with the shared tabular sets added to ``--dataset``.
+    """Run ``python -m benchmarks.compare`` with the shared tabular sets added to ``--dataset``.
 
     Parameters
     ----------
     argv : sequence of str or None
-        ``m2m-bench``'s options and ``--data-dir`` (None: ``sys.argv[1:]``).
+        ``python -m benchmarks.compare``'s options and ``--data-dir`` (None: ``sys.argv[1:]``).
 
     Returns
     -------

@@ -43,9 +43,9 @@ import torch
 from imblearn.over_sampling import SMOTE
 from torch import nn
 
+from benchmarks.compare.report import pipe_table
 from benchmarks.timing import Stopwatch
 from m2m_sampler._torch_utils import resolve_device
-from m2m_sampler.bench.report import pipe_table
 from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.engine.translation import translate
 from m2m_sampler.longtail.models import MLP, ResNet32

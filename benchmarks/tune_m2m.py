@@ -1,13 +1,13 @@
 """Tune M2MOverSampler's hyper-parameters on validation splits carved from training data.
 
 The test split of the benchmark is never used. For the benchmark split of
-``--split-seed`` (the same rule as ``m2m-bench``), the training part is divided
+``--split-seed`` (the same rule as ``python -m benchmarks.compare``), the training part is divided
 ``--repeats`` times, per class, into a *fit* part and a *validation* part
-(:func:`~m2m_sampler.bench.validation.carve_validation`; carving ``r`` is seeded with
+(:func:`~benchmarks.compare.validation.carve_validation`; carving ``r`` is seeded with
 ``CARVING_SEED + r`` and trains with seed ``r``), each seen by scikit-learn as a
 :class:`~sklearn.model_selection.PredefinedSplit`. ``g`` (the ERM network of the
 benchmark) is trained on each fit part; every candidate M2m pipeline is then scored by
-:func:`m2m_sampler.bench.tuning.search` (``cross_validate``: validation balanced accuracy
+:func:`benchmarks.compare.tuning.search` (``cross_validate``: validation balanced accuracy
 and balanced log-loss), and the scores are averaged over the carvings.
 
 To stay cheap the grid is searched in two stages (the paper's candidates for beta,
@@ -21,9 +21,9 @@ lambda and gamma; step sizes for standardised features / pixels in [0, 1]):
 ERM and RandomOverSampler are scored on the same validation parts for reference (M2m with
 every translation rejected is RandomOverSampler). Candidates are ranked by mean validation
 bACC, ties broken by the lower mean balanced log-loss
-(:func:`~m2m_sampler.bench.validation.ranking_key`); stage 2 wins only if it ranks
+(:func:`~benchmarks.compare.validation.ranking_key`); stage 2 wins only if it ranks
 strictly higher. The chosen values are written with the full table to ``<out>/<tag>.json``
-and ``.md``; the ``bench_args`` field holds the matching ``m2m-bench`` options.
+and ``.md``; the ``bench_args`` field holds the matching ``python -m benchmarks.compare`` options.
 
 Usage::
 
@@ -47,14 +47,14 @@ import numpy as np
 import torch
 from sklearn.model_selection import PredefinedSplit
 
+from benchmarks.compare import M2mParams, TrainParams, load_bench_data
+from benchmarks.compare.data import BenchData
+from benchmarks.compare.methods import MethodContext, build_pipeline
+from benchmarks.compare.report import pipe_table
+from benchmarks.compare.runner import print_progress
+from benchmarks.compare.tuning import CARVING_SEED, search
+from benchmarks.compare.validation import carve_validation, ranking_key
 from benchmarks.tabular import named_sets
-from m2m_sampler.bench import M2mParams, TrainParams, load_bench_data
-from m2m_sampler.bench.data import BenchData
-from m2m_sampler.bench.methods import MethodContext, build_pipeline
-from m2m_sampler.bench.report import pipe_table
-from m2m_sampler.bench.runner import print_progress
-from m2m_sampler.bench.tuning import CARVING_SEED, search
-from m2m_sampler.bench.validation import carve_validation, ranking_key
 
 #: Stage-1 grid: beta, gamma and step size (with ``f = None``).
 BETAS = (0.9, 0.99, 0.999)
@@ -174,7 +174,7 @@ def tune_m2m(
 
 
 def bench_args(best: dict[str, Any]) -> str:
-    """The ``m2m-bench`` options of a chosen row (``--lam`` the default when ``f`` is none).
+    """The ``benchmarks.compare`` options of a chosen row (``--lam``: the default if ``f`` is none).
 
     Parameters
     ----------

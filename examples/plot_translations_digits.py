@@ -7,7 +7,7 @@ until a classifier ``g`` trained on the imbalanced data sees ``k`` (the paper's 
 shows such pairs on CIFAR-10). Here on long-tailed 8x8 digits (imbalance ratio 10):
 :class:`~m2m_sampler.M2MOverSampler` with its default ``g`` (a small MLP it fits
 itself), then the translated samples next to their sources and the change, and which
-source classes fed which target classes. ``python -m m2m_sampler.bench`` draws the same
+source classes fed which target classes. ``python -m benchmarks.compare`` draws the same
 two figures for its first seed. Run with
 ``python examples/plot_translations_digits.py``.
 """

@@ -21,9 +21,12 @@ What they are built from:
 * :mod:`m2m_sampler.longtail` -- the long-tailed toolkit (losses, class weights,
   ResNet-32 and MLP, crop + flip, metrics);
 * :mod:`m2m_sampler.datasets`, :mod:`m2m_sampler.plotting` -- long-tailed data sets and
-  pictures of what M2m does; :mod:`m2m_sampler.bench` -- the ``m2m-bench`` command;
+  pictures of what M2m does;
 * :mod:`m2m_sampler.exceptions` -- the warning classes, one per kind of warning (filter
   them by class: ``warnings.simplefilter("ignore", m2m_sampler.LowAcceptanceWarning)``).
+
+Benchmarks and reproductions are not part of the package: they live in the repository's
+``benchmarks/`` folder.
 """
 
 from ._version import __version__

@@ -12,8 +12,8 @@ turned into an error by class, never by its message (whose wording may change)::
 
 All of them derive from :class:`M2MWarning`, itself a ``UserWarning``: filters on
 ``UserWarning`` keep catching them, and ``warnings.simplefilter("error", M2MWarning)``
-makes every warning of the library an error. The two that used to be ``RuntimeWarning``
-(:class:`CUDAGraphCaptureWarning`, :class:`RerunMismatchWarning`) are still one as well.
+makes every warning of the library an error. The one that used to be a ``RuntimeWarning``
+(:class:`CUDAGraphCaptureWarning`) still is one as well.
 :class:`LowAcceptanceWarning` and :class:`LabelOrderWarning` are also exported by
 :mod:`m2m_sampler` itself, with the base :class:`M2MWarning`.
 """
@@ -31,7 +31,6 @@ __all__ = [
     "M2MWarning",
     "MemoryBudgetWarning",
     "NoProcessGroupWarning",
-    "RerunMismatchWarning",
     "RestoredOnCPUWarning",
 ]
 
@@ -128,13 +127,4 @@ class CUDAGraphCaptureWarning(M2MWarning, RuntimeWarning):
     """Capturing the training step in a CUDA graph failed; training goes on without it.
 
     Also a ``RuntimeWarning``. The reason is kept on the capture object (``failed_``).
-    """
-
-
-class RerunMismatchWarning(M2MWarning, RuntimeWarning):
-    """Re-running M2m did not reproduce the translations of an earlier run.
-
-    Issued by the ``m2m-bench`` report when the re-run that draws the translation figure
-    gives other translations than the benchmarked one (a non-deterministic device); the
-    figure shows the re-run. Also a ``RuntimeWarning``.
     """

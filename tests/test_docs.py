@@ -26,9 +26,7 @@ def _public_names() -> list[str]:
     """Every name a user can reach: ``m2m_sampler.__all__`` and each public module's."""
     names = [f"m2m_sampler.{n}" for n in m2m_sampler.__all__ if n != "__version__"]
     for mod in pkgutil.walk_packages(m2m_sampler.__path__, "m2m_sampler."):
-        if any(part.startswith("_") for part in mod.name.split(".")) or mod.name.startswith(
-            "m2m_sampler.bench."
-        ):
+        if any(part.startswith("_") for part in mod.name.split(".")):
             continue
         module = importlib.import_module(mod.name)
         names.append(module.__name__)

@@ -10,7 +10,6 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
-from imblearn.pipeline import Pipeline
 from torch import nn
 
 import m2m_sampler
@@ -27,7 +26,6 @@ from m2m_sampler.exceptions import (
     M2MWarning,
     MemoryBudgetWarning,
     NoProcessGroupWarning,
-    RerunMismatchWarning,
     RestoredOnCPUWarning,
 )
 from m2m_sampler.longtail.models import MLP
@@ -43,7 +41,6 @@ CLASSES = [
     LowAcceptanceWarning,
     MemoryBudgetWarning,
     NoProcessGroupWarning,
-    RerunMismatchWarning,
     RestoredOnCPUWarning,
 ]
 
@@ -117,9 +114,8 @@ def test_the_exports():
     from m2m_sampler.training.schedules import DeferredPhaseWarning as moved_schedule
 
     assert moved_memory is MemoryBudgetWarning and moved_schedule is DeferredPhaseWarning
-    # the two that were RuntimeWarnings still are
+    # the one that was a RuntimeWarning still is
     assert issubclass(CUDAGraphCaptureWarning, RuntimeWarning)
-    assert issubclass(RerunMismatchWarning, RuntimeWarning)
     assert not issubclass(LowAcceptanceWarning, RuntimeWarning)
 
 
@@ -292,38 +288,3 @@ def test_cuda_graph_capture_failed():
     with pytest.warns(CUDAGraphCaptureWarning) as record:
         assert graphed(torch.rand(8, 4)) is None
     assert "capture of the training step failed" in _only(record, CUDAGraphCaptureWarning)[0]
-
-
-# ----------------------------------------------------------------------------- m2m-bench
-
-
-def test_rerun_mismatch(tmp_path):
-    pytest.importorskip("matplotlib")
-    from m2m_sampler.bench.data import Split
-    from m2m_sampler.bench.report import write_figures
-    from m2m_sampler.bench.runner import BenchResult
-
-    X, y = _blobs()
-    # random_state=None: the re-run for the figure draws other translations
-    sampler = _good_sampler(random_state=None)
-    pipe = Pipeline([("sampler", sampler), ("clf", nn.Identity())])
-    torch.manual_seed(0)
-    sampler.fit_resample(X, y)
-    summary = {
-        "m2m": {
-            "n_ok": 1,
-            "label": "M2m",
-            "balanced_accuracy_mean": 0.9,
-            "balanced_accuracy_std": 0.0,
-            "per_class_recall": {"0": 0.9, "1": 0.9},
-            "cumulative_false_positives": [1, 2],
-        }
-    }
-    result = BenchResult(classes=[0, 1], class_order=[0, 1], summary=summary,
-                         m2m_fit=(pipe, Split(X, y, X, y, seed=0)))
-    with pytest.warns(RerunMismatchWarning) as record:
-        paths = write_figures(tmp_path, result, ["m2m"], "blobs", image_shape=(1, 2))
-    assert "did not reproduce the benchmarked translations" in _only(
-        record, RerunMismatchWarning
-    )[0]
-    assert (tmp_path / "m2m_translations.png") in paths

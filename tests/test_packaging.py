@@ -150,7 +150,7 @@ def _mkdir(path: Path) -> Path:
 def test_bench_without_matplotlib_says_so_first_and_still_writes_results(
     tmp_path, monkeypatch, capsys
 ):
-    from m2m_sampler.bench.__main__ import main
+    from benchmarks.compare.__main__ import main
 
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)
@@ -160,7 +160,7 @@ def test_bench_without_matplotlib_says_so_first_and_still_writes_results(
     assert main(args) == 0
     err = capsys.readouterr().err.splitlines()
     assert "matplotlib is not installed" in err[0] and "m2m-sampler[plot]" in err[0]
-    assert err[1].startswith("m2m-bench: digits-lt")  # before the computation starts
+    assert err[1].startswith("benchmarks.compare: digits-lt")  # before the computation starts
     assert (out / "results.json").is_file() and (out / "results.md").is_file()
     assert not list(out.glob("*.png"))
 

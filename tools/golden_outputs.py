@@ -9,7 +9,7 @@ them with the recording:
 * ``M2MClassifier`` on digits-LT: ``g=None`` (ERM g trained in fit) with generation from
   epoch 6; a given g with ``translate_ahead=3`` and ``lam=0``; the DRS baseline
   (``generation=False``);
-* with ``--bench``, the README's main job (``python -m m2m_sampler.bench``): every
+* with ``--bench``, the README's main job (``python -m benchmarks.compare``): every
   confusion matrix of its ``results.json``.
 
 Usage::
@@ -214,7 +214,7 @@ def bench_matrices(doc: dict | None = None) -> dict[str, np.ndarray]:
     if doc is None:
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
-                [sys.executable, "-m", "m2m_sampler.bench", "--out", tmp, "--no-figures",
+                [sys.executable, "-m", "benchmarks.compare", "--out", tmp, "--no-figures",
                  "--quiet"],
                 check=True, cwd=ROOT,
             )

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from m2m_sampler.bench.methods import (
+from benchmarks.compare.methods import (
     REGISTRY,
     M2mParams,
     Method,
@@ -83,14 +83,14 @@ __all__ = [
 
 
 #: The methods, in the order of the reports (keys of
-#: :data:`m2m_sampler.bench.methods.REGISTRY`).
+#: :data:`benchmarks.compare.methods.REGISTRY`).
 METHOD_KEYS = (
     "erm", "drs", "m2m", "drw", "rs", "smote", "rw", "cbrw", "focal", "ldam", "ldam-drw",
     "ldam-m2m", "la", "la-drs", "la-m2m", "bs", "bs-drs", "bs-m2m",
 )  # fmt: skip
 
 METHODS: dict[str, Method] = {k: REGISTRY[k] for k in METHOD_KEYS}
-"""Method key -> its :class:`~m2m_sampler.bench.methods.Method`, in report order."""
+"""Method key -> its :class:`~benchmarks.compare.methods.Method`, in report order."""
 
 
 def trunk_of(method: str) -> str | None:
@@ -241,8 +241,8 @@ def make_net(
 ) -> M2MClassifier:
     """The net of ``method`` (``trunk=True``: the shared part before the deferral epoch).
 
-    Built by :func:`m2m_sampler.bench.methods.build_net` (focal gamma 1, LDAM scale 30,
-    effective-number beta 0.9999: :class:`~m2m_sampler.bench.methods.LossParams`).
+    Built by :func:`benchmarks.compare.methods.build_net` (focal gamma 1, LDAM scale 30,
+    effective-number beta 0.9999: :class:`~benchmarks.compare.methods.LossParams`).
 
     Parameters
     ----------

@@ -20,8 +20,8 @@ import platform
 import torch
 
 from benchmarks.cifar_lt.methods import PAPER, PLAIN_LOOP_H100
+from benchmarks.compare.report import pipe_table
 from m2m_sampler._torch_utils import resolve_device
-from m2m_sampler.bench.report import pipe_table
 
 __all__ = [
     "RUN_GAP_S",

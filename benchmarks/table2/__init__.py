@@ -1,7 +1,7 @@
 """The paper's Table 2 (Reuters-21578, Twitter POS) on the CPU: every row, tuned on validation.
 
 ``python -m benchmarks.table2 --dataset reuters`` (or ``twitter-pos``; also
-``python -m m2m_sampler.bench --suite table2 --dataset ...``) trains, for every seed, the
+``python -m benchmarks.compare --suite table2 --dataset ...``) trains, for every seed, the
 rows of Table 2 of Kim, Jeong & Shin (CVPR 2020) with one network and one schedule, and
 writes ``table2_<dataset>.json`` / ``.md`` / ``.png`` (``--out``).
 
@@ -37,7 +37,7 @@ re-balancing until the deferral epoch), so e.g. ERM, DRS and M2m of one seed are
 identical until epoch 12 and differ only by what they do afterwards.
 
 Hyper-parameters chosen on a validation split carved from the training data
-(:func:`~m2m_sampler.bench.validation.carve_validation`, 20% of every class, ``g`` trained
+(:func:`~benchmarks.compare.validation.carve_validation`, 20% of every class, ``g`` trained
 on the fit part), by validation bACC (ties: balanced log-loss) over the grids in
 ``GRIDS``: M2m's ``beta`` x ``gamma`` (``lam`` 0.5, as in the paper's CIFAR runs; LDAM +
 M2m, LA + M2m and the offline sampler reuse M2m's choice), LDAM's scale ``s``, the focal

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
+from benchmarks.compare.methods import NetModule, build_net, make_sampler
 from benchmarks.table2.protocol import ROWS, Config, HyperParams
 from benchmarks.table2.scoring import acceptance, curve, scores
-from m2m_sampler.bench.methods import NetModule, build_net, make_sampler
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.exceptions import DeferredPhaseNotReachedWarning
 from m2m_sampler.longtail.models import MLP
@@ -61,7 +61,7 @@ def make_net(
     Returns
     -------
     M2MClassifier
-        Built by :func:`m2m_sampler.bench.methods.build_net`.
+        Built by :func:`benchmarks.compare.methods.build_net`.
     """
     hp = HyperParams.of(hp)
     module = NetModule(MLP, {"n_features": n_features, "n_classes": len(counts),

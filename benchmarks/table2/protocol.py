@@ -7,18 +7,18 @@ from dataclasses import dataclass
 
 import torch
 
-from m2m_sampler.bench.methods import REGISTRY, LossParams, M2mParams, Method, PaperSchedule
+from benchmarks.compare.methods import REGISTRY, LossParams, M2mParams, Method, PaperSchedule
 from m2m_sampler.training.schedules import paper_milestones
 
 __all__ = ["GRIDS", "PAIRS", "PAIR_TARGETS", "PAPER", "ROWS", "ROW_KEYS", "Config",
            "HyperParams"]  # fmt: skip
 
-#: The rows, in table order (keys of :data:`m2m_sampler.bench.methods.REGISTRY`).
+#: The rows, in table order (keys of :data:`benchmarks.compare.methods.REGISTRY`).
 ROW_KEYS = ("erm", "rs", "smote", "rw", "cbrw", "drs", "m2m", "focal", "ldam", "ldam-drw",
             "ldam-m2m", "la", "la-drs", "la-m2m", "offline")  # fmt: skip
 
 ROWS: dict[str, Method] = {k: REGISTRY[k] for k in ROW_KEYS}
-"""Row key -> its :class:`~m2m_sampler.bench.methods.Method`, in table order."""
+"""Row key -> its :class:`~benchmarks.compare.methods.Method`, in table order."""
 
 #: Table 2 of the paper (mean of 3 runs): bACC, GM.
 PAPER: dict[str, dict[str, tuple[float, float]]] = {

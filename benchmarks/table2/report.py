@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.compare.report import pipe_table
 from benchmarks.table2.protocol import PAPER, ROW_KEYS, ROWS
 from benchmarks.table2.scoring import summarise
-from m2m_sampler.bench.report import pipe_table
 
 __all__ = ["merge", "write_figure", "write_markdown"]
 

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.compare.report import environment
 from benchmarks.table2.data import cached_data, load
 from benchmarks.table2.nets import run_seed
 from benchmarks.table2.protocol import ROW_KEYS, ROWS, Config, HyperParams, first_values
 from benchmarks.table2.report import merge, write_figure, write_markdown
 from benchmarks.table2.scoring import summarise
 from benchmarks.table2.tuning import choose_schedule, tune
-from m2m_sampler.bench.report import environment
 
 __all__ = ["build_parser", "main", "run_suite"]
 

@@ -1,4 +1,4 @@
-"""m2m_sampler.bench's shared helpers: validation carving, ranking, tuning output, timers."""
+"""benchmarks.compare's shared helpers: validation carving, ranking, tuning output, timers."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 import torch
 from sklearn.metrics import log_loss
 
+from benchmarks.compare.validation import balanced_log_loss, carve_validation, ranking_key
 from benchmarks.ranking import best_candidate
 from benchmarks.seeding import phase_seed
 from benchmarks.timing import Stopwatch, synchronize
 from benchmarks.tune_m2m import bench_args, tuning_tag
-from m2m_sampler.bench.validation import balanced_log_loss, carve_validation, ranking_key
 
 
 def test_carving_sends_floor_fraction_of_each_class_and_keeps_one_to_fit():

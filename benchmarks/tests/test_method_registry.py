@@ -8,9 +8,7 @@ import pytest
 import torch
 
 from benchmarks.cifar_lt.methods import METHOD_KEYS, trunk_of
-from benchmarks.search import Split, grid_search
-from benchmarks.table2 import ROW_KEYS, HyperParams
-from m2m_sampler.bench.methods import (
+from benchmarks.compare.methods import (
     METHODS,
     REGISTRY,
     LossParams,
@@ -23,6 +21,8 @@ from m2m_sampler.bench.methods import (
     build_net,
     make_sampler,
 )
+from benchmarks.search import Split, grid_search
+from benchmarks.table2 import ROW_KEYS, HyperParams
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.longtail.losses import FocalLoss, LDAMLoss
 from m2m_sampler.longtail.models import MLP

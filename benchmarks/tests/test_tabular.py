@@ -1,4 +1,4 @@
-"""Tests of benchmarks.tabular: m2m-bench on the shared tabular sets."""
+"""Tests of benchmarks.tabular: benchmarks.compare on the shared tabular sets."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ def acceptance_totals(class_stats: Iterable[Mapping[str, int]]) -> dict[str, int
 
     ``planned``: translations that had a larger class to translate from (``n_new -
     n_fallback``); ``accepted``, ``rejected_gamma``, ``rejected_beta``. Also used for the
-    benchmark command's warning over several fits (:mod:`m2m_sampler.bench.acceptance`).
+    benchmark command's warning over several fits (:mod:`benchmarks.compare.acceptance`).
     """
     tot = dict.fromkeys(("planned", "accepted", "rejected_gamma", "rejected_beta"), 0)
     for s in class_stats:

@@ -1,6 +1,6 @@
 """Validation splits carved from training data, and how candidates are scored on them.
 
-Every tuning in the benchmarks (``m2m_sampler.bench.tuning`` for the sampler benchmark,
+Every tuning in the benchmarks (``benchmarks.compare.tuning`` for the sampler benchmark,
 ``benchmarks.m2m_classifier`` for the classifier benchmark) chooses hyper-parameters
 on the training part only: each class is divided at random into a *fit* part and a
 *validation* part (:func:`carve_validation`), candidates are trained on the fit part and

@@ -1,4 +1,4 @@
-"""How the user-CSV path of ``m2m-bench`` trains fast: batch and learning rate by rule.
+"""How the user-CSV path of ``benchmarks.compare`` trains fast: batch and learning rate by rule.
 
 With torch's ``DataLoader`` at batch 64, skorch spends more time building batches (one
 ``Dataset.__getitem__`` and a collate per sample) and stepping the optimiser than
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from .methods import TrainParams
+from benchmarks.compare.methods import TrainParams
 
 __all__ = ["BATCHES_PER_EPOCH", "MAX_BATCH", "MIN_BATCH", "csv_batch_size", "fast_train_params"]
 

@@ -5,7 +5,7 @@ A method is a :class:`Method`: what comes before the network (an offline over-sa
 (``batches``), whether M2m generates minority samples while the network trains
 (``generation``) and whether the method continues the shared "trunk" of its loss from
 the deferral epoch (``trunk``). :data:`REGISTRY` holds every method of the three front
-ends (this ``m2m-bench`` command, the lab's Table 2 and CIFAR-LT reproductions), one key
+ends (this ``benchmarks.compare`` command, the lab's Table 2 and CIFAR-LT reproductions), one key
 for one method; :func:`build_net` is the one network factory: a method, a training
 configuration (:class:`TrainParams`: Adam through :class:`SeededNetClassifier`, the
 command's; :class:`PaperSchedule`: the paper's SGD schedule through
@@ -13,7 +13,7 @@ command's; :class:`PaperSchedule`: the paper's SGD schedule through
 ``g`` and the seed give the skorch network. :func:`make_sampler` gives a method's
 over-sampler.
 
-The ``m2m-bench`` command compares :data:`METHODS`, each built as an
+The ``python -m benchmarks.compare`` command compares :data:`METHODS`, each built as an
 ``imblearn.pipeline.Pipeline`` (:func:`build_pipeline`): the same network,
 :class:`m2m_sampler.longtail.models.MLP` through :class:`SeededNetClassifier`, with the
 same optimiser settings and the same initialisation for a given seed; the methods differ
@@ -55,17 +55,17 @@ from imblearn.pipeline import Pipeline
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
-from .._torch_utils import to_builtin
-from ..classifier import M2MClassifier
-from ..longtail.class_weights import inverse_frequency_weights
-from ..longtail.losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
-from ..longtail.models import MLP
-from ..net import NetClassifier
-from ..over_sampler import M2MOverSampler
-from ..training.callbacks import DeferredReweighting
-from ..training.device_data import DeviceLoader
-from ..training.sampling import ClassBalancedSampler
-from ..training.schedules import NEVER, paper_lr_scheduler
+from m2m_sampler._torch_utils import to_builtin
+from m2m_sampler.classifier import M2MClassifier
+from m2m_sampler.longtail.class_weights import inverse_frequency_weights
+from m2m_sampler.longtail.losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss
+from m2m_sampler.longtail.models import MLP
+from m2m_sampler.net import NetClassifier
+from m2m_sampler.over_sampler import M2MOverSampler
+from m2m_sampler.training.callbacks import DeferredReweighting
+from m2m_sampler.training.device_data import DeviceLoader
+from m2m_sampler.training.sampling import ClassBalancedSampler
+from m2m_sampler.training.schedules import NEVER, paper_lr_scheduler
 
 __all__ = [
     "METHODS",
@@ -159,7 +159,7 @@ def _m(key: str, label: str, description: str = "", **fields: Any) -> Method:
 
 
 _SMOTE_TEXT = "k_neighbors=min(5, n_min-1)"
-#: Every method of every front end, one key for one method: the ``m2m-bench`` command's
+#: Every method of every front end, one key for one method: the ``benchmarks.compare`` command's
 #: (:data:`METHODS`), Table 2's rows (``benchmarks.table2.ROW_KEYS``) and CIFAR-LT's
 #: (``benchmarks.cifar_lt.methods.METHOD_KEYS``).
 REGISTRY: dict[str, Method] = {
@@ -205,7 +205,7 @@ REGISTRY: dict[str, Method] = {
     )
 }  # fmt: skip
 
-#: The ``m2m-bench`` command's methods (its name -> the registry's method), in the order
+#: The ``benchmarks.compare`` command's methods (its name -> the registry's method), in the order
 #: of its tables; its ``m2m`` is the registry's ``offline`` under the command's name.
 METHODS: dict[str, Method] = {
     **{k: REGISTRY[k] for k in ("erm", "ros", "smote", "adasyn", "borderline-smote",
@@ -270,7 +270,7 @@ class TrainParams:
         (:class:`~m2m_sampler.training.device_data.DeviceLoader`) instead of torch's
         ``DataLoader`` collating one sample at a time: the same epochs, several times
         faster for small networks, but another shuffling stream, so other numbers (the
-        CSV path's speed rule, :mod:`~m2m_sampler.bench.speed_rule`).
+        CSV path's speed rule, :mod:`~benchmarks.compare.speed_rule`).
     """
 
     epochs: int = 100
@@ -657,7 +657,7 @@ def _mlp(ctx: MethodContext) -> NetModule:
 
 
 def make_net(ctx: MethodContext, class_weight: np.ndarray | None = None) -> SeededNetClassifier:
-    """The network every ``m2m-bench`` method trains: an MLP through skorch.
+    """The network every ``python -m benchmarks.compare`` method trains: an MLP through skorch.
 
     Parameters
     ----------
@@ -673,8 +673,8 @@ def make_net(ctx: MethodContext, class_weight: np.ndarray | None = None) -> Seed
                      classes=ctx.classes, class_weight=class_weight)  # fmt: skip
 
 
-#: Each ``m2m-bench`` method's hyper-parameters (name -> default) beyond the shared
-#: training ones; ``--tune`` chooses them on validation (:mod:`~m2m_sampler.bench.tuning`).
+#: Each ``benchmarks.compare`` method's hyper-parameters (name -> default) beyond the shared
+#: training ones; ``--tune`` chooses them on validation (:mod:`~benchmarks.compare.tuning`).
 METHOD_PARAMS: dict[str, dict[str, Any]] = {
     "smote": {"k_neighbors": 5},
     "adasyn": {"n_neighbors": 5},
@@ -782,7 +782,7 @@ def _pipeline(ctx: MethodContext, sampler: Any, net: NetClassifier) -> Pipeline:
 
 
 def build_pipeline(key: str, ctx: MethodContext) -> Pipeline:
-    """Build the (unfitted) pipeline of the ``m2m-bench`` method ``key``.
+    """Build the (unfitted) pipeline of the ``python -m benchmarks.compare`` method ``key``.
 
     Parameters
     ----------

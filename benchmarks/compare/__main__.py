@@ -1,4 +1,4 @@
-"""Command line of the benchmark: ``python -m m2m_sampler.bench`` / ``m2m-bench``.
+"""Command line of the benchmark: ``python -m benchmarks.compare``.
 
 With no argument it compares, on long-tailed digits (ratio 10) and over 5 seeds, an MLP
 trained by skorch after: no re-balancing (ERM), RandomOverSampler, SMOTE, ADASYN,
@@ -10,11 +10,11 @@ With a CSV file (``--dataset my.csv --label-column target``, optionally ``--text
 for a column of texts): the file is checked first (feature columns, no infinite value,
 class labels); every method's few hyper-parameters are chosen on a validation part of the
 training data (``--tune``, the default for CSV; ``--no-tune`` to skip), and the networks
-train with the speed rule of :mod:`~m2m_sampler.bench.speed_rule`. When M2m accepts under
+train with the speed rule of :mod:`~benchmarks.compare.speed_rule`. When M2m accepts under
 :data:`~m2m_sampler.over_sampler.LOW_ACCEPTANCE_SHARE` of its translations, the command
 warns (one line) that its row is close to random over-sampling and which option to change.
 
-Every failure is one line on stderr (``m2m-bench: error: ...``) and a non-zero exit: 2
+Every failure is one line on stderr (``benchmarks.compare: error: ...``) and a non-zero exit: 2
 for bad arguments or data and an output folder that cannot be written (all checked before
 any training), 1 when the run fails or no method ran on any seed, 130 when interrupted.
 """
@@ -31,13 +31,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..plotting import INSTALL_HINT, matplotlib_available
-from .data import DIGITS, TEXT_FEATURES, NamedData, load_bench_data
-from .methods import METHODS, M2mParams, TrainParams
+from benchmarks.compare.data import DIGITS, TEXT_FEATURES, NamedData, load_bench_data
+from benchmarks.compare.methods import METHODS, M2mParams, TrainParams
+from m2m_sampler.plotting import INSTALL_HINT, matplotlib_available
 
 __all__ = ["build_parser", "main"]
 
-PROG = "m2m-bench"
+PROG = "benchmarks.compare"
 
 
 def _int_at_least(low: int, expected: str):
@@ -103,7 +103,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """The argument parser of ``m2m-bench``.
+    """The argument parser of ``python -m benchmarks.compare``.
 
     Parameters
     ----------
@@ -184,7 +184,7 @@ def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
         default=None,
         help=f"default {TrainParams.batch_size}; for a CSV file, about 16 batches per epoch of "
         "the training part (a power of two in [64, 256]) and --lr scaled by batch / 64 "
-        "(m2m_sampler.bench.speed_rule)",
+        "(benchmarks.compare.speed_rule)",
     )
     r.add_argument(
         "--tune",
@@ -265,7 +265,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> li
 
 
 def _fail(message: str, status: int = 1) -> NoReturn:
-    """Print ``m2m-bench: error: <message>`` on one line of stderr and exit."""
+    """Print ``benchmarks.compare: error: <message>`` on one line of stderr and exit."""
     print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
     raise SystemExit(status)
 
@@ -300,7 +300,7 @@ def main(
     argv: Sequence[str] | None = None,
     *,
     named: NamedData | None = None,
-    command: str = "python -m m2m_sampler.bench",
+    command: str = "python -m benchmarks.compare",
 ) -> int:
     """Run the benchmark from the command line.
 
@@ -311,9 +311,9 @@ def main(
     named : mapping or None, default=None
         Further data sets ``--dataset`` accepts by name, run like digits-LT (no CSV
         speed rule, ``--tune`` off by default): name -> a function returning
-        ``(X, y, source)`` (see :data:`~m2m_sampler.bench.data.NamedData`). The lab's
+        ``(X, y, source)`` (see :data:`~benchmarks.compare.data.NamedData`). The lab's
         ``python -m benchmarks.tabular`` passes the shared tables this way.
-    command : str, default="python -m m2m_sampler.bench"
+    command : str, default="python -m benchmarks.compare"
         The command written before the arguments in ``results.json``.
 
     Returns
@@ -344,7 +344,7 @@ def main(
 
     import torch
 
-    from .._torch_utils import resolve_device
+    from m2m_sampler._torch_utils import resolve_device
 
     try:
         device = resolve_device(args.device)
@@ -395,18 +395,18 @@ def _run(
     import warnings
     from dataclasses import replace
 
-    from ..exceptions import LowAcceptanceWarning
-    from .acceptance import low_acceptance_warning
-    from .report import (
+    from benchmarks.compare.acceptance import low_acceptance_warning
+    from benchmarks.compare.report import (
         environment,
         format_table,
         write_figures,
         write_json,
         write_markdown,
     )
-    from .runner import print_progress, run_benchmark
-    from .speed_rule import fast_train_params
-    from .tuning import chosen_table, tune_methods, tuned_settings
+    from benchmarks.compare.runner import print_progress, run_benchmark
+    from benchmarks.compare.speed_rule import fast_train_params
+    from benchmarks.compare.tuning import chosen_table, tune_methods, tuned_settings
+    from m2m_sampler.exceptions import LowAcceptanceWarning
 
     progress = None if args.quiet else print_progress
     train = TrainParams(
@@ -417,7 +417,7 @@ def _run(
         hidden=tuple(args.hidden),
         device=device,
     )
-    if is_csv:  # the CSV path's speed rule (m2m_sampler.bench.speed_rule)
+    if is_csv:  # the CSV path's speed rule (benchmarks.compare.speed_rule)
         train = replace(train, tensor_loader=True)
         if args.batch_size is None:
             train = fast_train_params(train, len(first_split.y_train))
@@ -487,7 +487,7 @@ def _run(
             "",
             "One per-class carving of 25% of the training part of seed "
             f"{seeds[0]}'s split; the chosen values are used for every seed "
-            "(`m2m_sampler.bench.tuning.tune_methods`).",
+            "(`benchmarks.compare.tuning.tune_methods`).",
             "",
             chosen_table(tuning, result.summary),
             "",

@@ -1,4 +1,4 @@
-"""Tests of the benchmark command (m2m_sampler.bench): short runs, outputs, bad arguments."""
+"""Tests of the benchmark command (benchmarks.compare): short runs, outputs, bad arguments."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from m2m_sampler.bench.__main__ import main
+from benchmarks.compare.__main__ import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = (
@@ -168,7 +168,7 @@ def _bad(args, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("m2m-bench: error:"), err
+    assert len(lines) == 1 and lines[0].startswith("benchmarks.compare: error:"), err
     return lines[0]
 
 
@@ -199,7 +199,7 @@ def test_bad_csv_arguments(tmp_path, capsys):
 
 def test_entry_point_reports_errors_without_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "m2m_sampler.bench", "--dataset", "nope"],
+        [sys.executable, "-m", "benchmarks.compare", "--dataset", "nope"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,17 +1,17 @@
-"""``m2m-bench --tune``: every method's few hyper-parameters, chosen on validation data.
+"""``benchmarks.compare --tune``: every method's few hyper-parameters, chosen on validation data.
 
 The test split of the benchmark is never used. The training part of the first seed's
 split is divided, per class, into a *fit* part and a *validation* part
-(:func:`~m2m_sampler.bench.validation.carve_validation`, seeded with
+(:func:`~benchmarks.compare.validation.carve_validation`, seeded with
 :data:`CARVING_SEED`), which scikit-learn sees as a
 :class:`~sklearn.model_selection.PredefinedSplit`. Each method's candidates (the
 :class:`~sklearn.model_selection.ParameterGrid` of :data:`METHOD_GRIDS`, and of
 :func:`m2m_grid` for M2m, whose ``g`` is the ERM network of the fit part) are fitted on
 the fit part and scored on the validation part by
 :func:`~sklearn.model_selection.cross_validate` (:func:`search`): balanced accuracy and
-the class-balanced log-loss (:func:`~m2m_sampler.bench.validation.balanced_log_loss`).
+the class-balanced log-loss (:func:`~benchmarks.compare.validation.balanced_log_loss`).
 The best by balanced accuracy, ties broken by the lower log-loss, then by grid order
-(defaults first), is chosen (:func:`~m2m_sampler.bench.validation.ranking_key`); the
+(defaults first), is chosen (:func:`~benchmarks.compare.validation.ranking_key`); the
 chosen values then serve every seed (:func:`tuned_settings`, :func:`chosen_table`).
 ``benchmarks.tune_m2m`` (the lab's search of M2m's values for the committed results)
 scores its candidates with the same :func:`search`.
@@ -29,11 +29,17 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import ParameterGrid, PredefinedSplit, cross_validate
 
-from ..engine.acceptance import acceptance_totals
-from ..exceptions import LowAcceptanceWarning
-from .data import BenchData, Split
-from .methods import M2mParams, MethodContext, NotApplicable, TrainParams, build_pipeline
-from .validation import balanced_log_loss, carve_validation, ranking_key
+from benchmarks.compare.data import BenchData, Split
+from benchmarks.compare.methods import (
+    M2mParams,
+    MethodContext,
+    NotApplicable,
+    TrainParams,
+    build_pipeline,
+)
+from benchmarks.compare.validation import balanced_log_loss, carve_validation, ranking_key
+from m2m_sampler.engine.acceptance import acceptance_totals
+from m2m_sampler.exceptions import LowAcceptanceWarning
 
 __all__ = [
     "CARVING_SEED",
@@ -95,7 +101,7 @@ class CandidateEstimator(ClassifierMixin, BaseEstimator):
         ``values -> unfitted pipeline``. A function is not copied by ``clone``, so what
         it holds (e.g. M2m's fitted ``g``) is shared, not copied.
     values : object
-        The candidate (a dict of hyper-parameters for ``m2m-bench --tune``).
+        The candidate (a dict of hyper-parameters for ``benchmarks.compare --tune``).
     """
 
     def __init__(self, build: Callable[[Any], Any] | None = None, values: Any = None) -> None:
@@ -336,7 +342,7 @@ def chosen_table(tuning: dict[str, dict[str, Any]], summary: dict[str, dict[str,
         candidate's validation bACC, the number of candidates, and for M2m the share of
         accepted translations on validation and in the run (mean over seeds).
     """
-    from .report import pipe_table
+    from benchmarks.compare.report import pipe_table
 
     def pct(v: float | None) -> str:
         return "n/a" if v is None else f"{100 * v:.1f}"

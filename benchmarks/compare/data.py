@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from ..datasets import load_csv, load_digits_lt, make_long_tailed
+from m2m_sampler.datasets import load_csv, load_digits_lt, make_long_tailed
 
 __all__ = [
     "DIGITS",
@@ -54,7 +54,7 @@ __all__ = [
 
 DIGITS = "digits-lt"
 
-#: Named data sets a caller adds to ``--dataset`` (``m2m-bench`` itself has only
+#: Named data sets a caller adds to ``--dataset`` (``python -m benchmarks.compare`` itself has only
 #: digits-LT and CSV files): name -> a function returning ``(X, y, source)``, ``source``
 #: saying in a few words what the data are (it starts the description).
 NamedData = Mapping[str, Callable[[], tuple[Any, Any, str]]]

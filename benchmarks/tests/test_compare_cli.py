@@ -12,20 +12,20 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import balanced_accuracy_score
 
-import m2m_sampler.bench.__main__ as cli
-from m2m_sampler.bench import M2mParams, TrainParams, load_bench_data
-from m2m_sampler.bench.acceptance import acceptance_totals, low_acceptance_warning
-from m2m_sampler.bench.data import text_features
-from m2m_sampler.bench.methods import MethodContext, build_pipeline
-from m2m_sampler.bench.speed_rule import csv_batch_size, fast_train_params
-from m2m_sampler.bench.tuning import (
+import benchmarks.compare.__main__ as cli
+from benchmarks.compare import M2mParams, TrainParams, load_bench_data
+from benchmarks.compare.acceptance import acceptance_totals, low_acceptance_warning
+from benchmarks.compare.data import text_features
+from benchmarks.compare.methods import MethodContext, build_pipeline
+from benchmarks.compare.speed_rule import csv_batch_size, fast_train_params
+from benchmarks.compare.tuning import (
     CARVING_SEED,
     METHOD_GRIDS,
     m2m_grid,
     tune_methods,
     tuned_settings,
 )
-from m2m_sampler.bench.validation import balanced_log_loss, carve_validation, ranking_key
+from benchmarks.compare.validation import balanced_log_loss, carve_validation, ranking_key
 from m2m_sampler.over_sampler import LOW_ACCEPTANCE_SHARE
 
 pd = pytest.importorskip("pandas")
@@ -49,7 +49,7 @@ def _error(args, capsys, status=2):
     err = capsys.readouterr().err
     assert exc.value.code == status, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("m2m-bench: error:"), err
+    assert len(lines) == 1 and lines[0].startswith("benchmarks.compare: error:"), err
     return lines[0]
 
 
@@ -76,7 +76,7 @@ def test_entry_point_refuses_infinity_without_traceback(tmp_path):
         [
             sys.executable,
             "-m",
-            "m2m_sampler.bench",
+            "benchmarks.compare",
             "--dataset",
             str(csv),
             "--label-column",
@@ -317,7 +317,7 @@ def test_command_warns_when_m2m_accepts_too_few(tmp_path, capsys):
     args = ["--dataset", str(csv), "--label-column", "cls", "--methods", "m2m", "--no-tune"]
     assert cli.main([*args, *FAST, "--beta", "0", "--gamma", "1", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    warn = [ln for ln in err.splitlines() if ln.startswith("m2m-bench: warning:")]
+    warn = [ln for ln in err.splitlines() if ln.startswith("benchmarks.compare: warning:")]
     assert len(warn) == 1 and "accepted only 0 of its" in warn[0] and "lower --gamma" in warn[0]
     assert "UserWarning" not in err  # the sampler's per-fit warning is summed up, not repeated
     assert "**Warning:** M2m accepted only 0" in (out / "results.md").read_text()

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from ..longtail.metrics import imbalance_report
-from .data import BenchData, Split
-from .methods import (
+from benchmarks.compare.data import BenchData, Split
+from benchmarks.compare.methods import (
     METHODS,
     M2mParams,
     MethodContext,
@@ -22,6 +21,7 @@ from .methods import (
     TrainParams,
     build_pipeline,
 )
+from m2m_sampler.longtail.metrics import imbalance_report
 
 __all__ = ["BenchResult", "run_benchmark", "summarize"]
 
@@ -138,7 +138,7 @@ def run_benchmark(
     ----------
     data : BenchData
     methods : sequence of str
-        Keys of :data:`~m2m_sampler.bench.methods.METHODS`.
+        Keys of :data:`~benchmarks.compare.methods.METHODS`.
     seeds : sequence of int
     train : TrainParams
     m2m : M2mParams
@@ -146,7 +146,7 @@ def run_benchmark(
         Receives one line per method and seed.
     params : dict or None
         Method key -> hyper-parameters (:attr:`MethodContext.params`, e.g. chosen by
-        :func:`~m2m_sampler.bench.tuning.tune_methods`); None: the defaults.
+        :func:`~benchmarks.compare.tuning.tune_methods`); None: the defaults.
 
     Returns
     -------

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import RerunMismatchWarning
-from .runner import BenchResult
+from benchmarks.compare.runner import BenchResult
 
 __all__ = [
+    "RerunMismatchWarning",
     "environment",
     "format_table",
     "markdown_table",
@@ -51,6 +51,14 @@ _PACKAGES = (
     "matplotlib",
     "pandas",
 )
+
+
+class RerunMismatchWarning(RuntimeWarning):
+    """Re-running M2m did not reproduce the translations of an earlier run.
+
+    Issued when the re-run that draws the translation figure gives other translations
+    than the benchmarked one (a non-deterministic device); the figure shows the re-run.
+    """
 
 
 def _cell(summary: dict[str, Any], key: str, scale: float) -> str:
@@ -206,7 +214,7 @@ def environment(device: str) -> dict[str, Any]:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    from .. import __version__
+    from m2m_sampler import __version__
 
     versions["m2m_sampler (imported)"] = __version__
     machine = {
@@ -266,7 +274,7 @@ def write_json(
     dataset: dict[str, Any],
     env: dict[str, Any],
     argv: Sequence[str] | None,
-    command: str = "python -m m2m_sampler.bench",
+    command: str = "python -m benchmarks.compare",
 ) -> dict[str, Any]:
     """Write ``results.json``.
 
@@ -282,7 +290,7 @@ def write_json(
         :func:`environment`.
     argv : sequence of str or None
         The command-line arguments (None: ``sys.argv[1:]``).
-    command : str, default="python -m m2m_sampler.bench"
+    command : str, default="python -m benchmarks.compare"
         What ran them (the ``command`` field is it followed by the arguments).
 
     Returns
@@ -381,7 +389,7 @@ def write_figures(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..plotting import (
+    from m2m_sampler.plotting import (
         plot_acceptance_matrix,
         plot_cumulative_false_positives,
         plot_per_class_recall,

@@ -4,15 +4,15 @@ When few of M2m's planned translations pass the gamma test and the beta draw, th
 adds are copies of real minority samples: the "M2m" row of the table is then random
 over-sampling under another name. :class:`~m2m_sampler.M2MOverSampler` warns at every fit
 below :data:`~m2m_sampler.over_sampler.LOW_ACCEPTANCE_SHARE`; :func:`low_acceptance_warning`
-gives the one line ``m2m-bench`` prints for the whole run, with the parameter to change.
+gives the one line ``benchmarks.compare`` prints for the whole run, with the parameter to change.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..engine.acceptance import LOW_ACCEPTANCE_SHARE, low_acceptance_cause
-from ..engine.acceptance import acceptance_totals as _fit_totals
+from m2m_sampler.engine.acceptance import LOW_ACCEPTANCE_SHARE, low_acceptance_cause
+from m2m_sampler.engine.acceptance import acceptance_totals as _fit_totals
 
 __all__ = ["acceptance_totals", "low_acceptance_warning"]
 
@@ -23,7 +23,7 @@ def acceptance_totals(rows: list[dict[str, Any]], method: str = "m2m") -> dict[s
     Parameters
     ----------
     rows : list of dict
-        Rows of :func:`~m2m_sampler.bench.runner.run_benchmark`.
+        Rows of :func:`~benchmarks.compare.runner.run_benchmark`.
     method : str, default="m2m"
 
     Returns
@@ -46,7 +46,7 @@ def low_acceptance_warning(rows: list[dict[str, Any]], tuned: bool = False) -> s
     Parameters
     ----------
     rows : list of dict
-        Rows of :func:`~m2m_sampler.bench.runner.run_benchmark`.
+        Rows of :func:`~benchmarks.compare.runner.run_benchmark`.
     tuned : bool, default=False
         Whether M2m's values were chosen by ``--tune`` (the advice then says that no
         candidate reached the share).
