@@ -218,7 +218,6 @@ default=None
         ``classes_[i]`` to target class ``classes_[j]`` (as the sampler's); the counts
         of translations sourced and translated per pair are
         ``generation_log().pair_counts(n_classes)``. None as ``class_stats_``.
-        (``pair_stats_``, the earlier name of those counts, is a deprecated alias.)
     translation_params_ : TranslationParams
         The translation parameters of the fit
         (:class:`~m2m_sampler.engine.params.TranslationParams`), ``clip`` resolved.
@@ -629,21 +628,6 @@ default=None
         self.class_stats_ = None if log is None else log.class_stats(self.classes_)
         self.accepted_pairs_ = (
             None if log is None else log.pair_counts(len(self.classes_))["accepted"])
-
-    @property
-    def pair_stats_(self):
-        """Deprecated: ``accepted_pairs_``, and ``generation_log().pair_counts(n_classes)``
-        for the sourced and translated counts per class pair."""
-        warnings.warn(
-            "M2MClassifier.pair_stats_ is deprecated and will be removed: the accepted "
-            "translations per class pair are accepted_pairs_ (as in M2MOverSampler); all "
-            "three counts are net.generation_log().pair_counts(len(net.classes_)).",
-            FutureWarning,
-            stacklevel=2,
-        )
-        if self.class_stats_ is None:
-            return None
-        return self.generation_log().pair_counts(len(self.classes_))
 
     def is_generation_epoch(self) -> bool:
         """Whether the epoch being trained runs the generation."""

@@ -128,11 +128,8 @@ def test_class_stats_match_the_trained_batches_and_the_history(digits):
     not_larger = counts[:, None] <= counts[None, :]
     assert pairs["sourced"][not_larger].sum() == 0
     assert pairs["sourced"][~not_larger].sum() == planned
-    # the earlier name of the pair counts: a deprecated alias
-    with pytest.warns(FutureWarning, match="accepted_pairs_"):
-        old = clf.pair_stats_
-    assert set(old) == {"sourced", "translated", "accepted"}
-    np.testing.assert_array_equal(old["translated"], pairs["translated"])
+    # the earlier name is gone (one name for one idea in both front ends)
+    assert not hasattr(clf, "pair_stats_")
 
 
 def test_gamma_zero_accepts_every_translation_and_no_generation_gives_none(digits):
@@ -142,8 +139,6 @@ def test_gamma_zero_accepts_every_translation_and_no_generation_gives_none(digit
         assert s["n_rejected_gamma"] == 0 and s["n_accepted"] == s["n_translated"]
     drs, _ = _fit(X, y, generation=False, max_epochs=4)
     assert drs.class_stats_ is None and drs.accepted_pairs_ is None
-    with pytest.warns(FutureWarning):
-        assert drs.pair_stats_ is None
 
 
 def test_deferred_phase_on_the_decay_of_a_short_run_warns(digits):
