@@ -61,7 +61,7 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmarks.compare.report import pipe_table
 from benchmarks.datasets import load_tabular
-from benchmarks.search import Split, carve, grid_search
+from benchmarks.search import Folds, search_grids
 from benchmarks.timing import Stopwatch
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.datasets import load_digits_lt, make_long_tailed
@@ -206,7 +206,8 @@ def fit_timed(clf, X, y):
 def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
     """Grid search on ``--repeats`` validation carvings of the training data.
 
-    Through the lab's one tuning loop (:func:`benchmarks.search.grid_search`): candidates
+    Through the lab's one tuning loop (:func:`benchmarks.search.search_grids`, one fold
+    per carving, ``g`` trained once per carving and shared by its candidates): candidates
     are ranked by mean validation bACC; ties (frequent: a class with one or two
     validation samples moves bACC in steps of 5-10 points) by the lower mean balanced
     log-loss. ``g`` is trained by ERM on each fit part.
@@ -219,16 +220,13 @@ def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
         "ldam": [{"s": s} for s in cfg["ldam_s"]],
         "over_sampler": [{"beta": b, "gamma": gm, "step_size": st} for b, gm, st in grid],
     }
-    splits = [carve(X, y, args.val_fraction, 100 + rep) for rep in range(args.repeats)]
-    out: dict[str, Any] = {"repeats": args.repeats, "val_fraction": args.val_fraction,
-                           "n_fit": len(splits[0].y_fit), "n_val": len(splits[0].y_val)}
 
-    def prepare(split: Split) -> torch.nn.Module:  # g: ERM on the fit part
-        torch.manual_seed(split.seed)
-        return fit_timed(net(split.X_fit, epochs), split.X_fit, split.y_fit)[0].module_
+    def prepare(fold: int, Xf: np.ndarray, yf: np.ndarray) -> torch.nn.Module:
+        torch.manual_seed(100 + fold)  # g: ERM on the fit part, once per carving
+        return fit_timed(net(Xf, epochs), Xf, yf)[0].module_
 
-    def fit(kind: str, p: dict, split: Split, g: torch.nn.Module) -> tuple[Any, dict]:
-        Xf, yf, seed = split.X_fit, split.y_fit, split.seed
+    def fit(kind: str, p: dict, Xf, yf, fold: int, g: torch.nn.Module) -> tuple[Any, dict]:
+        seed = 100 + fold
         torch.manual_seed(seed)
         if kind == "m2m":
             clf = m2m(Xf, epochs, g, {**p, "clip": cfg["clip"]}, seed=seed).fit(Xf, yf)
@@ -240,8 +238,11 @@ def tune(name: str, data: dict, cfg: dict, args) -> dict[str, Any]:
                                 random_state=seed, **p).fit_resample(Xf, yf)  # fmt: skip
         return net(Xf, epochs).fit(Xr.astype(np.float32), yr), {}
 
-    tables, chosen = grid_search(cands, splits, fit, prepare=prepare,
-                                 log=lambda m: log(f"[{name}]{m}"))  # fmt: skip
+    folds = Folds.carved(y, args.val_fraction, [100 + r for r in range(args.repeats)], prepare)
+    out: dict[str, Any] = {"repeats": args.repeats, "val_fraction": args.val_fraction,
+                           "n_fit": len(folds.folds[0][0]), "n_val": len(folds.folds[0][1])}
+    tables, chosen = search_grids(cands, X, y, folds, fit,
+                                  log=lambda m: log(f"[{name}]{m}"))  # fmt: skip
     out.update(tables)
     out["chosen"] = {"m2m": chosen["m2m"], "ldam_s": chosen["ldam"]["s"],
                      "over_sampler": chosen["over_sampler"]}  # fmt: skip

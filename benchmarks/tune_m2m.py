@@ -4,11 +4,11 @@ The test split of the benchmark is never used. For the benchmark split of
 ``--split-seed`` (the same rule as ``python -m benchmarks.compare``), the training part is divided
 ``--repeats`` times, per class, into a *fit* part and a *validation* part
 (:func:`~benchmarks.compare.validation.carve_validation`; carving ``r`` is seeded with
-``CARVING_SEED + r`` and trains with seed ``r``), each seen by scikit-learn as a
-:class:`~sklearn.model_selection.PredefinedSplit`. ``g`` (the ERM network of the
-benchmark) is trained on each fit part; every candidate M2m pipeline is then scored by
-:func:`benchmarks.compare.tuning.search` (``cross_validate``: validation balanced accuracy
-and balanced log-loss), and the scores are averaged over the carvings.
+``CARVING_SEED + r`` and trains with seed ``r``), the folds of one
+:class:`benchmarks.search.Folds`. ``g`` (the ERM network of the benchmark) is trained on
+each fit part; every candidate M2m pipeline is then scored on every carving by the lab's
+one tuning loop, :func:`benchmarks.search.search` (``cross_validate``: validation balanced
+accuracy and balanced log-loss), and the scores are averaged over the carvings.
 
 To stay cheap the grid is searched in two stages (the paper's candidates for beta,
 lambda and gamma; step sizes for standardised features / pixels in [0, 1]):
@@ -40,20 +40,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import PredefinedSplit
 
 from benchmarks.compare import M2mParams, TrainParams, load_bench_data
 from benchmarks.compare.data import BenchData
 from benchmarks.compare.methods import MethodContext, build_pipeline
 from benchmarks.compare.report import pipe_table
 from benchmarks.compare.runner import print_progress
-from benchmarks.compare.tuning import CARVING_SEED, search
-from benchmarks.compare.validation import carve_validation, ranking_key
+from benchmarks.compare.tuning import CARVING_SEED
+from benchmarks.compare.validation import ranking_key
+from benchmarks.search import FoldFit, Folds, search
 from benchmarks.tabular import named_sets
 
 #: Stage-1 grid: beta, gamma and step size (with ``f = None``).
@@ -100,39 +101,41 @@ def tune_m2m(
     split = data.split(split_seed)
     X, y = split.X_train, split.y_train
     train = TrainParams(epochs=epochs, device="cpu")
-    folds, ref, n_fit, n_val = [], {"erm": [], "ros": []}, [], []
-    for r in range(repeats):
-        fit_idx, val_idx = carve_validation(y, val_fraction, CARVING_SEED + r)
-        test_fold = np.full(len(y), -1)
-        test_fold[val_idx] = 0
-        cv = PredefinedSplit(test_fold)
-        ctx = MethodContext.for_training_set(data, y[fit_idx], r, train)
-        for key in ("erm", "ros"):
-            (row,) = search(lambda _, k=key, c=ctx: build_pipeline(k, c), [None], X, y, cv, True)
-            ref[key].append(row["val_bacc"])
-            if key == "erm":
-                ctx.g = row["estimator"].pipeline_.named_steps["net"]
-        folds.append((ctx, cv))
-        n_fit.append(len(fit_idx))
-        n_val.append(len(val_idx))
-        if progress:
+    seeds = [CARVING_SEED + r for r in range(repeats)]
+
+    def context(r: int, Xf: Any, yf: np.ndarray) -> MethodContext:
+        """Carving ``r``'s methods: trained with seed ``r`` (``g``: its ERM network)."""
+        return MethodContext.for_training_set(data, yf, r, train)
+
+    def fit_fold(key: str, p: M2mParams | None, Xf, yf, r: int, ctx: MethodContext) -> tuple:
+        pipe = build_pipeline(key, ctx if p is None else replace(ctx, m2m=p)).fit(Xf, yf)
+        if key == "erm":  # the carving's g
+            ctx.g = pipe.named_steps["net"]
+        return pipe, {}
+
+    folds = Folds.carved(y, val_fraction, seeds, context)
+    index = {"sample_index": np.arange(len(y))}
+
+    def search_folds(key: str, cands: list[Any]) -> list[dict[str, Any]]:
+        build = partial(FoldFit, partial(fit_fold, key), folds)
+        return search(build, cands, X, y, folds, fit_params=index, per_fold=True)
+
+    ref = {k: search_folds(k, [None])[0]["val_bacc_folds"] for k in ("erm", "ros")}
+    n_fit = [len(f) for f, _ in folds.folds]
+    n_val = [len(v) for _, v in folds.folds]
+    if progress:
+        for r in range(repeats):
             progress(
-                f"repeat {r}: fit {len(fit_idx)}, validation {len(val_idx)}; ERM "
-                f"{ref['erm'][-1]:.4f}, ROS {ref['ros'][-1]:.4f}"
+                f"repeat {r}: fit {n_fit[r]}, validation {n_val[r]}; ERM "
+                f"{ref['erm'][r]:.4f}, ROS {ref['ros'][r]:.4f}"
             )
 
     def score(cands: list[M2mParams]) -> list[dict[str, Any]]:
-        per_fold = [
-            search(lambda p, c=ctx: build_pipeline("m2m", replace(c, m2m=p)), cands, X, y, cv)
-            for ctx, cv in folds
-        ]
         rows = []
-        for p, fold_rows in zip(cands, zip(*per_fold)):
-            scores = [f["val_bacc"] for f in fold_rows]
-            acc = [f.get("acceptance_rate", np.nan) for f in fold_rows]
-            row = {**vars(p), "val_bacc": float(np.mean(scores)), "val_bacc_folds": scores}
-            row["val_log_loss"] = float(np.mean([f["val_log_loss"] for f in fold_rows]))
-            row["acceptance_rate"] = float(np.nanmean(acc))
+        for p, res in zip(cands, search_folds("m2m", cands)):
+            row = {**vars(p), "val_bacc": res["val_bacc"], "val_bacc_folds": res["val_bacc_folds"]}
+            row["val_log_loss"] = res["val_log_loss"]
+            row["acceptance_rate"] = res.get("acceptance_rate", float("nan"))
             rows.append(row)
             if progress:
                 progress(

@@ -7,47 +7,43 @@ split is divided, per class, into a *fit* part and a *validation* part
 :class:`~sklearn.model_selection.PredefinedSplit`. Each method's candidates (the
 :class:`~sklearn.model_selection.ParameterGrid` of :data:`METHOD_GRIDS`, and of
 :func:`m2m_grid` for M2m, whose ``g`` is the ERM network of the fit part) are fitted on
-the fit part and scored on the validation part by
-:func:`~sklearn.model_selection.cross_validate` (:func:`search`): balanced accuracy and
-the class-balanced log-loss (:func:`~benchmarks.compare.validation.balanced_log_loss`).
+the fit part and scored on the validation part by the lab's one tuning loop
+(:func:`benchmarks.search.search`, :func:`~sklearn.model_selection.cross_validate`):
+balanced accuracy and the class-balanced log-loss
+(:func:`~benchmarks.compare.validation.balanced_log_loss`).
 The best by balanced accuracy, ties broken by the lower log-loss, then by grid order
 (defaults first), is chosen (:func:`~benchmarks.compare.validation.ranking_key`); the
 chosen values then serve every seed (:func:`tuned_settings`, :func:`chosen_table`).
-``benchmarks.tune_m2m`` (the lab's search of M2m's values for the committed results)
-scores its candidates with the same :func:`search`.
+``benchmarks.tune_m2m`` (the lab's search of M2m's values for the committed results),
+Table 2 and the M2MClassifier study score their candidates with the same loop.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import ParameterGrid, PredefinedSplit, cross_validate
+from sklearn.model_selection import ParameterGrid, PredefinedSplit
 
 from benchmarks.compare.data import BenchData, Split
 from benchmarks.compare.methods import (
     M2mParams,
     MethodContext,
-    NotApplicable,
     TrainParams,
     build_pipeline,
 )
-from benchmarks.compare.validation import balanced_log_loss, carve_validation, ranking_key
-from m2m_sampler.engine.acceptance import acceptance_totals
+from benchmarks.compare.validation import carve_validation, ranking_key
+from benchmarks.search import search
 from m2m_sampler.exceptions import LowAcceptanceWarning
 
 __all__ = [
     "CARVING_SEED",
     "METHOD_GRIDS",
-    "CandidateEstimator",
     "chosen_table",
     "m2m_grid",
-    "search",
     "tune_methods",
     "tuned_settings",
 ]
@@ -88,136 +84,6 @@ def m2m_grid(m2m: M2mParams) -> dict[str, list[float]]:
     }
 
 
-class CandidateEstimator(ClassifierMixin, BaseEstimator):
-    """A method's pipeline with one candidate's values, as scikit-learn clones and scores it.
-
-    A candidate that cannot run (:class:`~.methods.NotApplicable`, or a ``ValueError`` /
-    ``RuntimeError`` of its fit, e.g. too few neighbours) is not an error: ``error_``
-    says why, and :func:`search` records it as ``"n/a"``.
-
-    Parameters
-    ----------
-    build : callable
-        ``values -> unfitted pipeline``. A function is not copied by ``clone``, so what
-        it holds (e.g. M2m's fitted ``g``) is shared, not copied.
-    values : object
-        The candidate (a dict of hyper-parameters for ``benchmarks.compare --tune``).
-    """
-
-    def __init__(self, build: Callable[[Any], Any] | None = None, values: Any = None) -> None:
-        self.build = build
-        self.values = values
-
-    def fit(self, X: Any, y: Any) -> CandidateEstimator:
-        """Build and fit the pipeline; record ``error_`` instead of raising.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-        y : array-like of shape (n_samples,)
-
-        Returns
-        -------
-        self
-        """
-        self.pipeline_, self.error_ = None, None
-        try:
-            self.pipeline_ = self.build(self.values).fit(X, y)
-        except (NotApplicable, ValueError, RuntimeError) as exc:
-            lines = str(exc).strip().splitlines()
-            self.error_ = lines[0] if lines else repr(exc)
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """The fitted pipeline's probabilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        return self.pipeline_.predict_proba(X)
-
-
-def _scores(est: CandidateEstimator, X: Any, y: Any) -> dict[str, float]:
-    """Validation bACC, balanced log-loss and M2m's accepted share (NaN: none)."""
-    nan = float("nan")
-    if est.error_ is not None:
-        return {"bacc": nan, "log_loss": nan, "accepted": nan}
-    classes = est.pipeline_.classes_
-    proba = est.predict_proba(X)
-    sampler = est.pipeline_.named_steps.get("sampler")
-    accepted = nan
-    if hasattr(sampler, "class_stats_"):  # the library's rule: accepted / planned
-        tot = acceptance_totals(sampler.class_stats_.values())
-        accepted = tot["accepted"] / tot["planned"] if tot["planned"] else nan
-    return {
-        "bacc": float(balanced_accuracy_score(y, classes[proba.argmax(axis=1)])),
-        "log_loss": balanced_log_loss(y, proba, classes),
-        "accepted": accepted,
-    }
-
-
-def search(
-    build: Callable[[Any], Any],
-    candidates: Sequence[Any],
-    X: Any,
-    y: Any,
-    cv: Any,
-    return_estimator: bool = False,
-) -> list[dict[str, Any]]:
-    """Fit and score every candidate by :func:`~sklearn.model_selection.cross_validate`.
-
-    Parameters
-    ----------
-    build : callable
-        ``candidate -> unfitted pipeline`` (see :class:`CandidateEstimator`).
-    candidates : sequence
-    X, y : array-like
-        The data ``cv`` splits (fit and validation parts).
-    cv : cross-validation splitter
-        E.g. a :class:`~sklearn.model_selection.PredefinedSplit` of one carving.
-    return_estimator : bool, default=False
-        Keep the fitted :class:`CandidateEstimator` of the first split in ``"estimator"``.
-
-    Returns
-    -------
-    list of dict
-        One row per candidate, in order: ``status`` (``"ok"`` / ``"n/a"``, with
-        ``reason``), ``val_bacc`` and ``val_log_loss`` (means over the splits) and, for
-        M2m with planned translations, ``acceptance_rate`` (the share accepted, mean over
-        the splits).
-    """
-    rows = []
-    for values in candidates:
-        res = cross_validate(
-            CandidateEstimator(build, values),
-            X,
-            y,
-            cv=cv,
-            scoring=_scores,
-            return_estimator=True,
-        )
-        est = res["estimator"][0]
-        row: dict[str, Any] = {"status": "n/a", "reason": est.error_}
-        if est.error_ is None:
-            row = {
-                "status": "ok",
-                "val_bacc": float(np.mean(res["test_bacc"])),
-                "val_log_loss": float(np.mean(res["test_log_loss"])),
-            }
-            if not np.isnan(res["test_accepted"]).all():
-                row["acceptance_rate"] = float(np.nanmean(res["test_accepted"]))
-        if return_estimator:
-            row["estimator"] = est
-        rows.append(row)
-    return rows
-
-
 def _effective(params: dict[str, Any], n_min: int) -> tuple:
     """The values a candidate runs with: neighbour counts capped at ``n_min - 1``."""
     return tuple(
@@ -239,9 +105,9 @@ def tune_methods(
 
     One per-class carving of ``val_fraction`` of the training part (seeded with
     :data:`CARVING_SEED`) as a ``PredefinedSplit``; every candidate is trained with
-    ``train`` and the seed of ``split`` (:func:`search`). Candidates that the neighbour
-    cap (``n_min - 1``, as in the benchmark) makes equal are fitted once. M2m's
-    low-acceptance warnings are silenced here (the accepted share is in the rows).
+    ``train`` and the seed of ``split`` (:func:`~benchmarks.search.search`). Candidates
+    that the neighbour cap (``n_min - 1``, as in the benchmark) makes equal are fitted
+    once. M2m's low-acceptance warnings are silenced here (the accepted share is in the rows).
 
     Parameters
     ----------
@@ -260,8 +126,8 @@ def tune_methods(
     -------
     dict
         Method key -> ``chosen`` (the chosen values, empty for a method without any) and
-        ``candidates`` (each candidate's ``params`` and :func:`search` row), for every
-        key of ``methods`` (JSON-ready: ``results.json``'s ``tuning``).
+        ``candidates`` (each candidate's ``params`` and :func:`~benchmarks.search.search`
+        row), for every key of ``methods`` (JSON-ready: ``results.json``'s ``tuning``).
     """
     fit_idx, val_idx = carve_validation(split.y_train, val_fraction, CARVING_SEED)
     test_fold = np.full(len(split.y_train), -1)

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from benchmarks.search import Split, carve, grid_search
+from benchmarks.compare.validation import carve_validation
+from benchmarks.search import Folds, search_grids
 from benchmarks.table2.nets import continue_trunk, from_scratch, train_trunk
 from benchmarks.table2.protocol import GRIDS, ROWS, Config, first_values
 from benchmarks.table2.scoring import acceptance
@@ -30,26 +31,16 @@ def tune(
 ) -> dict:
     """Choose every row's hyper-parameters on a validation split of the training data.
 
-    Through the lab's one tuning loop (:func:`benchmarks.search.grid_search`): M2m's
-    ``beta`` x ``gamma`` by the M2m row continued from the CE trunk (``g``: the ERM net
-    of the fit part), LDAM's ``s`` by LDAM-DRW (one LDAM trunk per candidate), the focal
-    ``gamma`` and CB-RW's ``beta`` by their rows from scratch. ``fixed``: hyper-parameters
+    Through the lab's one tuning loop (:func:`benchmarks.search.search_grids`, one fold):
+    M2m's ``beta`` x ``gamma`` by the M2m row continued from the CE trunk (trained once on
+    the fit part, :class:`~benchmarks.search.Folds`; ``g``: the ERM net of the fit part),
+    LDAM's ``s`` by LDAM-DRW (one LDAM trunk per candidate), the focal ``gamma`` and
+    CB-RW's ``beta`` by their rows from scratch. ``fixed``: hyper-parameters
     (``GRIDS`` keys) taken as given instead of searched.
     """
     fixed = dict(fixed or {})
-    split = carve(data["X"], data["y"], val_fraction, seed)
-    Xf, yf = split.X_fit, split.y_fit
-    counts = np.bincount(yf, minlength=len(data["class_names"]))
+    X, y, n_classes = data["X"], data["y"], len(data["class_names"])
     base = first_values()
-    out: dict[str, Any] = {
-        "n_fit": int(len(yf)),
-        "n_val": int(len(split.y_val)),
-        "seed": seed,
-        "val_fraction": val_fraction,
-        "grids": GRIDS,
-        "candidates": {},
-        "fixed": fixed,
-    }
     searched = {
         "m2m": any(ROWS[r].needs_g for r in rows),
         "ldam": any(ROWS[r].loss == "ldam" for r in rows),
@@ -58,21 +49,38 @@ def tune(
     }
     grids = {k: GRIDS[k] for k, on in searched.items() if on and k not in fixed}
     with tempfile.TemporaryDirectory() as tmp:
-        ce = train_trunk(cfg, "erm", counts, base, Xf, yf, seed=seed, folder=Path(tmp) / "ce")
-        g = continue_trunk(cfg, "erm", counts, base, ce, Xf, yf, seed=seed).module_
 
-        def fit(kind: str, p: dict, split: Split, state: Any) -> tuple[Any, dict]:
+        def prepare(fold: int, Xf: np.ndarray, yf: np.ndarray) -> tuple:
+            """The fold's CE trunk (shared by every M2m candidate) and ``g``: its ERM net."""
+            counts = np.bincount(yf, minlength=n_classes)
+            folder = Path(tmp) / f"ce{fold}"
+            ce = train_trunk(cfg, "erm", counts, base, Xf, yf, seed=seed, folder=folder)
+            g = continue_trunk(cfg, "erm", counts, base, ce, Xf, yf, seed=seed).module_
+            return counts, ce, g
+
+        def fit(kind: str, p: dict, Xf, yf, fold: int, state: tuple) -> tuple[Any, dict]:
+            counts, ce, g = state
             hp = {**base, kind: p}
             if kind == "m2m":
                 net = continue_trunk(cfg, "m2m", counts, hp, ce, Xf, yf, seed=seed, g=g)
                 return net, {"accept_share_of_targets": acceptance(net)["accept_share_of_targets"]}
             if kind == "ldam":
-                folder = Path(tmp) / f"ldam{p['s']}"
+                folder = Path(tmp) / f"ldam{p['s']}_{fold}"
                 folder = train_trunk(cfg, "ldam", counts, hp, Xf, yf, seed=seed, folder=folder)
                 return continue_trunk(cfg, "ldam-drw", counts, hp, folder, Xf, yf, seed=seed), {}
             return from_scratch(cfg, kind, counts, hp, Xf, yf, seed=seed)[0], {}
 
-        out["candidates"], choice = grid_search(grids, [split], fit, log=log)
+        folds = Folds.carved(y, val_fraction, [seed], prepare)
+        out: dict[str, Any] = {
+            "n_fit": len(folds.folds[0][0]),
+            "n_val": len(folds.folds[0][1]),
+            "seed": seed,
+            "val_fraction": val_fraction,
+            "grids": GRIDS,
+            "candidates": {},
+            "fixed": fixed,
+        }
+        out["candidates"], choice = search_grids(grids, X, y, folds, fit, log=log)
     out["chosen"] = chosen = {**base, **fixed, **choice}
     log(f"  [tune] chosen {chosen}")
     return out
@@ -88,8 +96,9 @@ def choose_schedule(
     three wins (the rows whose result depends on the schedule's shape). Returns the
     chosen config and every candidate's scores (validation and fit-part bACC).
     """
-    split = carve(data["X"], data["y"], 0.2, 100)
-    Xf, yf, Xv, yv = split.X_fit, split.y_fit, split.X_val, split.y_val
+    fit_idx, val_idx = carve_validation(data["y"], 0.2, 100)
+    Xf, yf = data["X"][fit_idx], data["y"][fit_idx]
+    Xv, yv = data["X"][val_idx], data["y"][val_idx]
     counts = np.bincount(yf, minlength=len(data["class_names"]))
     table = []
     for epochs, frac in grid:
@@ -114,4 +123,3 @@ def choose_schedule(
         table.append(row)
     best = max(table, key=lambda r: r["score"])
     return replace(cfg, epochs=best["epochs"], start_frac=best["start_frac"]), table
-

@@ -21,7 +21,8 @@ from benchmarks.compare.methods import (
     build_net,
     make_sampler,
 )
-from benchmarks.search import Split, grid_search
+from benchmarks.compare.validation import carve_validation
+from benchmarks.search import CandidateEstimator, FoldFit, Folds, search_grids
 from benchmarks.table2 import ROW_KEYS, HyperParams
 from m2m_sampler.classifier import M2MClassifier
 from m2m_sampler.longtail.losses import FocalLoss, LDAMLoss
@@ -125,19 +126,53 @@ class _Fixed:
         return np.repeat(self.proba[None], len(X), axis=0)
 
 
-def test_grid_search_averages_over_splits_and_ranks_by_bacc_then_log_loss():
-    y = np.array([0, 0, 1, 1])
-    splits = [Split(np.zeros((4, 1)), y, np.zeros((4, 1)), y, seed) for seed in (1, 2)]
-    calls = []
+def test_search_grids_averages_over_folds_prepares_once_per_fold_and_ranks():
+    X = np.arange(8.0)[:, None]
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    folds = [(np.array([0, 1, 4, 5]), np.array([2, 3, 6, 7])),
+             (np.array([2, 3, 6, 7]), np.array([0, 1, 4, 5]))]  # fmt: skip
+    prepared, calls = [], []
 
-    def fit(kind, p, split, state):
-        calls.append((kind, p["c"], split.seed, state))
+    def prepare(fold, Xf, yf):
+        prepared.append((fold, Xf[:, 0].tolist(), yf.tolist()))
+        return 10 * (fold + 1)
+
+    def fit(kind, p, Xf, yf, fold, state):
+        calls.append((kind, p["c"], fold, state, Xf[:, 0].tolist()))
         # every candidate predicts class 0 (bACC 0.5); the log-loss ranks them
-        return _Fixed([p["c"], 1 - p["c"]]), {"extra": float(split.seed)}
+        return _Fixed([p["c"], 1 - p["c"]]), {"extra": float(fold + 1)}
 
-    grids = {"a": [{"c": 0.6}, {"c": 0.5}, {"c": 0.9}]}
-    tables, chosen = grid_search(grids, splits, fit, prepare=lambda s: s.seed * 10)
-    assert calls[0] == ("a", 0.6, 1, 10) and calls[-1] == ("a", 0.9, 2, 20)
+    grids = {"a": [{"c": 0.6}, {"c": 0.5}, {"c": 0.9}], "b": [{"c": 0.8}]}
+    tables, chosen = search_grids(grids, X, y, Folds(folds, prepare), fit)
+    # the fold's state is prepared once, at its first fit, and shared by every kind
+    assert prepared == [(0, [0.0, 1.0, 4.0, 5.0], [0, 0, 1, 1]),
+                        (1, [2.0, 3.0, 6.0, 7.0], [0, 0, 1, 1])]  # fmt: skip
+    assert calls[0] == ("a", 0.6, 0, 10, [0.0, 1.0, 4.0, 5.0])
+    assert calls[1] == ("a", 0.6, 1, 20, [2.0, 3.0, 6.0, 7.0])
+    assert calls[-1] == ("b", 0.8, 1, 20, [2.0, 3.0, 6.0, 7.0]) and len(calls) == 8
     assert [r["val_bacc"] for r in tables["a"]] == [0.5, 0.5, 0.5]
-    assert tables["a"][0]["extra"] == 1.5  # the mean over the two splits
-    assert chosen == {"a": {"c": 0.5}}  # the lowest balanced log-loss among equal bACCs
+    assert tables["a"][0]["extra"] == 1.5  # the mean over the two folds
+    assert tables["a"][1]["val_log_loss"] == pytest.approx(0.5 * (-np.log(0.5) - np.log(0.5)))
+    assert tables["a"][2]["val_log_loss"] == pytest.approx(0.5 * (-np.log(0.9) - np.log(0.1)))
+    assert set(tables["a"][0]) == {"c", "val_bacc", "val_log_loss", "extra", "cpu_s"}
+    assert chosen == {"a": {"c": 0.5}, "b": {"c": 0.8}}  # the lowest log-loss among ties
+
+
+def test_folds_carve_the_training_data_and_candidates_clone():
+    from sklearn.base import clone
+
+    y = np.repeat([0, 1, 2], [20, 8, 3])
+    folds = Folds.carved(y, 0.25, [100, 101])
+    assert folds.get_n_splits() == 2
+    for seed, (fit_idx, val_idx) in zip((100, 101), folds.split()):
+        ref = carve_validation(y, 0.25, seed)
+        np.testing.assert_array_equal(fit_idx, ref[0])
+        np.testing.assert_array_equal(val_idx, ref[1])
+    assert np.bincount(y[folds.folds[0][1]]).tolist() == [5, 2]  # 3 // 4 = 0 of class 2
+    with pytest.raises(ValueError, match="no fold"):
+        folds.fold(np.arange(3))
+    est = FoldFit(fit_fold=print, folds=folds, values={"c": 1})
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and twin.folds is folds
+    cand = clone(CandidateEstimator(build=print, values=2))
+    assert cand.get_params() == {"build": print, "values": 2}
