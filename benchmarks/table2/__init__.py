@@ -1,9 +1,8 @@
 """The paper's Table 2 (Reuters-21578, Twitter POS) on the CPU: every row, tuned on validation.
 
-``python -m benchmarks.table2 --dataset reuters`` (or ``twitter-pos``; also
-``python -m benchmarks.compare --suite table2 --dataset ...``) trains, for every seed, the
-rows of Table 2 of Kim, Jeong & Shin (CVPR 2020) with one network and one schedule, and
-writes ``table2_<dataset>.json`` / ``.md`` / ``.png`` (``--out``).
+``python -m benchmarks.table2 --dataset reuters`` (or ``twitter-pos``) trains, for every
+seed, the rows of Table 2 of Kim, Jeong & Shin (CVPR 2020) with one network and one
+schedule, and writes ``table2_<dataset>.json`` / ``.md`` / ``.png`` (``--out``).
 
 Data (:mod:`benchmarks.text_datasets`; the test sets are never used for any choice):
 
