@@ -25,7 +25,6 @@ Usage (the cache folder holds ``g-*.pt`` and ``trunk-ce-*/params.pt``)::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -37,6 +36,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from benchmarks.cifar_lt.methods import add_m2m_arguments
 from benchmarks.cifar_lt.phases import load_cached_networks
+from benchmarks.compare.report import save_json
 from benchmarks.datasets import load_cifar10_lt
 from m2m_sampler.engine.generation import generate
 from m2m_sampler.engine.planning import acceptance_probability, plan_batch_translations
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "cifar_lt_precision.json").write_text(json.dumps(report, indent=2))
+        save_json(out / "cifar_lt_precision.json", report, indent=2)
         (out / "cifar_lt_precision.md").write_text(text)
         print(f"wrote {out / 'cifar_lt_precision'}.json and .md")
     return 0

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from benchmarks.compare import METHODS, M2mParams, TrainParams, load_bench_data, main
-from benchmarks.compare.report import dumps, environment
+from benchmarks.compare.report import environment, save_json
 from benchmarks.compare.runner import run_benchmark
 from benchmarks.compare.speed_rule import fast_train_params
 from m2m_sampler.exceptions import LowAcceptanceWarning
@@ -226,7 +226,7 @@ def cli(argv: list[str] | None = None) -> int:
             **measure(path, args.label_column, seeds),
         }
         stem = Path(path).stem
-        (out / f"{stem}.json").write_text(dumps(doc) + "\n")
+        save_json(out / f"{stem}.json", doc, end="\n", compact_lists=True)
         (out / f"{stem}.md").write_text(markdown(doc))
         print(markdown(doc))
     return 0

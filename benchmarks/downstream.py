@@ -53,7 +53,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from benchmarks.compare.methods import MethodContext, TrainParams, make_net
-from benchmarks.compare.report import dumps, environment, pipe_table
+from benchmarks.compare.report import environment, pipe_table, save_json
 from benchmarks.datasets import load_tabular
 from m2m_sampler.over_sampler import M2MOverSampler
 
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         **environment("cpu"),
         "results": results,
     }
-    (out / f"{args.name}.json").write_text(dumps(doc))
+    save_json(out / f"{args.name}.json", doc, compact_lists=True)
     header = [
         "# M2MOverSampler in front of other models",
         "",

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import platform
 import sys
 import time
@@ -59,7 +58,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks.compare.report import pipe_table
+from benchmarks.compare.report import pipe_table, save_json
 from benchmarks.datasets import load_tabular
 from benchmarks.search import Folds, search_grids
 from benchmarks.timing import Stopwatch
@@ -439,10 +438,10 @@ def main(argv=None) -> None:
         for seed in range(args.seeds):
             result["runs"] += run_seed(name, data, cfg, tuning["chosen"], seed, args)
             result["wall_s"] = time.perf_counter() - start
-            (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1, default=float))
+            save_json(args.out / f"{stem}.json", result)
     result["summary"] = summarise(result["runs"])
     result["wall_s"] = time.perf_counter() - start
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1, default=float))
+    save_json(args.out / f"{stem}.json", result)
     write_markdown(args.out / f"{stem}.md", result)
     log(f"done in {result['wall_s'] / 60:.1f} min -> {args.out / stem}.{{json,md}}")
 

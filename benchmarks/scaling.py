@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.compare.report import pipe_table
+from benchmarks.compare.report import pipe_table, save_json
 
 __all__ = ["main", "worker", "efficiency", "to_markdown"]
 
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None, default_out: str | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = args.name or f"scaling_{args.device}"
-    (out / f"{stem}.json").write_text(json.dumps(report, indent=2))
+    save_json(out / f"{stem}.json", report, indent=2)
     (out / f"{stem}.md").write_text(to_markdown(report))
     print(to_markdown(report))
     return 0

@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.neighbors import NearestNeighbors
 
-from benchmarks.compare.report import pipe_table
+from benchmarks.compare.report import pipe_table, save_json
 from benchmarks.compare.validation import carve_validation
 from benchmarks.table2 import (
     Config,
@@ -287,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     res["schedules"] = [] if args.skip_schedules else schedules(data, hp, log)
     res["cpu_s"] = time.process_time() - cpu0
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "table2_diagnosis.json").write_text(json.dumps(res, indent=1, default=float))
+    save_json(args.out / "table2_diagnosis.json", res)
     write_markdown(args.out / "table2_diagnosis.md", res)
     return 0
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.compare.report import pipe_table
+from benchmarks.compare.report import pipe_table, save_json
 from benchmarks.table2 import ROWS, t_half_width
 
 __all__ = ["compare", "markdown"]
@@ -135,7 +135,7 @@ def cli(argv: list[str] | None = None) -> int:
         ]
         results.append(compare(*pair))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "table2_precision.json").write_text(json.dumps(results, indent=1))
+    save_json(args.out / "table2_precision.json", results)
     command = " ".join(["python -m benchmarks.table2_precision", *sys.argv[1:]])
     text = markdown(results, command if argv is None else "")
     (args.out / "table2_precision.md").write_text(text)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import platform
 import sys
 import time
@@ -43,7 +42,7 @@ import torch
 from imblearn.over_sampling import SMOTE
 from torch import nn
 
-from benchmarks.compare.report import pipe_table
+from benchmarks.compare.report import pipe_table, save_json
 from benchmarks.timing import Stopwatch
 from m2m_sampler._torch_utils import resolve_device
 from m2m_sampler.datasets import load_digits_lt
@@ -352,7 +351,7 @@ def main(argv: list[str] | None = None, default_out: str = "benchmarks/results")
     tag += "_channels_last" if args.channels_last else ""
     label = [device.type] + ([args.amp] if args.amp != "none" else [])
     label += ["channels_last"] if args.channels_last else []
-    (out / f"{tag}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    save_json(out / f"{tag}.json", {"meta": meta, "results": results}, indent=2)
     lines = [
         f"# Translation throughput ({', '.join(label)})",
         "",

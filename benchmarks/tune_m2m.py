@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -50,7 +49,7 @@ import torch
 from benchmarks.compare import M2mParams, TrainParams, load_bench_data
 from benchmarks.compare.data import BenchData
 from benchmarks.compare.methods import MethodContext, build_pipeline
-from benchmarks.compare.report import pipe_table
+from benchmarks.compare.report import pipe_table, save_json
 from benchmarks.compare.runner import print_progress
 from benchmarks.compare.tuning import CARVING_SEED
 from benchmarks.compare.validation import ranking_key
@@ -329,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{tag}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    save_json(out / f"{tag}.json", doc, end="\n")
     (out / f"{tag}.md").write_text(tuning_markdown(tag, doc))
     print(
         f"{tag}: chosen {doc['bench_args']} (val bACC {100 * best['val_bacc']:.1f}; ERM "

@@ -8,7 +8,6 @@ share a ``--cache-dir`` (``benchmarks/gpu/run_cifar_lt.sh`` does).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from benchmarks.cifar_lt.data import load_data
 from benchmarks.cifar_lt.methods import METHODS, PAPER_TRIO, add_m2m_arguments, trunk_of
 from benchmarks.cifar_lt.phases import Cache, run_method, train_g, train_trunk
 from benchmarks.cifar_lt.report import build_report, print_summary
+from benchmarks.compare.report import save_json
 from m2m_sampler.training.schedules import default_start_epoch
 
 __all__ = ["PROG", "main", "parse_args"]
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"not in the cache (not trained): {', '.join(missing)}", flush=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=1))
+        save_json(args.out, report)
         print(f"wrote {args.out}", flush=True)
     print_summary(report)
     return report

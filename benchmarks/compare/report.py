@@ -22,6 +22,7 @@ import numpy as np
 from benchmarks.compare.runner import BenchResult
 
 __all__ = [
+    "save_json",
     "RerunMismatchWarning",
     "environment",
     "format_table",
@@ -267,6 +268,25 @@ def dumps(doc: Any) -> str:
     return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
+def save_json(path: str | os.PathLike[str], doc: Any, *, indent: int = 1, end: str = "",
+              compact_lists: bool = False) -> None:
+    """Write a result document as JSON: the one JSON writer of the benchmarks.
+
+    Parameters
+    ----------
+    path : str or path-like
+    doc : JSON-serialisable object
+        numpy scalars are written as floats.
+    indent : int, default=1
+    end : str, default=""
+        Appended to the text (e.g. a final newline).
+    compact_lists : bool, default=False
+        Lists of plain numbers on one line (:func:`dumps`; ``doc`` must hold no NaN).
+    """
+    text = dumps(doc) if compact_lists else json.dumps(doc, indent=indent, default=float)
+    Path(path).write_text(text + end)
+
+
 def write_json(
     path: Path,
     result: BenchResult,
@@ -313,7 +333,7 @@ def write_json(
         "rows": result.rows,
     }
     doc = _clean(doc)
-    path.write_text(dumps(doc) + "\n")
+    save_json(path, doc, end="\n", compact_lists=True)
     return doc
 
 

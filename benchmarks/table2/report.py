@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.compare.report import pipe_table
+from benchmarks.compare.report import pipe_table, save_json
 from benchmarks.table2.protocol import PAPER, ROW_KEYS, ROWS
 from benchmarks.table2.scoring import summarise
 
@@ -187,7 +187,7 @@ def merge(paths: list[Path], stem: Path) -> dict:
     out["merged_from"] = [str(p) for p in paths]
     out["summary"] = summarise(runs, rows)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(out, indent=1, default=float))
+    save_json(stem.with_suffix(".json"), out)
     write_markdown(stem.with_suffix(".md"), out)
     write_figure(stem.with_suffix(".png"), out)
     return out

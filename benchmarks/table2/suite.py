@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.compare.report import environment
+from benchmarks.compare.report import environment, save_json
 from benchmarks.table2.data import cached_data, load
 from benchmarks.table2.nets import run_seed
 from benchmarks.table2.protocol import ROW_KEYS, ROWS, Config, HyperParams, first_values
@@ -167,7 +167,7 @@ def run_suite(
         res["summary"] = summarise(res["runs"], rows)
         res["wall_s"] = time.perf_counter() - wall0
         stem = out / f"table2_{n}{tag}"
-        stem.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
+        save_json(stem.with_suffix(".json"), res)
         write_markdown(stem.with_suffix(".md"), res)
         if final:
             write_figure(stem.with_suffix(".png"), res)
