@@ -343,3 +343,30 @@ def names_not_predicted(y_pred, y_true):
     return bool(set(y_true.tolist()) - set(y_pred.tolist())) and bool(
         set(y_pred.tolist()) - set(y_true.tolist())
     )
+
+
+def test_bacc_and_cumulative_fp_equal_sklearns_without_its_warnings():
+    """imbalance_report's bACC is sklearn's balanced_accuracy_score bit for bit and the
+    cumulative false positives are sklearn's confusion-matrix column sums, also where
+    sklearn warns (labels only predicted, a single class); the library raises no warning."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+
+    from m2m_sampler.longtail.metrics import cumulative_false_positives, imbalance_report
+
+    rng = np.random.RandomState(0)
+    cases = [(rng.randint(0, 4, 50), rng.randint(0, 6, 50)) for _ in range(20)]
+    cases += [(np.zeros(5, int), np.zeros(5, int)), (np.array([1, 1, 1]), np.array([1, 2, 2]))]
+    for t, p in cases:
+        order = np.union1d(np.unique(t), np.unique(p))[::-1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want_bacc = balanced_accuracy_score(t, p)
+            cm = confusion_matrix(t, p, labels=order)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            report = imbalance_report(t, p, y_train=t)
+            got_fp = cumulative_false_positives(t, p, order)
+        assert report["balanced_accuracy"] == want_bacc
+        np.testing.assert_array_equal(got_fp, np.cumsum(cm.sum(axis=0) - np.diag(cm)))

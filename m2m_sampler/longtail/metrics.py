@@ -29,9 +29,7 @@ recall term (its predictions still count as mistakes of the true classes).
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,8 +37,6 @@ from imblearn.metrics import geometric_mean_score
 from numpy.typing import ArrayLike
 from sklearn.metrics import (
     accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
     recall_score,
 )
 
@@ -53,22 +49,6 @@ __all__ = [
     "major_minor_split",
     "per_class_recall",
 ]
-
-# sklearn warnings about cases this module handles on purpose: a label that is only
-# predicted (no recall term, by design) and a one-class confusion matrix.
-_EXPECTED_WARNINGS = (
-    "y_pred contains classes not in y_true",
-    "A single label was found in 'y_true' and 'y_pred'",
-)
-
-
-@contextmanager
-def _expected_sklearn_warnings_ignored() -> Iterator[None]:
-    with warnings.catch_warnings():
-        for message in _EXPECTED_WARNINGS:
-            warnings.filterwarnings("ignore", message=message, category=UserWarning)
-        yield
-
 
 def _as_label_array(y: ArrayLike, name: str) -> np.ndarray:
     """Return ``y`` as a 1-D numpy array of labels, with a clear error otherwise."""
@@ -342,15 +322,10 @@ def cumulative_false_positives(
             f"Predicted labels {missing.tolist()} are not in class_order; list every class "
             "(e.g. class_frequency_order(y_train)) so that all mistakes are counted."
         )
-    # true labels outside class_order join the matrix so that their samples are counted
-    unlisted = np.setdiff1d(np.unique(t), order)
-    labels = order
-    if unlisted.shape[0]:
-        labels = np.concatenate([order.astype(object), unlisted.astype(object)])
-    with _expected_sklearn_warnings_ignored():
-        cm = confusion_matrix(t, p, labels=labels)
-    fp = cm.sum(axis=0) - np.diag(cm)
-    return np.cumsum(fp[: order.shape[0]]).astype(np.int64)
+    # false positives of class c: predicted c, true label another (listed or not); counted
+    # directly rather than through sklearn's confusion_matrix, which warns on one class
+    fp = np.array([np.sum((p == c) & (t != c)) for c in order], dtype=np.int64)
+    return np.cumsum(fp).astype(np.int64)
 
 
 def imbalance_report(
@@ -394,8 +369,9 @@ def imbalance_report(
     t, p = _check_pair(y_true, y_pred)
     labels = np.unique(t)
     recall = per_class_recall(t, p, labels=labels)
-    with _expected_sklearn_warnings_ignored():
-        bacc = balanced_accuracy_score(t, p)
+    # sklearn's balanced_accuracy_score is the mean recall of the classes of y_true (it
+    # drops, with a warning, the classes that are only predicted): the same number
+    bacc = float(np.mean(recall))
     major, minor = major_minor_split(y_train)
     major_acc, minor_acc = _group_recall(t, p, major), _group_recall(t, p, minor)
     order = class_frequency_order(y_train)
