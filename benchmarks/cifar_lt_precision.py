@@ -201,17 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    cached = {}  # every cache is checked before the data are read
+    for spec in args.cache:
+        name, _, folder = spec.rpartition("=")
+        try:
+            cached[name or Path(folder).parent.name] = load_cached_networks(Path(folder))
+        except FileNotFoundError as exc:
+            raise SystemExit(str(exc)) from None
     data = load_cifar10_lt(100, data_dir=args.data_dir)
     if args.test_subset:
         data.X_test, data.y_test = data.X_test[:args.test_subset], data.y_test[:args.test_subset]
     runs = {}
-    for spec in args.cache:
-        name, _, folder = spec.rpartition("=")
-        name = name or Path(folder).parent.name
-        try:
-            g, f, networks = load_cached_networks(Path(folder))
-        except FileNotFoundError as exc:
-            raise SystemExit(str(exc)) from None
+    for name, (g, f, networks) in cached.items():
         runs[name] = {
             "networks": networks,
             "evaluation": evaluate({"g": g, "f (epoch 160)": f}, data),
