@@ -353,6 +353,39 @@ def _import_pandas() -> Any:
     return pd
 
 
+#: A non-numeric feature column with more distinct values than this, and more than
+#: :data:`MAX_CATEGORY_SHARE` of the rows, is refused by :func:`load_csv` with
+#: ``categorical="auto"`` (an identifier or free text, not a category).
+MAX_CATEGORIES = 50
+#: See :data:`MAX_CATEGORIES`.
+MAX_CATEGORY_SHARE = 0.5
+
+#: ``read_csv`` options that change which line is the header or which columns are read:
+#: with any of them, :func:`load_csv` does not re-read the header to find repeated names.
+_HEADER_OPTIONS = frozenset(
+    {"header", "names", "usecols", "index_col", "nrows", "chunksize", "iterator"}
+)
+
+
+def _repeated_label(
+    pd: Any, path: Any, columns: Sequence[Any], label_column: str, kwargs: dict
+) -> list[str]:
+    """Columns pandas renamed ``<label>.N`` because the header repeats the label column."""
+    renamed = [
+        str(c) for c in columns
+        if isinstance(c, str) and c.startswith(f"{label_column}.")
+        and c[len(label_column) + 1:].isdigit()
+    ]
+    if not renamed or not isinstance(path, str | os.PathLike) or _HEADER_OPTIONS & set(kwargs):
+        return renamed
+    try:
+        raw = pd.read_csv(path, header=None, nrows=1, dtype=str, **kwargs).iloc[0].tolist()
+    except Exception:  # the header cannot be re-read: keep the renamed columns suspect
+        return renamed
+    n_label = sum(str(v) == label_column for v in raw)
+    return [c for c in renamed if c not in map(str, raw)] if n_label > 1 else []
+
+
 def load_csv(
     path: str | os.PathLike[str],
     label_column: str,
@@ -368,6 +401,13 @@ def load_csv(
     Categorical feature columns are one-hot encoded; the new features are named
     ``"<column>=<value>"`` (values sorted as strings) and replace the column in place, so the
     feature order follows the file. Requires pandas (an optional dependency).
+
+    Refused with a ``ValueError`` that says what to do: a file with no data row, a header
+    that repeats the label column (pandas would read the copy, renamed ``<label>.1``, as a
+    feature holding the answer), and with ``categorical="auto"`` a non-numeric column with
+    more than :data:`MAX_CATEGORIES` distinct values making up more than
+    :data:`MAX_CATEGORY_SHARE` of the rows (an identifier or free text: one feature per
+    value).
 
     Parameters
     ----------
@@ -412,6 +452,20 @@ def load_csv(
         raise ValueError(
             f"Label column {label_column!r} not found; columns are {list(map(str, df.columns))}."
         )
+    if len(df) == 0:
+        raise ValueError(
+            "The CSV file has a header but no data row; give a file with one row per sample."
+        )
+    repeated = [
+        c for c in _repeated_label(pd, path, list(df.columns), label_column, read_csv_kwargs)
+        if c not in set(drop_columns)
+    ]
+    if repeated:
+        raise ValueError(
+            f"The header names the label column {label_column!r} more than once (pandas "
+            f"renamed the copies {repeated}); as features they would give the answer away. "
+            f"Remove the repeated column from the file, or drop it with drop_columns={repeated}."
+        )
     unknown = [c for c in drop_columns if c not in df.columns]
     if unknown:
         raise ValueError(f"drop_columns names unknown columns: {unknown}.")
@@ -426,7 +480,8 @@ def load_csv(
             detail = ", ".join(f"{c!r} ({n})" for c, n in na.items())
             raise ValueError(
                 f"Missing values in columns {detail}. Impute them first, drop those columns "
-                "with drop_columns=..., or pass dropna=True to drop the incomplete rows."
+                f"with drop_columns={[str(c) for c in na.index]}, or pass dropna=True to drop "
+                "the incomplete rows."
             )
         before = len(df)
         df = df.dropna()
@@ -443,6 +498,15 @@ def load_csv(
                 f"categorical must be 'auto', a list of columns or None; got {categorical!r}."
             )
         cat_cols = [c for c in feat_cols if not _numeric(c)]
+        for c in cat_cols:
+            n_values = int(df[c].astype(str).nunique())
+            if n_values > MAX_CATEGORIES and n_values > MAX_CATEGORY_SHARE * len(df):
+                raise ValueError(
+                    f"Column {c!r} holds text with {n_values} distinct values in {len(df)} "
+                    f"rows (an identifier or free text?); one-hot encoding it would add "
+                    f"{n_values} features. Drop it with drop_columns={[str(c)]}, or list it "
+                    "in categorical= to encode it anyway."
+                )
     else:
         cat_cols = list(categorical or ())
         bad = [c for c in cat_cols if c not in feat_cols]

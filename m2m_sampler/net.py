@@ -42,6 +42,7 @@ import copy
 import dataclasses
 import functools
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,24 @@ def _holds_tensors(value: Any) -> bool:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return any(_holds_tensors(getattr(value, f.name)) for f in dataclasses.fields(value))
     return isinstance(value, tuple | list) and any(isinstance(v, torch.Tensor) for v in value)
+
+
+def _check_shapes(module: torch.nn.Module, state_dict: Mapping[str, Any]) -> None:
+    """Refuse a state dict whose tensors do not fit ``module`` before anything is copied."""
+    own = module.state_dict()
+    bad = [
+        (key, tuple(value.shape), tuple(own[key].shape))
+        for key, value in state_dict.items()
+        if key in own and isinstance(value, torch.Tensor) and value.shape != own[key].shape
+    ]
+    if bad:
+        key, saved, here = bad[0]
+        raise ValueError(
+            f"the module file does not fit this net's module: {key!r} was saved with shape "
+            f"{saved} but has shape {here} here ({len(bad)} mismatched tensor(s)). Build the "
+            "net with the module parameters it was saved with (e.g. the same "
+            "module__n_classes) before load_params; nothing was loaded."
+        )
 
 
 def _encode_classes(classes: np.ndarray) -> torch.Tensor | None:
@@ -269,6 +288,14 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         y = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
         if y.ndim != 1:
             y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+        if y.dtype == object:
+            missing = np.flatnonzero(np.equal(y, None))
+            if len(missing):
+                raise ValueError(
+                    f"y contains None at {len(missing)} position(s) (first at index "
+                    f"{int(missing[0])}); give every sample a label, or drop the unlabelled "
+                    "samples from X and y."
+                )
         if reset or not hasattr(self, "classes_inferred_"):
             check_classification_targets(y)  # continuous y: the sampler's error
             if self.classes is not None and len(self.classes):
@@ -475,6 +502,8 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
             def pop_classes(module, state_dict, prefix, *args):
                 if not prefix and CLASSES_KEY in state_dict:
                     found["classes"] = _decode_classes(state_dict.pop(CLASSES_KEY))
+                if not prefix:
+                    _check_shapes(module, state_dict)
 
             handle = self.module_.register_load_state_dict_pre_hook(pop_classes)
         try:

@@ -49,7 +49,12 @@ from .engine.acceptance import (
     low_acceptance_cause,
     plan_class_stats,
 )
-from .engine.converters import as_torch_classifier, default_g, fit_quietly
+from .engine.converters import (
+    as_torch_classifier,
+    default_g,
+    fit_quietly,
+    require_logits_tensor,
+)
 from .engine.memory import check_resampled_size
 from .engine.params import (
     DEFAULT_TRANSLATION_PARAMS,
@@ -399,6 +404,7 @@ default=None
                 f"input_shape matches the input {name} expects and that {name} accepts "
                 f"{x.dtype} tensors.{hint}"
             ) from exc
+        require_logits_tensor(out, name)
         if out.ndim != 2 or out.shape[1] != len(classes):
             raise ValueError(
                 f"{name} returns outputs of shape {tuple(out.shape)} for {len(probe)} samples, "
@@ -442,7 +448,13 @@ default=None
             return [resolve_device(d) for d in self.device]
         return [resolve_device(self.device)]
 
-    def _fit_resample(self, X, y):
+    def _fit_resample(self, X, y, **params):
+        if params:
+            raise TypeError(
+                f"M2MOverSampler.fit_resample takes X and y only; got {sorted(params)}. "
+                "Sample weights are not supported: drop sample_weight (in a Pipeline, pass "
+                "it to the final estimator's step, e.g. clf__sample_weight=...)."
+            )
         devices = self._devices()
         device = devices[0]
         world_size = distributed_world()[1]

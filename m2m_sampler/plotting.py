@@ -18,10 +18,12 @@ on a given ``ax`` (or a new figure) and return it; none of them calls ``plt.show
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -122,8 +124,21 @@ def plot_translations(
     Raises
     ------
     ValueError
-        If the sampler accepted no translation, or the shapes do not fit.
+        If the sampler accepted no translation, the shapes do not fit, or ``n_samples``
+        is not a positive integer.
+    sklearn.exceptions.NotFittedError
+        If ``sampler`` has not been fitted.
     """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+        raise ValueError(
+            f"n_samples must be a positive integer (the number of translations shown); "
+            f"got {n_samples!r}."
+        )
+    if not hasattr(sampler, "is_translated_") or not hasattr(sampler, "source_indices_"):
+        raise NotFittedError(
+            f"this {type(sampler).__name__} is not fitted: call sampler.fit_resample(X, y) "
+            "first and pass its output as X_resampled, y_resampled."
+        )
     plt = _pyplot()
     X, X_res = np.asarray(X), np.asarray(X_resampled)
     y, y_res = np.asarray(y), np.asarray(y_resampled)
@@ -338,6 +353,11 @@ def _class_curves(
     ylabel: str,
     scale: float,
 ) -> Axes:
+    if not isinstance(values, Mapping):
+        raise TypeError(
+            f"expected a mapping of model name -> per-class values; got "
+            f"{type(values).__name__} (wrap one model's values as {{'name': values}})."
+        )
     labels = [str(c) for c in classes]
     x = np.arange(len(labels))
     ax = _new_ax(ax, (max(6.0, 0.45 * len(labels) + 3), 4))
@@ -345,6 +365,20 @@ def _class_curves(
     for (name, v), color in zip(values.items(), colors):
         if v is None:
             continue
+        if isinstance(v, Mapping):  # class label -> value: put in the order of classes
+            missing = [c for c in classes if c not in v]
+            if missing:
+                raise ValueError(
+                    f"{name!r} maps classes to values but has no value for the classes "
+                    f"{missing[:10]}; its keys are {list(v)[:10]}."
+                )
+            v = [v[c] for c in classes]
+        elif np.ndim(v) == 0 or isinstance(v, str):
+            raise TypeError(
+                f"{name!r} maps to a single {type(v).__name__}; each model needs one value per "
+                "class (a sequence in the order of classes, or a dict class -> value). Did "
+                "you pass one model's per-class dict instead of {'name': values}?"
+            )
         v = np.asarray([np.nan if e is None else e for e in v], dtype=float)
         if v.shape != (len(labels),):
             raise ValueError(
@@ -371,10 +405,10 @@ def plot_per_class_recall(
 
     Parameters
     ----------
-    recall : mapping of str to sequence of float
-        Model name -> recall of each class of ``classes`` (in that order), e.g. from
-        :func:`m2m_sampler.longtail.metrics.per_class_recall` with ``labels=classes``. None
-        entries (a model or a class value) are skipped.
+    recall : mapping of str to sequence of float (or to a mapping class -> float)
+        Model name -> recall of each class of ``classes`` (in that order, or keyed by
+        class label), e.g. from :func:`m2m_sampler.longtail.metrics.per_class_recall`
+        with ``labels=classes``. None entries (a model or a class value) are skipped.
     classes : sequence
         Class labels, usually from the most to the least frequent
         (:func:`m2m_sampler.longtail.metrics.class_frequency_order`).

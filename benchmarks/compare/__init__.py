@@ -21,11 +21,27 @@ and CIFAR-LT too.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from benchmarks.compare.data import BenchData, load_bench_data
-from benchmarks.compare.methods import METHODS, M2mParams, TrainParams, build_pipeline
-from benchmarks.compare.runner import BenchResult, run_benchmark
+if TYPE_CHECKING:
+    from benchmarks.compare.data import BenchData, load_bench_data
+    from benchmarks.compare.methods import METHODS, M2mParams, TrainParams, build_pipeline
+    from benchmarks.compare.runner import BenchResult, run_benchmark
+
+#: Where the names of the package live: imported on first use (PEP 562), so that
+#: ``python -m benchmarks.compare --help`` builds its parser without importing torch.
+_LAZY = {
+    "BenchData": "data",
+    "load_bench_data": "data",
+    "METHODS": "methods",
+    "M2mParams": "methods",
+    "TrainParams": "methods",
+    "build_pipeline": "methods",
+    "BenchResult": "runner",
+    "run_benchmark": "runner",
+}
 
 __all__ = [
     "METHODS",
@@ -56,3 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.compare.__main__ import main as _main
 
     return _main(argv)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -29,15 +29,30 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from benchmarks.compare.data import DIGITS, TEXT_FEATURES, NamedData, load_bench_data
-from benchmarks.compare.methods import METHODS, M2mParams, TrainParams
-from m2m_sampler.plotting import INSTALL_HINT, matplotlib_available
+if TYPE_CHECKING:
+    from benchmarks.compare.data import NamedData
 
 __all__ = ["build_parser", "main"]
 
 PROG = "benchmarks.compare"
+
+# The parser's defaults as plain constants: ``--help`` and argument errors come without
+# importing torch or the library (the lab's tests check that they equal the defaults of
+# benchmarks.compare.data / .methods).
+#: :data:`benchmarks.compare.data.DIGITS`.
+DIGITS = "digits-lt"
+#: :data:`benchmarks.compare.data.TEXT_FEATURES`.
+TEXT_FEATURES = 4096
+#: The keys of :data:`benchmarks.compare.methods.METHODS`, in order.
+METHOD_NAMES = ("erm", "ros", "smote", "adasyn", "borderline-smote", "reweight", "m2m")
+#: :class:`benchmarks.compare.methods.TrainParams`' defaults.
+TRAIN_DEFAULTS = {"epochs": 100, "batch_size": 64, "lr": 1e-3, "weight_decay": 5e-5,
+                  "hidden": (256,)}
+#: :class:`benchmarks.compare.methods.M2mParams`' defaults.
+M2M_DEFAULTS = {"beta": 0.99, "lam": 0.1, "gamma": 0.99, "step_size": 0.1, "n_steps": 10,
+                "f": "none"}
 
 
 def _int_at_least(low: int, expected: str):
@@ -81,6 +96,13 @@ def _seed_list(text: str) -> list[int]:
     return values
 
 
+def _name_list(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("the list of columns is empty")
+    return names
+
+
 def _int_list(text: str) -> list[int]:
     try:
         values = [int(t) for t in text.split(",") if t.strip()]
@@ -91,6 +113,23 @@ def _int_list(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError("the list is empty")
     return values
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """States each option's default once: ``(default: X)`` unless the help already says
+    ``default`` or there is none to state (None, flags)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default is None
+            or action.default is False
+            or action.default == argparse.SUPPRESS
+            or isinstance(action, argparse.BooleanOptionalAction)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,7 +161,7 @@ def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
             "the same skorch-trained MLP, over several seeds; write results.json, "
             "results.md and figures."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     d = p.add_argument_group("data")
     d.add_argument(
@@ -130,20 +169,38 @@ def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
         default=DIGITS,
         help=f"{', '.join([DIGITS, *names])} or the path of a CSV file",
     )
-    d.add_argument("--label-column", default=None, help="class column of a CSV data set")
+    d.add_argument(
+        "--label-column",
+        default=None,
+        help="class column of a CSV data set (required for a CSV file; no default)",
+    )
+    d.add_argument(
+        "--drop-columns",
+        type=_name_list,
+        default=None,
+        help="comma-separated columns of a CSV data set to ignore (ids, free text, ...); "
+        "default: none",
+    )
+    d.add_argument(
+        "--dropna",
+        action="store_true",
+        help="drop the rows of a CSV data set that have a missing value (default: missing "
+        "values are an error)",
+    )
     d.add_argument(
         "--text-column",
         default=None,
         help="column of texts of a CSV data set: the features are then their TF-IDF "
         f"(hashed into {TEXT_FEATURES} columns, fitted on each training part; other columns "
-        "ignored)",
+        "ignored); default: none, the columns are the features",
     )
     d.add_argument(
         "--imbalance-ratio",
         type=_float,
         default=None,
-        help="rho >= 1: digits-lt's ratio (default 10); for other data, make the training "
-        "part long-tailed with this ratio after holding out a balanced test set",
+        help="rho >= 1: digits-lt's ratio; for other data, make the training part "
+        "long-tailed with this ratio after holding out a balanced test set (default: 10 "
+        "for digits-lt; none for other data, which are kept as they are)",
     )
     d.add_argument(
         "--test-per-class",
@@ -161,30 +218,35 @@ def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
         "--min-class-count",
         type=_nonneg_int,
         default=0,
-        help="drop classes with fewer samples than this (tabular / CSV data)",
+        help="drop classes with fewer samples than this (tabular / CSV data; 0 keeps all)",
     )
 
     r = p.add_argument_group("run")
     r.add_argument(
         "--methods",
-        default=",".join(METHODS),
-        help=f"comma-separated subset of: {', '.join(METHODS)}",
+        default=",".join(METHOD_NAMES),
+        help=f"comma-separated subset of: {', '.join(METHOD_NAMES)}",
     )
     r.add_argument("--seeds", type=_positive_int, default=5, help="run seeds 0 .. N-1")
     r.add_argument(
         "--seed-list",
         type=_seed_list,
         default=None,
-        help="explicit seeds in [0, 2**32 - 1], e.g. 3,7 (wins over --seeds)",
+        help="explicit seeds in [0, 2**32 - 1], e.g. 3,7 (wins over --seeds); default: none",
     )
-    r.add_argument("--epochs", type=_positive_int, default=TrainParams.epochs)
+    r.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=TRAIN_DEFAULTS["epochs"],
+        help="training epochs of every network (g included)",
+    )
     r.add_argument(
         "--batch-size",
         type=_positive_int,
         default=None,
-        help=f"default {TrainParams.batch_size}; for a CSV file, about 16 batches per epoch of "
-        "the training part (a power of two in [64, 256]) and --lr scaled by batch / 64 "
-        "(benchmarks.compare.speed_rule)",
+        help=f"mini-batch size (default: {TRAIN_DEFAULTS['batch_size']}; for a CSV file, "
+        "about 16 batches per epoch of the training part, a power of two in [64, 256], "
+        "and --lr scaled by batch / 64: benchmarks.compare.speed_rule)",
     )
     r.add_argument(
         "--tune",
@@ -193,14 +255,21 @@ def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
         help="choose every method's hyper-parameters (SMOTE/ADASYN/BorderlineSMOTE "
         "neighbours, the re-weighting power, M2m's beta, gamma and step size around the "
         "values given) on a validation part carved from the training data, then run the "
-        "benchmark with them; default: on for a CSV file, off otherwise",
+        "benchmark with them (default: on for a CSV file, off otherwise)",
     )
-    r.add_argument("--lr", type=_finite_float, default=TrainParams.lr, help="Adam learning rate")
-    r.add_argument("--weight-decay", type=_finite_float, default=TrainParams.weight_decay)
+    r.add_argument(
+        "--lr", type=_finite_float, default=TRAIN_DEFAULTS["lr"], help="Adam learning rate"
+    )
+    r.add_argument(
+        "--weight-decay",
+        type=_finite_float,
+        default=TRAIN_DEFAULTS["weight_decay"],
+        help="Adam weight decay",
+    )
     r.add_argument(
         "--hidden",
         type=_int_list,
-        default=list(TrainParams.hidden),
+        default=",".join(map(str, TRAIN_DEFAULTS["hidden"])),
         help="hidden layer widths of the MLP, comma-separated",
     )
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -217,19 +286,50 @@ def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
         default="bench_out",
         help="output folder (created if needed; checked to be writable before the run)",
     )
-    r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.add_argument(
+        "--no-figures", action="store_true", help="skip the PNG figures (default: write them)"
+    )
+    r.add_argument(
+        "--quiet", action="store_true", help="no progress lines (default: print them)"
+    )
 
     m = p.add_argument_group("M2m (see M2MOverSampler)")
-    m.add_argument("--beta", type=_float, default=M2mParams.beta)
-    m.add_argument("--lam", type=_finite_float, default=M2mParams.lam)
-    m.add_argument("--gamma", type=_float, default=M2mParams.gamma)
-    m.add_argument("--step-size", type=_finite_float, default=M2mParams.step_size)
-    m.add_argument("--n-steps", type=_nonneg_int, default=M2mParams.n_steps)
+    m.add_argument(
+        "--beta",
+        type=_float,
+        default=M2M_DEFAULTS["beta"],
+        help="in [0, 1]: a source of class k0 is used for target class k with probability "
+        "1 - beta ** (N_k0 - N_k) (Algorithm 1)",
+    )
+    m.add_argument(
+        "--lam",
+        type=_finite_float,
+        default=M2M_DEFAULTS["lam"],
+        help=">= 0: weight of f's logit of the source class (with --m2m-f g)",
+    )
+    m.add_argument(
+        "--gamma",
+        type=_float,
+        default=M2M_DEFAULTS["gamma"],
+        help="in [0, 1]: a translation is kept when g gives its target class at least this "
+        "probability",
+    )
+    m.add_argument(
+        "--step-size",
+        type=_finite_float,
+        default=M2M_DEFAULTS["step_size"],
+        help="> 0: L2 length of every translation step, in standardised input units",
+    )
+    m.add_argument(
+        "--n-steps",
+        type=_nonneg_int,
+        default=M2M_DEFAULTS["n_steps"],
+        help="number of translation steps",
+    )
     m.add_argument(
         "--m2m-f",
         choices=("none", "g"),
-        default=M2mParams.f,
+        default=M2M_DEFAULTS["f"],
         help="f of Eq. (2): none, or a snapshot of g (then --lam weighs f's seed logit)",
     )
     return p
@@ -237,10 +337,11 @@ def build_parser(names: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
     methods = [s.strip() for s in args.methods.split(",") if s.strip()]
-    unknown = [s for s in methods if s not in METHODS]
+    unknown = [s for s in methods if s not in METHOD_NAMES]
     if unknown or not methods:
         parser.error(
-            f"unknown method(s) {unknown or args.methods!r}; choose from {', '.join(METHODS)}"
+            f"unknown method(s) {unknown or args.methods!r}; choose from "
+            f"{', '.join(METHOD_NAMES)}"
         )
     methods = list(dict.fromkeys(methods))
     if args.imbalance_ratio is not None and not args.imbalance_ratio >= 1:
@@ -262,6 +363,13 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> li
     if args.seed_list is not None and len(set(args.seed_list)) != len(args.seed_list):
         parser.error(f"--seed-list has repeated seeds: {args.seed_list}")
     return methods
+
+
+def load_bench_data(*args: Any, **kwargs: Any) -> Any:
+    """:func:`benchmarks.compare.data.load_bench_data`, imported when first called."""
+    from benchmarks.compare.data import load_bench_data as load
+
+    return load(*args, **kwargs)
 
 
 def _fail(message: str, status: int = 1) -> NoReturn:
@@ -330,6 +438,9 @@ def main(
     parser = build_parser(list(named))
     args = parser.parse_args(argv)
     methods = _check_args(parser, args)
+
+    from m2m_sampler.plotting import INSTALL_HINT, matplotlib_available
+
     if not args.no_figures and not matplotlib_available():
         print(
             f"{PROG}: warning: matplotlib is not installed ({INSTALL_HINT}); the run goes "
@@ -362,6 +473,8 @@ def main(
             test_size=args.test_size,
             min_class_count=args.min_class_count,
             text_column=args.text_column,
+            drop_columns=args.drop_columns or (),
+            dropna=args.dropna,
         )
         first_split = data.split(seeds[0])  # fails early if the split rule cannot apply
     except (ValueError, FileNotFoundError, OSError) as exc:
@@ -396,6 +509,7 @@ def _run(
     from dataclasses import replace
 
     from benchmarks.compare.acceptance import low_acceptance_warning
+    from benchmarks.compare.methods import METHODS, M2mParams, TrainParams
     from benchmarks.compare.report import (
         environment,
         format_table,

@@ -30,7 +30,7 @@ numbers with a fractional part are refused as a continuous target).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,6 +248,30 @@ def text_features(n_features: int = TEXT_FEATURES) -> Pipeline:
     )
 
 
+def cli_advice(message: str) -> str:
+    """``load_csv``'s advice in command-line words: ``drop_columns=[...]`` becomes
+    ``--drop-columns ...``, ``dropna=True`` becomes ``--dropna``.
+
+    Examples
+    --------
+    >>> cli_advice("drop it with drop_columns=['id', 'x'], or pass dropna=True")
+    'drop it with --drop-columns id,x, or pass --dropna'
+    >>> cli_advice("Drop it with drop_columns=['id'], or list it in categorical= to "
+    ...            "encode it anyway.")
+    'Drop it with --drop-columns id.'
+    """
+    import re
+
+    def columns(match: re.Match) -> str:
+        names = re.findall(r"'((?:[^'\\]|\\.)*)'|\"([^\"]*)\"", match.group(1))
+        return "--drop-columns " + ",".join(a or b for a, b in names)
+
+    message = re.sub(r"drop_columns=\[([^\]]*)\]", columns, message)
+    message = message.replace("drop_columns=", "--drop-columns ")
+    message = message.replace("dropna=True", "--dropna")
+    return message.replace(", or list it in categorical= to encode it anyway", "")
+
+
 def _read_text_csv(path: Path, label_column: str, text_column: str) -> tuple[np.ndarray, Any]:
     """The texts (object array, missing texts as "") and labels of a CSV file."""
     import pandas as pd
@@ -314,6 +338,8 @@ def load_bench_data(
     test_size: float = 0.3,
     min_class_count: int = 0,
     text_column: str | None = None,
+    drop_columns: Sequence[str] = (),
+    dropna: bool = False,
 ) -> BenchData:
     """Load a benchmark data set and fix its split rule.
 
@@ -339,6 +365,10 @@ def load_bench_data(
         For a CSV file: the column holding a text per row. The features are then this
         text's TF-IDF (:func:`text_features`, fitted on each training part) and the other
         columns are ignored.
+    drop_columns : sequence of str, default=()
+        For a CSV file: columns to ignore (ids, free text, ...), passed to ``load_csv``.
+    dropna : bool, default=False
+        For a CSV file: drop the rows with a missing value (else they are an error).
 
     Returns
     -------
@@ -391,12 +421,18 @@ def load_bench_data(
         if not label_column:
             raise ValueError(f"a CSV data set needs --label-column (the class column of {path}).")
         name, source = path.name, f"CSV file {path.name!r} (label column {label_column!r})"
-        if text_column:
-            X, y = _read_text_csv(path, label_column, text_column)
-            source = f"{source[:-1]}, text column {text_column!r})"
-        else:
-            bunch = load_csv(path, label_column)
-            X, y = bunch.data, bunch.target
+        try:
+            if text_column:
+                X, y = _read_text_csv(path, label_column, text_column)
+                source = f"{source[:-1]}, text column {text_column!r})"
+            else:
+                bunch = load_csv(
+                    path, label_column, drop_columns=list(drop_columns), dropna=dropna
+                )
+                X, y = bunch.data, bunch.target
+        except ValueError as exc:
+            raise ValueError(f"{path.name}: {cli_advice(str(exc))}") from exc
+        if not text_column:
             _check_csv_features(X, bunch.feature_names, source)
         y = _class_labels(y, source)
 

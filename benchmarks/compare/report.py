@@ -42,6 +42,15 @@ COLUMNS: tuple[tuple[str, str, float], ...] = (
     ("fit_time", "fit time (s)", 1.0),
 )
 
+#: What the columns mean, printed under the terminal table.
+COLUMNS_LEGEND = (
+    "On the test set, mean ± standard deviation over seeds (one seed: the value alone). "
+    "bACC: balanced accuracy, the mean of the per-class recalls; GM: their geometric mean "
+    "(0 when a class is never recognised); major acc: mean recall of the most frequent "
+    "training classes that together hold more than half of the training samples; minor "
+    "acc: mean recall of the other classes."
+)
+
 _PACKAGES = (
     "m2m-sampler",
     "torch",
@@ -67,6 +76,8 @@ def _cell(summary: dict[str, Any], key: str, scale: float) -> str:
     if mean is None:
         return "n/a"
     digits = 1 if scale == 100.0 else 2
+    if std is None or summary.get("n_ok", 2) < 2:  # one seed: no spread to show
+        return f"{scale * mean:.{digits}f}"
     return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
 
 
@@ -92,9 +103,14 @@ def _notes(result: BenchResult, methods: Sequence[str]) -> list[str]:
             reasons = "; ".join(s["na_reasons"])
             notes.append(f"{s['label']}: n/a on {s['n_na']} seed(s): {reasons}")
         if s.get("acceptance_rate_mean") is not None:
+            spread = (
+                f" ± {100 * s['acceptance_rate_std']:.1f}%"
+                if s.get("n_ok", 2) >= 2 and s.get("acceptance_rate_std") is not None
+                else ""
+            )
             notes.append(
-                f"{s['label']}: {100 * s['acceptance_rate_mean']:.1f}% ± "
-                f"{100 * s['acceptance_rate_std']:.1f}% of the added samples are accepted "
+                f"{s['label']}: {100 * s['acceptance_rate_mean']:.1f}%{spread} of the added "
+                "samples are accepted "
                 "translations (the rest are copies of real minority samples); fit time "
                 f"excludes training g (the ERM network, {s['g_fit_time_mean']:.2f} s)"
             )
@@ -124,6 +140,7 @@ def format_table(result: BenchResult, methods: Sequence[str]) -> str:
 
     out = [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
     out += [f"* {n}" for n in _notes(result, methods)]
+    out += [COLUMNS_LEGEND]
     return "\n".join(out)
 
 

@@ -6,7 +6,8 @@ classifier becomes a :class:`torch.nn.Module` that maps ``(n, *input_shape)`` in
 sorted-label order. Accepted:
 
 * a :class:`torch.nn.Module` returning one logit per class (used as it is, on a frozen
-  copy);
+  copy; a module returning a tuple such as ``(logits, features)`` is refused with a clear
+  message, as are TorchScript modules);
 * a fitted skorch ``NeuralNetClassifier`` (its ``module_``, with the output turned into
   logits according to its criterion / ``predict_nonlinearity``);
 * a fitted scikit-learn ``LogisticRegression``, ``SGDClassifier(loss='log_loss')`` or
@@ -42,6 +43,7 @@ __all__ = [
     "sklearn_to_torch",
     "default_g",
     "SUPPORTED_KINDS",
+    "require_logits_tensor",
 ]
 
 SUPPORTED_KINDS = (
@@ -279,6 +281,13 @@ def as_torch_classifier(
     checkable : bool
         True when the estimator has a ``predict_proba`` the module can be checked against.
     """
+    if isinstance(estimator, torch.jit.ScriptModule):
+        raise TypeError(
+            f"{name} is a TorchScript module (torch.jit.script / torch.jit.trace), which "
+            "translation cannot use: it freezes a copy of the model and differentiates through "
+            f"it, and TorchScript modules do not support requires_grad_. Pass {name} as the "
+            "original torch.nn.Module (before scripting or tracing)."
+        )
     if isinstance(estimator, nn.Module):
         return estimator, False
     if isinstance(estimator, FrozenEstimator):
@@ -303,6 +312,29 @@ def as_torch_classifier(
                 "labels."
             )
     return module, True
+
+
+def require_logits_tensor(out, name: str = "g") -> None:
+    """Refuse a model output that is not one tensor (e.g. ``(logits, features)``).
+
+    Parameters
+    ----------
+    out : object
+        What the model returned for a batch.
+    name : str, default="g"
+        The model's name in the message.
+
+    Raises
+    ------
+    TypeError
+        When ``out`` is not a :class:`torch.Tensor`.
+    """
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(
+            f"{name} must return one tensor of logits of shape (n_samples, n_classes); it "
+            f"returned a {type(out).__name__}. Wrap it in a module whose forward returns the "
+            "logits only (for a model returning (logits, features): its first item)."
+        )
 
 
 def default_g(

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._torch_utils import eval_mode, floating_dtype
+from .converters import require_logits_tensor
 from .params import DEFAULT_TRANSLATION_PARAMS as _DEFAULTS
 
 __all__ = [
@@ -127,8 +128,7 @@ def translate(
     summed loss, which is exact because ``g`` and ``f`` act on samples independently in
     eval mode.
     """
-    if x0.ndim < 2:
-        raise ValueError(f"x0 must have shape (n, *input_shape); got shape {tuple(x0.shape)}.")
+    _check_sources(x0)
     n = x0.shape[0]
     if n_steps < 0 or step_size < 0 or noise < 0:
         raise ValueError("n_steps, step_size and noise must be non-negative.")
@@ -149,6 +149,12 @@ def translate(
             raise ValueError(
                 f"x0 has {n} sources but k0 has {k0_t.numel()} and k has {k_t.numel()} entries."
             )
+        for name, idx in (("k0", k0_t), ("k", k_t)):
+            if idx.numel() and int(idx.min()) < 0:
+                raise ValueError(
+                    f"{name} holds the class index {int(idx.min())}; class indices are "
+                    "0..K-1 (columns of g's logits)."
+                )
         for start in range(0, n, max(chunk, 1)):
             stop = min(start + chunk, n)
             x_star, prob = _translate_chunk(
@@ -184,6 +190,7 @@ def target_probability(
     """``softmax(g(x))[k]`` per sample, in float32, without gradients (g in eval mode)."""
     with eval_mode(g), torch.no_grad():
         logits = _forward(g, x, amp_dtype)
+        _check_targets("k", k, logits.shape[1])
         return logits.softmax(dim=1).gather(1, k.view(-1, 1)).squeeze(1)
 
 
@@ -351,13 +358,17 @@ def _translate_chunk(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     low, high = _clip_bounds(clip, x0)
     x = _clamp(random_start(x0, noise * step_size, generator), low, high)
-    for _ in range(n_steps):
+    for step in range(n_steps):
         x.requires_grad_(True)
         with torch.enable_grad():
             logits = _forward(g, x, amp_dtype)
+            if step == 0:
+                _check_targets("k", k, logits.shape[1])
             loss = F.cross_entropy(logits, k, reduction="sum")
             if f is not None:
                 f_logits = _forward(f, x, amp_dtype)
+                if step == 0:
+                    _check_targets("k0", k0, f_logits.shape[1])
                 loss = loss + lam * f_logits.gather(1, k0.view(-1, 1)).sum()
         (d,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
@@ -365,6 +376,31 @@ def _translate_chunk(
             x = _clamp(x.detach() - step_size * d / norm, low, high)
     prob = target_probability(g, x, k, amp_dtype=amp_dtype)
     return x.detach(), prob
+
+
+def _check_sources(x0: torch.Tensor) -> None:
+    """Refuse sources :func:`translate` cannot step: not a tensor, not floating, not 2-D+."""
+    if not isinstance(x0, torch.Tensor):
+        raise TypeError(
+            f"x0 must be a torch.Tensor; got {type(x0).__module__}.{type(x0).__qualname__}. "
+            "Convert it first, e.g. torch.as_tensor(x0, dtype=torch.float32)."
+        )
+    if not (x0.is_floating_point()):
+        raise TypeError(
+            f"x0 has dtype {x0.dtype}; translation takes gradient steps, so it needs a "
+            "floating tensor: pass x0.float() (scaled as g was trained, e.g. pixels / 255)."
+        )
+    if x0.ndim < 2:
+        raise ValueError(f"x0 must have shape (n, *input_shape); got shape {tuple(x0.shape)}.")
+
+
+def _check_targets(name: str, idx: torch.Tensor, n_classes: int) -> None:
+    """Refuse class indices outside ``0..n_classes-1`` (one clear line, not an IndexError)."""
+    if idx.numel() and int(idx.max()) >= n_classes:
+        raise ValueError(
+            f"{name} holds the class index {int(idx.max())}, but the model returns "
+            f"{n_classes} logits: class indices must be in 0..{n_classes - 1}."
+        )
 
 
 def _forward(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -> torch.Tensor:
@@ -380,6 +416,7 @@ def _forward(model: nn.Module, x: torch.Tensor, amp_dtype: torch.dtype | None) -
             out = model(x_in)
     else:
         out = model(x.to(floating_dtype(model)))
+    require_logits_tensor(out, "the model")
     if out.ndim != 2 or out.shape[0] != x.shape[0]:
         raise ValueError(
             f"the model must return logits of shape (n_samples, n_classes); for an input of "
