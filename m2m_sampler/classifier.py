@@ -36,6 +36,7 @@ from torch import nn
 from ._compat import Interval, Substitution, validate_parameter_constraints
 from ._stacklevel import caller_stacklevel
 from ._torch_utils import frozen_copy
+from .engine.checks import check_clip_box, probe_rows, warn_low_acceptance
 from .engine.converters import as_torch_classifier
 from .engine.params import (
     DEFAULT_TRANSLATION_PARAMS,
@@ -575,8 +576,10 @@ default=None
         self.clip_ = resolve_clip(self.clip, X) if self.generation else None
         self.translation_params_ = TranslationParams.from_estimator(self, clip=self.clip_)
         self.generator_ = None
+        self.clip_outside_share_ = 0.0
         if not self.generation:
             return
+        self.clip_outside_share_ = check_clip_box(self.clip_, X)
         check_step_size(self, X)
         if self.g is not None:
             _check_g_classes(self.g, self.classes_)
@@ -584,11 +587,25 @@ default=None
             self._fit_g(X, y)
         if isinstance(X, np.ndarray | torch.Tensor) and len(X) and self.g_fitted_:
             # Fail before the first epoch rather than at start_epoch.
-            probe = torch.as_tensor(X[:2]).to(training_device(self))
-            if torch.is_floating_point(probe):
-                check_g_output(self.g_, probe, len(self.classes_))
+            self._check_g(X, y)
         seed = self.get_generation_seed(len(self.history))
         self.generator_ = torch.Generator(device=training_device(self)).manual_seed(seed)
+
+    def _check_g(self, X, y) -> None:
+        """Run ``g_`` on probe rows of the training data; a given ``g`` gets the sampler's
+        checks (:func:`~m2m_sampler.engine.checks.check_model_output`: one logit per class,
+        no probabilities, sorted label order), a trained one the width check."""
+        given = self.g is not None and isinstance(y, np.ndarray | torch.Tensor)
+        if given:
+            y_idx = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(np.int64)
+            rows = probe_rows(y_idx, len(self.classes_))
+            index = torch.as_tensor(rows) if isinstance(X, torch.Tensor) else rows
+            probe, labels = torch.as_tensor(X[index]), y_idx[rows]
+        else:
+            probe, labels = torch.as_tensor(X[:2]), None
+        probe = probe.to(training_device(self))
+        if torch.is_floating_point(probe):
+            check_g_output(self.g_, probe, self.classes_, labels, logits=given)
 
     def _check_deferred_phase(self) -> None:
         """Warn when the deferred phase falls where the lr schedule leaves it no learning."""
@@ -628,6 +645,13 @@ default=None
         self.class_stats_ = None if log is None else log.class_stats(self.classes_)
         self.accepted_pairs_ = (
             None if log is None else log.pair_counts(len(self.classes_))["accepted"])
+        if self.class_stats_ is not None:
+            warn_low_acceptance(
+                self.class_stats_, clip_outside=getattr(self, "clip_outside_share_", 0.0),
+                where="class_stats_ and the history's m2m_* columns",
+                rest="the rejected targets kept their real samples, so the training is "
+                "close to class-balanced re-sampling (DRS)",
+            )
 
     def is_generation_epoch(self) -> bool:
         """Whether the epoch being trained runs the generation."""
