@@ -224,6 +224,9 @@ default=None
         (:class:`~m2m_sampler.engine.params.TranslationParams`), ``clip`` resolved.
     start_epoch_, clip_ : int, None or (low, high)
         The resolved ``start_epoch`` and ``clip``.
+    clip_outside_share_ : float
+        Share of the training rows with a value outside ``clip_`` (0.0 without a box or
+        generation; :func:`~m2m_sampler.engine.checks.clip_outside_share`).
     class_counts_ : ndarray of shape (n_classes,)
         ``N_k`` (logit order) of the data skorch trains on (after ``train_split``).
     sampler_ : ClassBalancedSampler
@@ -257,8 +260,18 @@ default=None
     *Checks before the first epoch.* The module must return one logit per class (an
     error says which ``module__n_classes`` to set), ``g`` too, and
     ``step_size * n_steps`` must stay within 100 diagonals of the data's bounding box.
-    A fit whose epochs do not reach ``start_epoch`` warns (it runs no M2m epoch and does
-    not train ``g``).
+    A given ``g`` gets :class:`~m2m_sampler.M2MOverSampler`'s checks
+    (:mod:`m2m_sampler.engine.checks`) on up to 16 training rows of every class: logits,
+    not probabilities (an error), in sorted label order
+    (:class:`~m2m_sampler.exceptions.LabelOrderWarning`). ``clip`` must have no NaN bound,
+    and a box that over half of the rows of ``X`` lie outside warns
+    (:class:`~m2m_sampler.exceptions.ClipRangeWarning`). A fit whose epochs do not reach
+    ``start_epoch`` warns (it runs no M2m epoch and does not train ``g``).
+
+    *After the fit.* When under 10% of the planned translations were accepted
+    (:func:`~m2m_sampler.engine.acceptance.accepted_share` of ``class_stats_``), one
+    :class:`~m2m_sampler.exceptions.LowAcceptanceWarning` names the parameter to change
+    (:func:`~m2m_sampler.engine.acceptance.low_acceptance_cause`, as the sampler's).
 
     *Saving.* ``save_params(f_params=..., f_g=...)`` writes ``f`` with ``classes_`` and
     ``g``; ``load_params`` on a new net gives the same predictions without ``classes=``.

@@ -129,6 +129,7 @@ default=None
     input_shape : tuple of int or None, default=None
         Shape of one sample as ``g`` and ``f`` expect it, e.g. ``(3, 32, 32)``; ``X``
         stays 2-D (rows of ``prod(input_shape)`` values, C order). None: vectors.
+        Non-integer entries are an error.
     batch_size : int, default=512
         Number of sources translated together (memory is bounded by one batch). Larger is
         faster on a GPU. Also the unit of sharding (see ``device`` and ``distributed``); see
@@ -366,8 +367,8 @@ default=None
         The probe holds up to :data:`PROBE_ROWS_PER_CLASS` rows of every class, in the
         model's floating dtype. With ``channels_last``, the copy and the probe batch are
         in that memory format, so a model that cannot take such batches fails here, with
-        context. The outputs must be logits (not probabilities), one per class; ``g``
-        must agree with ``y`` on its own training rows at least as often as chance.
+        context. The outputs must be logits (not probabilities), one per class, and
+        ``g``'s in sorted label order (:func:`~m2m_sampler.engine.checks.check_model_output`).
         """
         if est is None:
             return None, None
