@@ -44,7 +44,7 @@ from ._torch_utils import (
 )
 from .engine.acceptance import LOW_ACCEPTANCE_SHARE, accepted_pairs, plan_class_stats
 from .engine.checks import (
-    PROBE_ROWS_PER_CLASS,
+    PROBE_ROWS_PER_CLASS,  # noqa: F401 -- importable here, as before
     check_clip_box,
     check_model_output,
     probe_rows,
@@ -64,7 +64,7 @@ from .engine.sharding import broadcast_seed, check_same_plan, distributed_world,
 from .engine.translation import resolve_clip
 from .exceptions import FallbackCopiesWarning, NoProcessGroupWarning, RestoredOnCPUWarning
 
-__all__ = ["LOW_ACCEPTANCE_SHARE", "PROBE_ROWS_PER_CLASS", "M2MOverSampler"]
+__all__ = ["LOW_ACCEPTANCE_SHARE", "M2MOverSampler"]
 
 _DEFAULTS = DEFAULT_TRANSLATION_PARAMS  # the translation parameters' defaults
 
