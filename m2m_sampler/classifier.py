@@ -225,8 +225,10 @@ default=None
     start_epoch_, clip_ : int, None or (low, high)
         The resolved ``start_epoch`` and ``clip``.
     clip_outside_share_ : float
-        Share of the training rows with a value outside ``clip_`` (0.0 without a box or
-        generation; :func:`~m2m_sampler.engine.checks.clip_outside_share`).
+        Share of the training rows with a value outside ``clip_``
+        (:func:`~m2m_sampler.engine.checks.clip_outside_share`); 0.0 without a box, without
+        generation, or when ``X`` is not a floating array or tensor (integer images, e.g.
+        ``uint8``, are scaled by the loader, so ``X`` is not what the generation sees).
     class_counts_ : ndarray of shape (n_classes,)
         ``N_k`` (logit order) of the data skorch trains on (after ``train_split``).
     sampler_ : ClassBalancedSampler
@@ -264,8 +266,9 @@ default=None
     (:mod:`m2m_sampler.engine.checks`) on up to 16 training rows of every class: logits,
     not probabilities (an error), in sorted label order
     (:class:`~m2m_sampler.exceptions.LabelOrderWarning`). ``clip`` must have no NaN bound,
-    and a box that over half of the rows of ``X`` lie outside warns
-    (:class:`~m2m_sampler.exceptions.ClipRangeWarning`). A fit whose epochs do not reach
+    and a box that over half of the rows of a floating ``X`` lie outside warns
+    (:class:`~m2m_sampler.exceptions.ClipRangeWarning`; ``uint8`` images are not checked:
+    the loader scales them). A fit whose epochs do not reach
     ``start_epoch`` warns (it runs no M2m epoch and does not train ``g``).
 
     *After the fit.* When under 10% of the planned translations were accepted
@@ -592,7 +595,8 @@ default=None
         self.clip_outside_share_ = 0.0
         if not self.generation:
             return
-        self.clip_outside_share_ = check_clip_box(self.clip_, X)
+        if _is_floating(X):  # integer images are scaled by the loader (DeviceLoader)
+            self.clip_outside_share_ = check_clip_box(self.clip_, X)
         check_step_size(self, X)
         if self.g is not None:
             _check_g_classes(self.g, self.classes_)
@@ -722,6 +726,13 @@ default=None
         self.g_net_ = g_net
         self.g_fitted_ = True
 
+
+
+def _is_floating(X) -> bool:
+    """Whether ``X`` is a floating array or tensor (what the batches hold as given)."""
+    if isinstance(X, torch.Tensor):
+        return torch.is_floating_point(X)
+    return isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.floating)
 
 
 def _check_g_classes(g, classes) -> None:

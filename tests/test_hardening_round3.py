@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from m2m_sampler import M2MClassifier, M2MOverSampler
+from m2m_sampler import DeviceLoader, M2MClassifier, M2MOverSampler
 from m2m_sampler.datasets import load_digits_lt
 from m2m_sampler.engine.acceptance import acceptance_totals, class_record, low_acceptance_cause
 from m2m_sampler.engine.checks import LABEL_ORDER_MARGIN, check_label_order
@@ -313,3 +313,15 @@ def test_input_shape_of_numpy_ints_is_fine():
         warnings.simplefilter("ignore", M2MWarning)
         X_res, y_res = sampler.fit_resample(X, y)
     assert X_res.shape == (120, 4) and np.bincount(y_res).tolist() == [60, 60]
+
+
+def test_classifier_does_not_check_uint8_images_the_loader_scales():
+    # 0..255 pixels that DeviceLoader turns into [0, 1]: clip=(0, 1) is right there
+    X, y, centers = _blobs([80, 40, 20], spread=100.0, scale=20.0)
+    X = (X - X.min()).clip(0, 255).astype(np.uint8)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        net = _m2m(None, clip=(0, 1), iterator_train=DeviceLoader,
+                   iterator_train__dtype=torch.float32, iterator_valid=DeviceLoader,
+                   iterator_valid__dtype=torch.float32, max_epochs=2).fit(X, y)
+    assert not _messages(record, ClipRangeWarning) and net.clip_outside_share_ == 0.0
