@@ -36,6 +36,7 @@ from torch import nn
 from ._compat import Interval, Substitution, validate_parameter_constraints
 from ._stacklevel import caller_stacklevel
 from ._torch_utils import frozen_copy
+from .engine.checks import check_clip_box, probe_rows, warn_low_acceptance
 from .engine.converters import as_torch_classifier
 from .engine.params import (
     DEFAULT_TRANSLATION_PARAMS,
@@ -223,6 +224,11 @@ default=None
         (:class:`~m2m_sampler.engine.params.TranslationParams`), ``clip`` resolved.
     start_epoch_, clip_ : int, None or (low, high)
         The resolved ``start_epoch`` and ``clip``.
+    clip_outside_share_ : float
+        Share of the training rows with a value outside ``clip_``
+        (:func:`~m2m_sampler.engine.checks.clip_outside_share`); 0.0 without a box, without
+        generation, or when ``X`` is not a floating array or tensor (integer images, e.g.
+        ``uint8``, are scaled by the loader, so ``X`` is not what the generation sees).
     class_counts_ : ndarray of shape (n_classes,)
         ``N_k`` (logit order) of the data skorch trains on (after ``train_split``).
     sampler_ : ClassBalancedSampler
@@ -256,8 +262,19 @@ default=None
     *Checks before the first epoch.* The module must return one logit per class (an
     error says which ``module__n_classes`` to set), ``g`` too, and
     ``step_size * n_steps`` must stay within 100 diagonals of the data's bounding box.
-    A fit whose epochs do not reach ``start_epoch`` warns (it runs no M2m epoch and does
-    not train ``g``).
+    A given ``g`` gets :class:`~m2m_sampler.M2MOverSampler`'s checks
+    (:mod:`m2m_sampler.engine.checks`) on up to 16 training rows of every class: logits,
+    not probabilities (an error), in sorted label order
+    (:class:`~m2m_sampler.exceptions.LabelOrderWarning`). ``clip`` must have no NaN bound,
+    and a box that over half of the rows of a floating ``X`` lie outside warns
+    (:class:`~m2m_sampler.exceptions.ClipRangeWarning`; ``uint8`` images are not checked:
+    the loader scales them). A fit whose epochs do not reach
+    ``start_epoch`` warns (it runs no M2m epoch and does not train ``g``).
+
+    *After the fit.* When under 10% of the planned translations were accepted
+    (:func:`~m2m_sampler.engine.acceptance.accepted_share` of ``class_stats_``), one
+    :class:`~m2m_sampler.exceptions.LowAcceptanceWarning` names the parameter to change
+    (:func:`~m2m_sampler.engine.acceptance.low_acceptance_cause`, as the sampler's).
 
     *Saving.* ``save_params(f_params=..., f_g=...)`` writes ``f`` with ``classes_`` and
     ``g``; ``load_params`` on a new net gives the same predictions without ``classes=``.
@@ -575,8 +592,11 @@ default=None
         self.clip_ = resolve_clip(self.clip, X) if self.generation else None
         self.translation_params_ = TranslationParams.from_estimator(self, clip=self.clip_)
         self.generator_ = None
+        self.clip_outside_share_ = 0.0
         if not self.generation:
             return
+        if _is_floating(X):  # integer images are scaled by the loader (DeviceLoader)
+            self.clip_outside_share_ = check_clip_box(self.clip_, X)
         check_step_size(self, X)
         if self.g is not None:
             _check_g_classes(self.g, self.classes_)
@@ -584,11 +604,25 @@ default=None
             self._fit_g(X, y)
         if isinstance(X, np.ndarray | torch.Tensor) and len(X) and self.g_fitted_:
             # Fail before the first epoch rather than at start_epoch.
-            probe = torch.as_tensor(X[:2]).to(training_device(self))
-            if torch.is_floating_point(probe):
-                check_g_output(self.g_, probe, len(self.classes_))
+            self._check_g(X, y)
         seed = self.get_generation_seed(len(self.history))
         self.generator_ = torch.Generator(device=training_device(self)).manual_seed(seed)
+
+    def _check_g(self, X, y) -> None:
+        """Run ``g_`` on probe rows of the training data; a given ``g`` gets the sampler's
+        checks (:func:`~m2m_sampler.engine.checks.check_model_output`: one logit per class,
+        no probabilities, sorted label order), a trained one the width check."""
+        given = self.g is not None and isinstance(y, np.ndarray | torch.Tensor)
+        if given:
+            y_idx = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(np.int64)
+            rows = probe_rows(y_idx, len(self.classes_))
+            index = torch.as_tensor(rows) if isinstance(X, torch.Tensor) else rows
+            probe, labels = torch.as_tensor(X[index]), y_idx[rows]
+        else:
+            probe, labels = torch.as_tensor(X[:2]), None
+        probe = probe.to(training_device(self))
+        if torch.is_floating_point(probe):
+            check_g_output(self.g_, probe, self.classes_, labels, logits=given)
 
     def _check_deferred_phase(self) -> None:
         """Warn when the deferred phase falls where the lr schedule leaves it no learning."""
@@ -628,6 +662,13 @@ default=None
         self.class_stats_ = None if log is None else log.class_stats(self.classes_)
         self.accepted_pairs_ = (
             None if log is None else log.pair_counts(len(self.classes_))["accepted"])
+        if self.class_stats_ is not None:
+            warn_low_acceptance(
+                self.class_stats_, clip_outside=getattr(self, "clip_outside_share_", 0.0),
+                where="class_stats_ and the history's m2m_* columns",
+                rest="the rejected targets kept their real samples, so the training is "
+                "close to class-balanced re-sampling (DRS)",
+            )
 
     def is_generation_epoch(self) -> bool:
         """Whether the epoch being trained runs the generation."""
@@ -685,6 +726,13 @@ default=None
         self.g_net_ = g_net
         self.g_fitted_ = True
 
+
+
+def _is_floating(X) -> bool:
+    """Whether ``X`` is a floating array or tensor (what the batches hold as given)."""
+    if isinstance(X, torch.Tensor):
+        return torch.is_floating_point(X)
+    return isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.floating)
 
 
 def _check_g_classes(g, classes) -> None:

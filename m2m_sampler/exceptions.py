@@ -22,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "CUDAGraphCaptureWarning",
+    "ClipRangeWarning",
     "DeferredPhaseNotReachedWarning",
     "DeferredPhaseWarning",
     "FallbackCopiesWarning",
@@ -42,7 +43,8 @@ class M2MWarning(UserWarning):
 class LowAcceptanceWarning(M2MWarning):
     """Few of the planned translations were accepted.
 
-    Issued by :class:`~m2m_sampler.M2MOverSampler` after a fit in which under
+    Issued by :class:`~m2m_sampler.M2MOverSampler` and :class:`~m2m_sampler.M2MClassifier`
+    (once, at the end of ``fit``) after a fit in which under
     :data:`~m2m_sampler.over_sampler.LOW_ACCEPTANCE_SHARE` of the planned translations
     passed the ``gamma`` test and the ``beta`` draw: the other added rows are copies of
     real samples, so the result is close to random over-sampling. The message names the
@@ -62,10 +64,22 @@ class FallbackCopiesWarning(M2MWarning):
 class LabelOrderWarning(M2MWarning):
     """``g``'s logits are most likely not in sorted label order.
 
-    Issued by :class:`~m2m_sampler.M2MOverSampler` when ``g`` agrees with ``y`` on the
-    training rows it was probed on far less often than chance: every translation would
-    get a wrong label. Reorder ``g``'s outputs to ``np.unique(y)`` (or pass a ``g``
+    Issued by :class:`~m2m_sampler.M2MOverSampler` and, for a given ``g``,
+    :class:`~m2m_sampler.M2MClassifier` when some permutation of ``g``'s outputs agrees with
+    ``y`` on the training rows it was probed on markedly better than their order does
+    (:func:`~m2m_sampler.engine.checks.check_label_order`): translations would get wrong
+    labels. Reorder ``g``'s outputs to ``np.unique(y)`` (or pass a ``g``
     fitted on these labels).
+    """
+
+
+class ClipRangeWarning(M2MWarning):
+    """Most training rows lie outside the ``clip`` box.
+
+    Issued by :class:`~m2m_sampler.M2MOverSampler` and :class:`~m2m_sampler.M2MClassifier`
+    in ``fit`` when over half of the rows of ``X`` have a value outside ``clip``: the box is
+    most likely in other units than ``X`` (``(0, 1)`` on 0..255 pixels), and every
+    translation would be squashed into it.
     """
 
 

@@ -42,12 +42,13 @@ from ._torch_utils import (
     loads_portable,
     resolve_device,
 )
-from .engine.acceptance import (
-    LOW_ACCEPTANCE_SHARE,
-    acceptance_totals,
-    accepted_pairs,
-    low_acceptance_cause,
-    plan_class_stats,
+from .engine.acceptance import LOW_ACCEPTANCE_SHARE, accepted_pairs, plan_class_stats
+from .engine.checks import (
+    PROBE_ROWS_PER_CLASS,  # noqa: F401 -- importable here, as before
+    check_clip_box,
+    check_model_output,
+    probe_rows,
+    warn_low_acceptance,
 )
 from .engine.converters import (
     as_torch_classifier,
@@ -66,20 +67,11 @@ from .engine.params import (
 from .engine.planning import plan_translations
 from .engine.sharding import broadcast_seed, check_same_plan, distributed_world, generate_sharded
 from .engine.translation import resolve_clip
-from .exceptions import (
-    FallbackCopiesWarning,
-    LabelOrderWarning,
-    LowAcceptanceWarning,
-    NoProcessGroupWarning,
-    RestoredOnCPUWarning,
-)
+from .exceptions import FallbackCopiesWarning, NoProcessGroupWarning, RestoredOnCPUWarning
 
 __all__ = ["LOW_ACCEPTANCE_SHARE", "M2MOverSampler"]
 
 _DEFAULTS = DEFAULT_TRANSLATION_PARAMS  # the translation parameters' defaults
-
-#: Rows of every class that probe ``g`` and ``f`` at fit time.
-PROBE_ROWS_PER_CLASS = 16
 
 
 @Substitution(**TRANSLATION_PARAMETER_DOCS)
@@ -142,6 +134,7 @@ default=None
     input_shape : tuple of int or None, default=None
         Shape of one sample as ``g`` and ``f`` expect it, e.g. ``(3, 32, 32)``; ``X``
         stays 2-D (rows of ``prod(input_shape)`` values, C order). None: vectors.
+        Non-integer entries are an error.
     batch_size : int, default=512
         Number of sources translated together (memory is bounded by one batch). Larger is
         faster on a GPU. Also the unit of sharding (see ``device`` and ``distributed``); see
@@ -357,6 +350,13 @@ default=None
     def _sample_shape(self, n_features: int) -> tuple[int, ...]:
         if self.input_shape is None:
             return (n_features,)
+        if not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool)
+            for s in self.input_shape
+        ):
+            raise ValueError(
+                f"input_shape must be a tuple of positive ints; got {self.input_shape!r}."
+            )
         shape = tuple(int(s) for s in self.input_shape)
         if any(s < 1 for s in shape) or math.prod(shape) != n_features:
             raise ValueError(
@@ -372,16 +372,14 @@ default=None
         The probe holds up to :data:`PROBE_ROWS_PER_CLASS` rows of every class, in the
         model's floating dtype. With ``channels_last``, the copy and the probe batch are
         in that memory format, so a model that cannot take such batches fails here, with
-        context. The outputs must be logits (not probabilities), one per class; ``g``
-        must agree with ``y`` on its own training rows at least as often as chance.
+        context. The outputs must be logits (not probabilities), one per class, and
+        ``g``'s in sorted label order (:func:`~m2m_sampler.engine.checks.check_model_output`).
         """
         if est is None:
             return None, None
         module, checkable = as_torch_classifier(est, classes=classes, name=name)
         module = frozen_copy(module, device)
-        rows = np.concatenate(
-            [np.flatnonzero(y_idx == c)[:PROBE_ROWS_PER_CLASS] for c in range(len(classes))]
-        )
+        rows = probe_rows(y_idx, len(classes))
         probe = X[rows]
         x = torch.as_tensor(np.array(probe, dtype=np.float32), device=device).reshape(-1, *shape)
         x = x.to(floating_dtype(module))
@@ -405,17 +403,9 @@ default=None
                 f"{x.dtype} tensors.{hint}"
             ) from exc
         require_logits_tensor(out, name)
-        if out.ndim != 2 or out.shape[1] != len(classes):
-            raise ValueError(
-                f"{name} returns outputs of shape {tuple(out.shape)} for {len(probe)} samples, "
-                f"but y has {len(classes)} classes {np.asarray(classes)[:10].tolist()}; "
-                f"{name} must return one logit per class, in sorted label order."
-            )
-        _check_logits(out.float(), name)
+        check_model_output(out, classes, name, y_idx[rows])
         if checkable:
             self._check_probabilities(est, module, probe, x, name)
-        if name == "g":
-            _check_label_order(out, y_idx[rows], classes)
         return module, est
 
     @staticmethod
@@ -482,6 +472,7 @@ default=None
         shape = self._sample_shape(X.shape[1])
         params = TranslationParams.from_estimator(self, clip=resolve_clip(self.clip, X, shape))
         self.translation_params_ = params
+        clip_outside = check_clip_box(params.clip, X, shape)
         check_step_size(self, X)
         # before g is trained or anything is translated: the output's size
         n_added = int(sum(self.sampling_strategy_.values()))
@@ -550,13 +541,13 @@ default=None
         self.class_stats_ = plan_class_stats(
             classes, plan.target, plan.fallback, plan.survived_beta, accepted
         )
-        self._report()
+        self._report(clip_outside)
 
         X_resampled = np.vstack([X, new_rows]) if n_total else X.copy()
         y_resampled = np.hstack([y, classes[plan.target]]) if n_total else y.copy()
         return X_resampled, y_resampled
 
-    def _report(self) -> None:
+    def _report(self, clip_outside: float = 0.0) -> None:
         fallback = {c: s["n_fallback"] for c, s in self.class_stats_.items() if s["n_fallback"]}
         if fallback:
             warnings.warn(
@@ -567,7 +558,7 @@ default=None
                 FallbackCopiesWarning,
                 stacklevel=caller_stacklevel(),
             )
-        _warn_low_acceptance(self.class_stats_)
+        warn_low_acceptance(self.class_stats_, clip_outside=clip_outside)
         if self.verbose >= 1:
             n_acc = int(self.is_translated_.sum())
             print(
@@ -621,60 +612,3 @@ class _ProgressBar:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def _check_logits(out: torch.Tensor, name: str) -> None:
-    """Refuse outputs that look like probabilities: every row in [0, 1], summing to 1."""
-    if out.shape[1] < 2 or not bool(torch.isfinite(out).all()):
-        return
-    in_unit = bool(((out >= 0) & (out <= 1)).all())
-    if in_unit and bool(torch.allclose(out.sum(dim=1), torch.ones(len(out)), atol=1e-4)):
-        raise ValueError(
-            f"{name} seems to return probabilities (every output row is in [0, 1] and sums "
-            "to 1), but M2m needs logits: the translation minimises the cross-entropy of "
-            f"softmax({name}(x)). Remove the final softmax from {name}."
-        )
-
-
-def _check_label_order(out: torch.Tensor, y_idx: np.ndarray, classes: np.ndarray) -> None:
-    """Warn when ``g`` agrees with ``y`` on its own training rows less than chance does."""
-    pred = out.argmax(dim=1).cpu().numpy()
-    present = np.unique(y_idx)
-    recall = [np.mean(pred[y_idx == c] == c) for c in present]
-    bacc, chance = float(np.mean(recall)), 1.0 / len(classes)
-    if bacc < 0.5 * chance:
-        warnings.warn(
-            f"g agrees with y on only {100 * bacc:.0f}% (balanced) of the training rows it "
-            f"was probed on, far below chance ({100 * chance:.0f}%): its logits are most "
-            f"likely not in sorted label order {list(classes)[:10]}, and every "
-            "translation would get a wrong label. Reorder g's outputs (or pass g fitted "
-            "on these labels).",
-            LabelOrderWarning,
-            stacklevel=caller_stacklevel(),
-        )
-
-
-def _warn_low_acceptance(class_stats: dict) -> None:
-    """Warn when few planned translations are accepted (the rest become copies)."""
-    tot = acceptance_totals(class_stats.values())
-    cause = low_acceptance_cause(tot)
-    if cause is None:
-        return
-    planned, accepted = tot["planned"], tot["accepted"]
-    gamma, beta = tot["rejected_gamma"], tot["rejected_beta"]
-    if cause == "gamma":
-        advice = (
-            f"{gamma} failed the gamma test: lower gamma, or move further (larger "
-            "step_size or n_steps, in the units of X), and check that g returns logits "
-            "and fits the training data"
-        )
-    else:
-        advice = f"{beta} were rejected by the beta draw: lower beta"
-    warnings.warn(
-        f"only {accepted} of {planned} planned translations ({100 * accepted / planned:.1f}%,"
-        f" under {100 * LOW_ACCEPTANCE_SHARE:.0f}%) were accepted; the other added rows are "
-        f"copies of real samples, so the result is close to random over-sampling. {advice} "
-        "(see class_stats_).",
-        LowAcceptanceWarning,
-        stacklevel=caller_stacklevel(),
-    )

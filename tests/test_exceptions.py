@@ -16,6 +16,7 @@ import m2m_sampler
 import m2m_sampler.engine.memory as memory
 from m2m_sampler import M2MClassifier, M2MOverSampler
 from m2m_sampler.exceptions import (
+    ClipRangeWarning,
     CUDAGraphCaptureWarning,
     DeferredPhaseNotReachedWarning,
     DeferredPhaseWarning,
@@ -32,6 +33,7 @@ from m2m_sampler.longtail.models import MLP
 from m2m_sampler.training.schedules import paper_lr_scheduler
 
 CLASSES = [
+    ClipRangeWarning,
     CUDAGraphCaptureWarning,
     DeferredPhaseNotReachedWarning,
     DeferredPhaseWarning,

@@ -16,7 +16,7 @@ their translations the same way, after every fit:
   (:func:`accepted_pairs`);
 * the accepted share (:func:`accepted_share`): accepted translations over those that had
   a class to translate from, ``n_accepted / (n_new - n_fallback)`` summed over classes;
-  under :data:`LOW_ACCEPTANCE_SHARE` the sampler warns (:func:`low_acceptance_cause`).
+  under :data:`LOW_ACCEPTANCE_SHARE` both front ends warn (:func:`low_acceptance_cause`).
 """
 
 from __future__ import annotations
@@ -186,15 +186,31 @@ def accepted_share(class_stats: Iterable[Mapping[str, int]]) -> float:
     return tot["accepted"] / tot["planned"] if tot["planned"] else float("nan")
 
 
-def low_acceptance_cause(totals: Mapping[str, int]) -> str | None:
-    """``'gamma'`` or ``'beta'`` (the larger rejection) when under the accepted share.
+def low_acceptance_cause(
+    totals: Mapping[str, int], clip_outside_share: float = 0.0
+) -> str | None:
+    """``'clip'``, ``'gamma'`` or ``'beta'`` when under the accepted share.
 
     ``None`` when nothing was planned or at least :data:`LOW_ACCEPTANCE_SHARE` of the
     planned translations were accepted (``totals`` from :func:`acceptance_totals`).
+    Otherwise ``'clip'`` when over half of the training rows lie outside the clip box
+    (``clip_outside_share``, from
+    :func:`~m2m_sampler.engine.checks.clip_outside_share`): the box is then in other units
+    than ``X``, the translations squashed into it fail the ``gamma`` test or are
+    accepted as near-constant rows, and it is the first thing to fix whatever the other
+    rejections were. Else the larger rejection, ``'gamma'`` or ``'beta'``.
+
+    Examples
+    --------
+    >>> low = acceptance_totals([class_record(40, 0, 40, 1)])
+    >>> low_acceptance_cause(low), low_acceptance_cause(low, clip_outside_share=0.9)
+    ('gamma', 'clip')
     """
     planned = totals["planned"]
     if not planned or totals["accepted"] / planned >= LOW_ACCEPTANCE_SHARE:
         return None
+    if clip_outside_share > 0.5:
+        return "clip"
     return "gamma" if totals["rejected_gamma"] >= totals["rejected_beta"] else "beta"
 
 

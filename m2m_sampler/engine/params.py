@@ -192,7 +192,10 @@ _DOCS = {
         Box the translated inputs are clamped to after the random start and after every
         step: ``None`` for unbounded inputs, ``(0, 1)`` for images in pixel space,
         ``(low, high)`` with arrays of one value per input value for per-feature bounds,
-        or ``'minmax'`` for the per-feature range of the ``X`` given to ``fit``.""",
+        or ``'minmax'`` for the per-feature range of the ``X`` given to ``fit``. ``None``
+        as one bound leaves that side open; a NaN bound is an error. The box is in the
+        units of ``X``: ``fit`` warns (``ClipRangeWarning``) when over half of the rows of
+        ``X`` lie outside it.""",
     "amp_dtype": """amp_dtype : torch.bfloat16, torch.float16 or None, default=None
         Mixed precision (:func:`torch.autocast`) for the translation's forward and
         backward passes through ``g`` and ``f``; the iterate, the step and the

@@ -333,6 +333,12 @@ def resolve_clip(
         return torch.as_tensor(arr)
 
     low, high = bound(low), bound(high)
+    for b in (low, high):
+        if b is not None and bool(np.isnan(np.asarray(b)).any()):
+            raise ValueError(
+                f"clip bounds must be numbers or None (no bound on that side); got a NaN in "
+                f"{clip!r}. Use None, not NaN, for a side without a bound."
+            )
     if low is not None and high is not None and bool(np.any(np.asarray(low) > np.asarray(high))):
         raise ValueError(
             f"clip=(low, high) needs low <= high for every input value; got {clip!r}. "

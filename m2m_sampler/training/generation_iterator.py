@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import numbers
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._torch_utils import eval_mode, floating_dtype
+from ..engine.checks import check_model_output
 from ..engine.generation import generate_batches
 from ..engine.params import TranslationParams
 from ..engine.planning import acceptance_probability
@@ -32,25 +34,33 @@ from .speed import batch_to_device, training_device
 __all__ = ["GenerationIterator", "check_g_output"]
 
 
-def check_g_output(g: torch.nn.Module, x: torch.Tensor, n_classes: int) -> None:
+def check_g_output(
+    g: torch.nn.Module,
+    x: torch.Tensor,
+    classes: Sequence[Any] | int,
+    y_idx: np.ndarray | None = None,
+    *,
+    logits: bool = False,
+) -> None:
     """Check that ``g`` takes inputs like ``x`` and returns one logit per class.
 
-    ``g`` runs on one sample in eval mode (its mode is restored), in its own dtype.
+    ``g`` runs on the rows ``x`` in eval mode (its mode is restored), in its own dtype;
+    its outputs go through :func:`~m2m_sampler.engine.checks.check_model_output`, the
+    sampler's checks: one output per class, and with ``logits`` no probabilities, and
+    with ``y_idx`` (the label index of every row of ``x``) the label order.
     """
+    if isinstance(classes, numbers.Integral):
+        classes = np.arange(int(classes))
     with torch.no_grad(), eval_mode(g):
         try:
-            out = g(x[:1].to(floating_dtype(g, x.dtype)))
+            out = g(x.to(floating_dtype(g, x.dtype)))
         except Exception as exc:  # re-raised with context
             raise RuntimeError(
                 f"g failed on a training batch of shape {tuple(x.shape[1:])} per sample: "
                 f"{type(exc).__name__}: {exc}. g must take the inputs the module takes."
             ) from exc
-    if out.ndim != 2 or out.shape[1] != n_classes:
-        raise ValueError(
-            f"g returns outputs of shape {tuple(out.shape)} for one sample, but the data "
-            f"has {n_classes} classes; g must return one logit per class, in the order "
-            "of classes_."
-        )
+    if logits or out.ndim != 2 or out.shape[1] != len(classes):
+        check_model_output(out, classes, "g", y_idx if logits else None)
 
 
 class GenerationIterator:
@@ -116,7 +126,7 @@ class GenerationIterator:
         if any(y is None for _, y in group):
             raise ValueError("M2m needs the labels of the training batches (y is None).")
         if not self.g_checked:
-            check_g_output(net.g_, group[0][0], len(net.classes_))
+            check_g_output(net.g_, group[0][0][:1], net.classes_)
             self.g_checked = True
         result = generate_batches(
             group,
