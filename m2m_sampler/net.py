@@ -55,7 +55,7 @@ from skorch.utils import to_numpy
 
 from ._compat import is_identity_nonlinearity
 from ._torch_utils import PORTABLE_STATE, dumps_portable, eval_mode, loads_portable
-from .training.device_data import DeviceLoader
+from .training.device_data import DeviceLoader, loader_conversion
 from .training.speed import SpeedMixin, training_device
 
 __all__ = ["NetClassifier", "as_float32_inputs", "CLASSES_KEY"]
@@ -337,12 +337,15 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
         Integer storage is kept when the loader of this phase (``iterator_train`` for
         training, ``iterator_valid`` otherwise) is a
         :class:`~m2m_sampler.training.device_data.DeviceLoader`, which converts on the device.
-        An empty ``X`` is an error.
+        An empty ``X`` is an error, and so is, in training, a ``DeviceLoader`` that would
+        give the module other values than prediction does (:meth:`_check_loader_scaling`).
         """
         iterators = (self.iterator_train, self.iterator_valid) if training else (
             self.iterator_valid,)
         keep = any(isinstance(it, type) and issubclass(it, DeviceLoader) for it in iterators)
         X = as_float32_inputs(X, type(self).__name__, keep_integers=keep)
+        if training and keep:
+            self._check_loader_scaling(X)
         if isinstance(X, np.ndarray | torch.Tensor) and len(X) == 0:
             raise ValueError(
                 f"X has 0 samples (shape {tuple(X.shape)}); "
@@ -350,6 +353,37 @@ class NetClassifier(SpeedMixin, NeuralNetClassifier):
                    else "pass at least one sample.")
             )
         return X
+
+    def _check_loader_scaling(self, X) -> None:
+        """Refuse loaders that convert ``X`` differently in training and in prediction.
+
+        Prediction reads ``X`` through ``iterator_valid``; a ``DeviceLoader`` as
+        ``iterator_train`` only (or two with other ``dtype`` / ``scale``) would train on,
+        e.g., ``uint8 / 255`` and predict on unscaled values, or feed the module integers.
+        """
+        if not isinstance(X, np.ndarray | torch.Tensor):
+            return
+        try:
+            src = X.dtype if isinstance(X, torch.Tensor) else torch.from_numpy(X[:0]).dtype
+        except TypeError:  # a numpy dtype torch has no counterpart for: the loader refuses it
+            return
+        phases = {
+            name: loader_conversion(getattr(self, name), self.get_params_for(name), src)
+            for name in ("iterator_train", "iterator_valid")
+        }
+        if len(set(phases.values())) == 1:
+            return
+        (tf, tk), (vf, vk) = phases["iterator_train"], phases["iterator_valid"]
+        raise ValueError(
+            f"{type(self).__name__}: with X of dtype {src} the module would get "
+            f"{'floating' if tf else 'integer'} inputs times {tk:.6g} in training "
+            f"(iterator_train) but {'floating' if vf else 'integer'} inputs times {vk:.6g} "
+            "in validation and prediction (iterator_valid), so predictions would not match "
+            "what was learnt. Use the same DeviceLoader for both (iterator_valid=DeviceLoader "
+            "with the same iterator_valid__dtype / __scale as iterator_train), set "
+            "iterator_train__dtype=torch.float32 (and iterator_valid__dtype) for integer "
+            "images, or pass X already as float."
+        )
 
     def _check_inputs(self, X) -> None:
         """Fail early on what would otherwise train silently or fail deep inside torch."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,24 @@ def test_license_file_and_spdx_metadata(pyproject):
 def test_py_typed_is_package_data(pyproject):
     assert (Path(m2m_sampler.__file__).parent / "py.typed").is_file()
     assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["m2m_sampler"]
+
+
+def test_development_status_agrees_with_the_version(pyproject):
+    version = m2m_sampler.__version__
+    status = [c for c in pyproject["project"]["classifiers"]
+              if c.startswith("Development Status :: ")]
+    assert len(status) == 1
+    level = int(status[0].split(" :: ")[1].split(" - ")[0])
+    if re.search(r"(dev|a|b|rc)\d*$", version) or version.startswith("0."):
+        assert level <= 3, f"{status[0]} for version {version}"  # not Beta or higher
+    assert status == ["Development Status :: 3 - Alpha"]
+
+
+def test_accelerate_extra_for_the_distributed_classes(pyproject):
+    extras = pyproject["project"]["optional-dependencies"]
+    assert extras["accelerate"] == ["accelerate>=0.26"]
+    text = (ROOT / "docs" / "multi_gpu.md").read_text()
+    assert 'pip install "m2m-sampler[accelerate]"' in text
 
 
 def test_changelog_has_an_unreleased_section():

@@ -51,7 +51,7 @@ from .._torch_utils import resolve_device
 from ..exceptions import ItemByItemReadWarning
 from .sampling import ClassBalancedSampler
 
-__all__ = ["DeviceLoader", "dataset_tensors"]
+__all__ = ["DeviceLoader", "dataset_tensors", "loader_conversion"]
 
 
 # ----------------------------------------------------------------------------- extraction
@@ -130,6 +130,36 @@ def dataset_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 def _as_tensor_like(v: Any) -> Any:
     return v if isinstance(v, torch.Tensor) else np.asarray(v)
+
+
+def loader_conversion(iterator: Any, params: dict, src: torch.dtype) -> tuple[bool, float]:
+    """What a batch iterator does to inputs stored as ``src``: (floating output, factor).
+
+    Parameters
+    ----------
+    iterator : type
+        skorch's ``iterator_train`` / ``iterator_valid``.
+    params : dict
+        Its ``iterator_*__`` parameters (``dtype`` and ``scale`` are read).
+    src : torch.dtype
+        dtype of the stored inputs.
+
+    Returns
+    -------
+    floating : bool
+        Whether the module gets floating-point inputs.
+    factor : float
+        Factor applied to the values. A loader that is no :class:`DeviceLoader` gets
+        inputs converted to float32 unscaled (as at prediction), so ``(True, 1.0)``.
+    """
+    if not (isinstance(iterator, type) and issubclass(iterator, DeviceLoader)):
+        return True, 1.0
+    dtype, scale = params.get("dtype"), params.get("scale", "auto")
+    if dtype is not None and dtype != src:
+        if scale == "auto":
+            scale = 1 / 255 if src == torch.uint8 and dtype.is_floating_point else 1.0
+        return dtype.is_floating_point, float(scale)
+    return src.is_floating_point, 1.0 if scale == "auto" else float(scale)
 
 
 # ----------------------------------------------------------------------------- loader
