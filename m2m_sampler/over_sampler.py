@@ -65,7 +65,13 @@ from .engine.params import (
     check_step_size,
 )
 from .engine.planning import plan_translations
-from .engine.sharding import broadcast_seed, check_same_plan, distributed_world, generate_sharded
+from .engine.sharding import (
+    broadcast_seed,
+    check_same_data,
+    check_same_plan,
+    distributed_world,
+    generate_sharded,
+)
 from .engine.translation import resolve_clip
 from .exceptions import FallbackCopiesWarning, NoProcessGroupWarning, RestoredOnCPUWarning
 
@@ -151,7 +157,8 @@ default=None
         translates its shard on its ``device`` and every process returns the whole,
         gathered output, identical to a single-process run with the same int
         ``random_state`` (bit-identical on the CPU). Every rank must call
-        ``fit_resample`` with the same ``X``, ``y`` and int ``random_state`` (checked);
+        ``fit_resample`` with the same ``X``, ``y`` (checked: a hash of their bytes) and
+        ``random_state`` (checked);
         a call in one process only (e.g. on the main process) waits for the others
         forever: pass ``distributed=False`` there. ``'auto'``: when a process group is
         initialised; ``False``: every process translates everything on its own.
@@ -174,6 +181,9 @@ default=None
         means set the same way: a process started with ``OMP_NUM_THREADS=1`` (as
         ``torchrun`` does) and one that called ``torch.set_num_threads(1)`` later can
         differ by float round-off, which the translation steps amplify.
+        ``None``: one draw from torch's global generator seeds every draw, so
+        ``torch.manual_seed`` before ``fit_resample`` makes the output reproducible
+        (numpy's global generator is not used).
     verbose : int, default=0
         0: silent; 1 or more: a progress bar (tqdm, on stderr) during translation, then
         a summary per class.
@@ -460,11 +470,16 @@ default=None
                 stacklevel=caller_stacklevel(),
             )
         random_state = self.random_state
-        if distributed and random_state is None:
-            # Every rank must draw the same plan: rank 0's entropy for everyone.
-            random_state = broadcast_seed(np.random.default_rng().integers(2**31 - 1))
+        if random_state is None:
+            # One draw from torch's global generator seeds everything (reproducible under
+            # torch.manual_seed); distributed: rank 0's draw for every rank.
+            random_state = int(torch.randint(2**31 - 1, (1,)).item())
+            if distributed:
+                random_state = broadcast_seed(random_state)
         rng = check_random_state(random_state)
         classes, y_idx = np.unique(y, return_inverse=True)
+        if distributed:
+            check_same_data(X, y_idx, classes)
         if len(classes) < 2:
             raise ValueError(
                 f"y has a single class ({classes[0]!r}); M2m needs at least two classes."

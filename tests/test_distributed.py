@@ -120,6 +120,14 @@ def test_sampler_on_two_processes_equals_one_process(two_processes, sampler_refe
     np.testing.assert_array_equal(arrays[0]["sampler_X_none"], arrays[1]["sampler_X_none"])
 
 
+def test_sampler_ranks_given_different_X_raise_on_every_rank(two_processes):
+    # issue 23: rank 1 got an X with one value changed; before, it returned another output
+    _, reports, _ = two_processes
+    for rank in (0, 1):
+        assert reports[rank]["sampler_data_mismatch"] is not None
+        assert "ranks [1] passed a different X or y" in reports[rank]["sampler_data_mismatch"]
+
+
 # ----------------------------------------------------------------- NetClassifier
 
 

@@ -19,7 +19,8 @@ GPUs it is as identical as the GPU kernels are (the same random starts, the same
 * :func:`shard_bounds` -- the survivors each shard translates;
 * :func:`generate_sharded` -- the shards' engine calls, merged and gathered;
 * :func:`distributed_world` -- ``(rank, world size)`` of the active process group;
-* :func:`broadcast_seed`, :func:`check_same_plan` -- what the ranks must agree on.
+* :func:`broadcast_seed`, :func:`check_same_data`, :func:`check_same_plan` -- what the
+  ranks must agree on.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .translation import skip_random_starts
 
 __all__ = [
     "broadcast_seed",
+    "check_same_data",
     "check_same_plan",
     "distributed_world",
     "generate_sharded",
@@ -105,6 +107,47 @@ def broadcast_seed(seed: int) -> int:
     box = [int(seed) if rank == 0 else None]
     torch.distributed.broadcast_object_list(box, src=0)
     return int(box[0])
+
+
+def check_same_data(X: np.ndarray, y_idx: np.ndarray, classes: np.ndarray) -> None:
+    """Check that every rank passed the same ``X`` and ``y``.
+
+    A SHA-256 hash of ``X``'s bytes (with its shape and dtype), of the class indices
+    ``y_idx`` and of the class labels is gathered from every rank and compared: ranks
+    given different data would otherwise return different outputs without an error.
+    Call it on every rank (a collective).
+
+    Parameters
+    ----------
+    X : ndarray
+        The samples this rank was given.
+    y_idx : ndarray of int
+        Their class indices (``np.unique(y, return_inverse=True)[1]``).
+    classes : ndarray
+        The sorted class labels.
+
+    Raises
+    ------
+    ValueError
+        On every rank, naming the ranks whose data differ from rank 0's.
+    """
+    rank, world = distributed_world()
+    if world == 1:
+        return
+    digest = hashlib.sha256()
+    X = np.ascontiguousarray(X)
+    digest.update(f"{X.shape}/{X.dtype.str}/{[str(c) for c in classes]}".encode())
+    digest.update(X.reshape(-1).view(np.uint8))
+    digest.update(np.ascontiguousarray(y_idx, dtype=np.int64).tobytes())
+    everyone: list[Any] = [None] * world
+    torch.distributed.all_gather_object(everyone, digest.hexdigest())
+    differ = [r for r, h in enumerate(everyone) if h != everyone[0]]
+    if differ:
+        raise ValueError(
+            f"ranks {differ} passed a different X or y than rank 0: every process of a "
+            "distributed M2MOverSampler run needs the same X and y; or pass "
+            "distributed=False to translate everything in every process."
+        )
 
 
 def check_same_plan(plan: Any, seed: int, n_sources: int) -> None:

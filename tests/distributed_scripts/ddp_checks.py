@@ -110,6 +110,15 @@ def main(out: Path) -> None:
         report["sampler_mismatch"] = None
     except ValueError as exc:
         report["sampler_mismatch"] = str(exc)
+    # Ranks given different X (one value changed on rank 1) are told so, all of them.
+    X_other = X.copy()
+    if rank == 1:
+        X_other[0, 0] += 1.0
+    try:
+        M2MOverSampler(**SAMPLER).fit_resample(X_other, y)
+        report["sampler_data_mismatch"] = None
+    except ValueError as exc:
+        report["sampler_data_mismatch"] = str(exc)
 
     # 2. NetClassifier: 2 processes x batch 32, sequential order.
     torch.manual_seed(0)
