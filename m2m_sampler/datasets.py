@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import Bunch, check_random_state
 
+from ._torch_utils import to_builtin
 from .longtail.metrics import class_frequency_order
 
 __all__ = [
@@ -76,11 +77,6 @@ def long_tailed_counts(n_max: int, n_classes: int, imbalance_ratio: float) -> np
         [int(n_max * (1.0 / rho) ** (k / (n_classes - 1))) for k in range(n_classes)],
         dtype=np.int64,
     )
-
-
-def _builtin(value: Any) -> Any:
-    """A numpy scalar as the matching Python builtin (for error messages)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _take(data: Any, indices: np.ndarray) -> Any:
@@ -196,14 +192,14 @@ def make_long_tailed(
         n_max = members[0].shape[0]
     counts = long_tailed_counts(n_max, len(order), imbalance_ratio)
     if counts[-1] < 1:
-        zero = [_builtin(order[i]) for i in np.flatnonzero(counts == 0)]
+        zero = [to_builtin(order[i]) for i in np.flatnonzero(counts == 0)]
         raise ValueError(
             f"With n_max={n_max} and imbalance_ratio={imbalance_ratio} the classes {zero} "
             f"would keep 0 samples; use an imbalance_ratio of at most {n_max} or a larger "
             "n_max."
         )
     short = [
-        f"{_builtin(order[i])!r} has {m.shape[0]} < {n}"
+        f"{to_builtin(order[i])!r} has {m.shape[0]} < {n}"
         for i, (m, n) in enumerate(zip(members, counts))
         if m.shape[0] < n
     ]

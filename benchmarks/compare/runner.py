@@ -21,16 +21,13 @@ from benchmarks.compare.methods import (
     TrainParams,
     build_pipeline,
 )
+from m2m_sampler._torch_utils import to_builtin
 from m2m_sampler.longtail.metrics import imbalance_report
 
 __all__ = ["BenchResult", "run_benchmark", "summarize"]
 
 #: Scores summarised over seeds (keys of a row), in table order.
 SCORES: tuple[str, ...] = ("balanced_accuracy", "gmean", "minor_acc", "major_acc", "fit_time")
-
-
-def _builtin(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 @dataclass
@@ -164,7 +161,7 @@ def run_benchmark(
     start = time.perf_counter()
     result = BenchResult()
     classes = data.classes
-    result.classes = [_builtin(c) for c in classes]
+    result.classes = [to_builtin(c) for c in classes]
     order = ["erm"] if any(METHODS[m].needs_g for m in methods) else []
     order += [m for m in methods if m not in order]
     total = len(methods) * len(seeds)

@@ -40,6 +40,8 @@ from sklearn.metrics import (
     recall_score,
 )
 
+from .._torch_utils import to_builtin
+
 __all__ = [
     "class_frequency_order",
     "cumulative_false_positives",
@@ -70,13 +72,6 @@ def _check_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.nd
     if t.shape[0] == 0:
         raise ValueError("y_true and y_pred are empty.")
     return t, p
-
-
-def _to_builtin(value: Any) -> Any:
-    """Convert a numpy scalar (label, count, score) to the matching Python builtin."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def class_frequency_order(y: ArrayLike | Mapping[Hashable, int]) -> np.ndarray:
@@ -385,9 +380,9 @@ def imbalance_report(
         "gmean": geometric_mean(t, p, correction=gm_correction),
         "major_acc": major_acc,
         "minor_acc": minor_acc,
-        "major_classes": [_to_builtin(v) for v in major],
-        "minor_classes": [_to_builtin(v) for v in minor],
-        "per_class_recall": {str(_to_builtin(lab)): float(r) for lab, r in zip(labels, recall)},
-        "class_order": [_to_builtin(v) for v in order],
+        "major_classes": [to_builtin(v) for v in major],
+        "minor_classes": [to_builtin(v) for v in minor],
+        "per_class_recall": {str(to_builtin(lab)): float(r) for lab, r in zip(labels, recall)},
+        "class_order": [to_builtin(v) for v in order],
         "cumulative_false_positives": [int(v) for v in cum_fp],
     }
