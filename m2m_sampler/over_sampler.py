@@ -50,12 +50,7 @@ from .engine.checks import (
     probe_rows,
     warn_low_acceptance,
 )
-from .engine.converters import (
-    as_torch_classifier,
-    default_g,
-    fit_quietly,
-    require_logits_tensor,
-)
+from .engine.converters import as_torch_classifier, default_g, fit_quietly
 from .engine.memory import check_resampled_size
 from .engine.params import (
     DEFAULT_TRANSLATION_PARAMS,
@@ -412,7 +407,6 @@ default=None
                 f"input_shape matches the input {name} expects and that {name} accepts "
                 f"{x.dtype} tensors.{hint}"
             ) from exc
-        require_logits_tensor(out, name)
         check_model_output(out, classes, name, y_idx[rows])
         if checkable:
             self._check_probabilities(est, module, probe, x, name)

@@ -99,6 +99,13 @@ def test_g_returning_a_tuple_is_refused_clearly():
         M2MOverSampler(g=_LogitsAndFeatures(), random_state=0).fit_resample(X, y)
     with pytest.raises(TypeError, match=r"returned a tuple"):
         translate(_LogitsAndFeatures(), torch.zeros(2, 4), [0, 0], [1, 1])
+    # the classifier runs the same shared check on a given g (before: AttributeError)
+    from m2m_sampler import M2MClassifier
+
+    clf = M2MClassifier(nn.Linear, module__in_features=4, module__out_features=2,
+                        g=_LogitsAndFeatures(), max_epochs=2, start_epoch=1, verbose=0)
+    with pytest.raises(TypeError, match=r"g must return one tensor of logits.*returned a tuple"):
+        clf.fit(X, y)
 
 
 def test_sample_weight_message_names_the_public_method():

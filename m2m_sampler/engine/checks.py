@@ -32,6 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from .._stacklevel import caller_stacklevel
 from ..exceptions import ClipRangeWarning, LabelOrderWarning, LowAcceptanceWarning
 from .acceptance import LOW_ACCEPTANCE_SHARE, acceptance_totals, low_acceptance_cause
+from .converters import require_logits_tensor
 
 __all__ = [
     "CLIP_OUTSIDE_SHARE",
@@ -84,9 +85,12 @@ def check_model_output(
 
     Raises
     ------
+    TypeError
+        When the output is not one tensor (e.g. ``(logits, features)``).
     ValueError
         When the outputs are not one per class, or look like probabilities.
     """
+    require_logits_tensor(out, name)
     classes = np.asarray(classes)
     if out.ndim != 2 or out.shape[1] != len(classes):
         raise ValueError(
